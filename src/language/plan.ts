@@ -80,8 +80,8 @@ export interface TestPlan {
 /** A reviewer listed in the project config. */
 export interface ReviewerPlan {
   readonly name: string;
-  /** The public key exactly as written: `ssh-ed25519 …`, PEM, or base64 SPKI/raw. */
-  readonly key: string;
+  /** Public keys exactly as written (`key` or `keys`): `ssh-ed25519 …`, PEM, or base64. */
+  readonly keys: readonly string[];
   readonly email: string | undefined;
 }
 
