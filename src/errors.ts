@@ -65,6 +65,9 @@ export const CODES = {
   "ledger.rollback": "refused",
   "ledger.fork": "tampered",
   "ledger.tampered": "tampered",
+  "ledger.bad_note": "tampered",
+  "ledger.bad_key": "invalid",
+  "ledger.out_of_range": "invalid",
   // store
   "store.conflict": "refused",
   "store.not_found": "invalid",

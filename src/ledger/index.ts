@@ -1,0 +1,54 @@
+/** A log's signed statement of its tree: origin, tree size, root hash, optional extension lines. */
+export type { Checkpoint } from "./checkpoint.js";
+/** The checkpoint's canonical note text; refuses a checkpoint that cannot be written faithfully. */
+/** Parses checkpoint text strictly, refusing anything but the canonical form (`ledger.bad_checkpoint`). */
+/** Refuses a newer checkpoint that shrank (`ledger.rollback`) or rewrote history (`ledger.fork`). */
+/** Signs a checkpoint as a C2SP signed note. */
+/** Returns a checkpoint only once its signature and origin verify; throws otherwise. */
+export {
+  formatCheckpoint,
+  parseCheckpoint,
+  requireConsistent,
+  signCheckpoint,
+  verifyCheckpoint,
+} from "./checkpoint.js";
+/** The claims an inclusion and a consistency proof are checked against. */
+export type { ConsistencyCheck, InclusionCheck } from "./merkle.js";
+/** The root hash of the empty tree, SHA-256 of the empty string. */
+/** The size of every tree hash in bytes. */
+/** Whether two hashes are the same bytes. */
+/** The RFC 6962 leaf hash of one log entry. */
+/** The RFC 6962 hash of an interior node. */
+/** The root an inclusion proof leads to; refuses a malformed proof (`ledger.bad_proof`). */
+/** Accepts a consistency proof only if it links both trusted roots (`ledger.bad_proof` otherwise). */
+/** Accepts an inclusion proof only if it leads to the trusted root (`ledger.bad_proof` otherwise). */
+export {
+  emptyRoot,
+  HASH_SIZE,
+  hashEqual,
+  leafHash,
+  nodeHash,
+  rootFromInclusionProof,
+  verifyConsistency,
+  verifyInclusion,
+} from "./merkle.js";
+/** Note keys, signatures and verified notes as C2SP signed-note defines them. */
+export type { NoteSignature, NoteVerifier, VerifiedNote } from "./note.js";
+/** The `name+hash+key` verifier key text clients configure to trust a log. */
+/** Whether a string may be a note key name: non-empty, no spaces, no `+`. */
+/** The 32-bit C2SP key ID of an Ed25519 key under a name. */
+/** Parses verifier key text, refusing a malformed key or wrong key ID (`ledger.bad_key`). */
+/** Signs note text with an Ed25519 key under a name. */
+/** A note verifier for a public key under a name. */
+/** Returns a note's text only if a known key signed it and no known key's signature fails. */
+export {
+  formatVerifierKey,
+  isValidKeyName,
+  noteKeyId,
+  parseVerifierKey,
+  signNote,
+  toNoteVerifier,
+  verifyNote,
+} from "./note.js";
+/** An append-only Merkle tree in memory that gives roots and proofs at any earlier size. */
+export { MerkleTree } from "./tree.js";
