@@ -55,6 +55,7 @@ export const CODES = {
   "trust.bad_signature": "tampered",
   "trust.bad_envelope": "tampered",
   "trust.duplicate_key_json": "tampered",
+  "trust.bad_approval": "tampered",
   "trust.unknown_reviewer": "refused",
   "trust.quorum_not_met": "refused",
   "trust.config_change_not_approved": "refused",
@@ -81,11 +82,15 @@ export const CODES = {
   "release.weakening_quorum_not_met": "refused",
   "release.justification_required": "refused",
   "release.unknown_env": "invalid",
+  "release.already_running": "refused",
+  "release.nothing_to_promote": "refused",
   // server
   "server.body_too_large": "invalid",
   "server.bad_request": "invalid",
   "server.unsupported_media_type": "invalid",
   "server.not_ready": "unavailable",
+  "server.stale": "unavailable",
+  "server.bad_admission_review": "invalid",
   // cli
   "cli.usage": "invalid",
   "cli.io": "invalid",
