@@ -1,5 +1,15 @@
 // the only importer of the CEL library (STYLE 2.2 rule 4)
-// TODO(#2): stub; the real compiler replaces this file
+import { Environment } from "@marcbachmann/cel-js";
+import { Gen, Problem } from "./cel-codegen.js";
+import { toDyn } from "./cel-convert.js";
+import * as functions from "./cel-functions.js";
+import * as runtime from "./cel-runtime.js";
+import { type SchemaTypes, schemaToTypes, typeName } from "./cel-types.js";
+import { budget, CelEvalError, EVAL_BUDGET } from "./cel-values.js";
+
+export { SUPPORTED_FUNCTIONS } from "./cel-codegen-calls.js";
+export { CelMap, CelObject, CelType, CelUint, EVAL_BUDGET } from "./cel-values.js";
+export { CelEvalError };
 
 /** A problem in one CEL expression, as offsets into the expression text. */
 export interface CelProblem {
@@ -26,22 +36,128 @@ export type CelProgram =
   | { readonly ok: true; readonly type: string; readonly evaluate: (input: unknown) => unknown }
   | { readonly ok: false; readonly problems: readonly CelProblem[] };
 
-/** Raised when an expression cannot be evaluated on an input (CEL error value). */
-export class CelEvalError extends Error {
-  override readonly name = "CelEvalError";
+/** Bounds on one expression, checked when it is compiled. */
+export const CEL_LIMITS = {
+  maxLength: 16_384,
+  maxAstNodes: 2_000,
+  maxDepth: 48,
+  maxListElements: 500,
+  maxMapEntries: 500,
+  maxCallArguments: 16,
+} as const;
+
+interface Checker {
+  readonly env: Environment;
+  readonly types: SchemaTypes;
+}
+
+const checkers = new WeakMap<object, Checker>();
+let dynChecker: Checker | undefined;
+
+function checkerFor(schema: unknown): Checker {
+  if (typeof schema !== "object" || schema === null) return (dynChecker ??= makeChecker(undefined));
+  let c = checkers.get(schema);
+  if (!c) checkers.set(schema, (c = makeChecker(schema)));
+  return c;
+}
+
+function makeChecker(schema: unknown): Checker {
+  const { maxLength: _, ...limits } = CEL_LIMITS;
+  const env = new Environment({ limits });
+  const types = schemaToTypes(schema);
+  for (const m of types.messages.values()) {
+    const fields = Object.fromEntries([...m.fields].map(([k, t]) => [k, typeName(t)]));
+    // the library only type-checks: values never pass through its constructors
+    env.registerType(m.name, { ctor: class {}, fields });
+  }
+  env.registerVariable("input", typeName(types.root));
+  return { env, types };
 }
 
 /** Parses, type-checks and compiles one CEL expression to a JavaScript function. */
-export function compileCel(expression: string, _options: CelOptions = {}): CelProgram {
-  return {
-    ok: false,
-    problems: [
-      {
-        code: "language.cel_unsupported",
-        message: "cel is not implemented yet",
-        start: 0,
-        end: expression.length,
-      },
-    ],
-  };
+export function compileCel(expression: string, options: CelOptions = {}): CelProgram {
+  if (expression.length > CEL_LIMITS.maxLength) {
+    return fail("language.cel_limit", `expression is longer than ${CEL_LIMITS.maxLength} characters`, 0, expression.length, expression);
+  }
+  const { env, types } = checkerFor(options.input);
+  let parsed: ReturnType<Environment["parse"]>;
+  try {
+    parsed = env.parse(expression);
+  } catch (e) {
+    return fromLibrary(e, "language.cel_syntax", expression);
+  }
+  const checked = parsed.check();
+  if (!checked.valid) return fromLibrary(checked.error, "language.cel_type", expression);
+
+  const gen = new Gen(types.messages, types.root);
+  let source: string;
+  let resultType: string;
+  try {
+    const inputCheck = gen.block(() => gen.checkInput());
+    const body = gen.block(() => gen.value(parsed.ast));
+    const result = body.result;
+    resultType = typeName(result.t);
+    const ret = result.t.kind === "bool" ? result.js : `${gen.k(toDyn(result.t))}(${result.js})`;
+    // one function per expression, so call sites stay monomorphic
+    source = [
+      `"use strict";\nreturn function celExpression(input) {`,
+      gen.declarations(),
+      `B.left = ${EVAL_BUDGET};\ntry {`,
+      inputCheck.code,
+      body.code,
+      `return ${ret};`,
+      "} catch (e) { throw rt.outside(e); }\n};",
+    ].join("\n");
+  } catch (e) {
+    if (e instanceof Problem) return fail(e.code, e.message, e.node.start, e.node.end, expression);
+    if (e instanceof RangeError) return fail("language.cel_limit", "expression is nested too deeply", 0, expression.length, expression);
+    throw e;
+  }
+  // invariant: the source holds only generated names, JSON-escaped literals and constant references
+  const evaluate = new Function("rt", "k", "B", source)(RT, gen.consts, budget) as (input: unknown) => unknown;
+  return { ok: true, type: resultType, evaluate };
+}
+
+const RT = Object.freeze({ ...runtime, ...functions });
+
+function fail(code: CelProblem["code"], message: string, start: number, end: number, expression: string): CelProgram {
+  const s = Math.max(0, Math.min(start, expression.length));
+  const e = Math.max(s, Math.min(end, expression.length));
+  return { ok: false, problems: [{ code, message, start: s, end: e === s && e < expression.length ? e + 1 : e }] };
+}
+
+interface LibraryError {
+  readonly code?: string;
+  readonly summary?: string;
+  readonly message?: string;
+  readonly range?: { readonly start: number; readonly end: number };
+}
+
+// the library's errors: keep the substance, drop the caret drawing, speak the house style
+function fromLibrary(e: unknown, code: CelProblem["code"], expression: string): CelProgram {
+  if (e instanceof RangeError) return fail("language.cel_limit", "expression is nested too deeply", 0, expression.length, expression);
+  const err = (typeof e === "object" && e !== null ? e : {}) as LibraryError;
+  const range = err.range ?? { start: 0, end: expression.length };
+  if (err.code === "limit_exceeded") {
+    const limit = /Exceeded (\w+) \((\d+)\)/.exec(err.summary ?? "");
+    const what = limit ? `${limit[1]} (${limit[2]})` : "a limit";
+    return fail("language.cel_limit", `expression exceeds ${what}`, range.start, range.end, expression);
+  }
+  return fail(code, readable(err.code, err.summary ?? err.message ?? String(e)), range.start, range.end, expression);
+}
+
+function readable(code: string | undefined, summary: string): string {
+  const first = summary.split("\n")[0] ?? "";
+  const m = /^[^:]*:\s*(.*)$/.exec(first);
+  switch (code) {
+    case "unknown_variable":
+      return `unknown variable \`${m?.[1] ?? ""}\``;
+    case "no_such_key":
+      return `undeclared field \`${m?.[1] ?? ""}\``;
+  }
+  const text = first
+    .replace(/'([^']*)'/g, "`$1`")
+    .replace(/\.$/, "")
+    .trim();
+  return text.charAt(0).toLowerCase() + text.slice(1);
 }

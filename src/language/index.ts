@@ -1,0 +1,33 @@
+export type { CelOptions, CelProblem, CelProgram } from "./cel.js";
+/** Parses, type-checks and compiles one CEL expression to a JavaScript function. */
+/** Raised when a condition cannot be evaluated on an input; the engine fails closed on it. */
+export { CelEvalError, compileCel } from "./cel.js";
+export type { CompileOptions, CompileResult } from "./compile.js";
+/** Compiles a repository's sources into the plan the engine runs, or reports every problem. */
+export { compile } from "./compile.js";
+export type { Diagnostic } from "./diagnostics.js";
+/** `file:line:col: message` with the source line and a caret, then the hint. */
+export { formatDiagnostic } from "./diagnostics.js";
+/** Parses an input document given as JSON or YAML into a plain JSON value. */
+export { parseInputDocument } from "./input.js";
+/** Reads a policy repository's sources from disk, sorted, paths relative to the repo. */
+export { readSources } from "./load.js";
+export type {
+  Condition,
+  Effect,
+  Enforcement,
+  EnvironmentPlan,
+  ExceptionPlan,
+  LimitsPlan,
+  PolicyPlan,
+  PolicySet,
+  ProjectPlan,
+  ReviewerPlan,
+  RulePlan,
+  TestCasePlan,
+  TestPlan,
+} from "./plan.js";
+/** Default bounds on one decision's input when stele.yaml sets none. */
+export { DEFAULT_LIMITS } from "./plan.js";
+/** One source file: path and text; positions are computed from offsets when shown. */
+export { Source } from "./source.js";
