@@ -1,0 +1,151 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { compile, type PolicySet, Source } from "../language/index.js";
+import { diffSets } from "./diff.js";
+
+const NOW = Date.parse("2026-11-28T00:00:00Z");
+const PROJECT = `apiVersion: stele/v1
+kind: Project
+metadata:
+  name: demo
+spec: {}
+`;
+
+function set(rules: string, extra: Record<string, string> = {}, def = "allow"): PolicySet {
+  const sources = [
+    new Source("stele.yaml", PROJECT),
+    new Source(
+      "policies/p.yaml",
+      `apiVersion: stele/v1
+kind: Policy
+metadata:
+  name: p
+spec:
+  default: ${def}
+  rules:
+${rules}`,
+    ),
+    ...Object.entries(extra).map(([f, t]) => new Source(f, t)),
+  ];
+  const result = compile(sources, { now: NOW });
+  assert.ok(result.ok, JSON.stringify(result.diagnostics));
+  return result.set;
+}
+
+const deny = (name: string, when: string, extra = "") =>
+  `    - name: ${name}\n      effect: deny\n      when: ${JSON.stringify(when)}\n${extra}`;
+const allow = (name: string, when: string) =>
+  `    - name: ${name}\n      effect: allow\n      when: ${JSON.stringify(when)}\n`;
+
+const exception = (expires: string, when = "input.who == 'alice'") => ({
+  "exceptions/x.yaml": `apiVersion: stele/v1
+kind: Exception
+metadata:
+  name: x
+spec:
+  policy: p
+  rules: [d]
+  when: ${JSON.stringify(when)}
+  expires: ${expires}
+  owner: alice@example.com
+  justification: incident
+`,
+});
+
+test("identical sets are equivalent", () => {
+  const a = set(deny("d", "input.x == 1"));
+  assert.deepEqual(diffSets(a, set(deny("d", "input.x == 1"))), {
+    class: "equivalent",
+    changes: [],
+  });
+});
+
+test("removing a deny rule is weakening", () => {
+  const r = diffSets(
+    set(deny("d", "input.x == 1") + deny("e", "input.y == 1")),
+    set(deny("d", "input.x == 1")),
+  );
+  assert.equal(r.class, "weakening");
+  assert.equal(r.changes[0]?.subject, "policy/p/e");
+});
+
+test("adding an allow rule is weakening, adding a deny rule is strengthening", () => {
+  const base = set(deny("d", "input.x == 1"));
+  assert.equal(
+    diffSets(base, set(deny("d", "input.x == 1") + allow("a", "input.y == 1"))).class,
+    "weakening",
+  );
+  assert.equal(
+    diffSets(base, set(deny("d", "input.x == 1") + deny("e", "input.y == 1"))).class,
+    "strengthening",
+  );
+});
+
+test("deny to allow, enforce to warn, and default deny to allow are weakening", () => {
+  assert.equal(
+    diffSets(set(deny("d", "input.x == 1")), set(allow("d", "input.x == 1"))).class,
+    "weakening",
+  );
+  assert.equal(
+    diffSets(
+      set(deny("d", "input.x == 1")),
+      set(deny("d", "input.x == 1", "      enforcement: warn\n")),
+    ).class,
+    "weakening",
+  );
+  assert.equal(
+    diffSets(set(deny("d", "false"), {}, "deny"), set(deny("d", "false"), {}, "allow")).class,
+    "weakening",
+  );
+  assert.equal(
+    diffSets(set(deny("d", "false"), {}, "allow"), set(deny("d", "false"), {}, "deny")).class,
+    "strengthening",
+  );
+});
+
+test("a changed deny condition is weakening unless it provably widens", () => {
+  const base = set(deny("d", "input.x == 1"));
+  assert.equal(diffSets(base, set(deny("d", "input.x == 2"))).class, "weakening");
+  assert.equal(
+    diffSets(base, set(deny("d", "input.x == 1 || input.x == 2"))).class,
+    "strengthening",
+  );
+  // `?:` binds looser than `||`: this is not a superset of the old condition
+  assert.equal(
+    diffSets(base, set(deny("d", "input.x == 1 || input.y ? false : true"))).class,
+    "weakening",
+  );
+});
+
+test("a changed allow condition is weakening unless it provably narrows", () => {
+  const base = set(allow("a", "input.x == 1 || input.y == 1"));
+  assert.equal(
+    diffSets(base, set(allow("a", "(input.x == 1 || input.y == 1) && input.z == 1"))).class,
+    "strengthening",
+  );
+  // `&&` binds tighter than `||`: `x || y && z` is not narrower than `x || y`
+  assert.equal(
+    diffSets(base, set(allow("a", "input.x == 1 || input.y == 1 && input.z == 1"))).class,
+    "weakening",
+  );
+});
+
+test("an exception added or extended is weakening; removed or shortened is strengthening", () => {
+  const rules = deny("d", "input.x == 1");
+  const none = set(rules);
+  const short = set(rules, exception("2026-12-01T00:00:00Z"));
+  const long = set(rules, exception("2026-12-04T00:00:00Z"));
+  assert.equal(diffSets(none, short).class, "weakening");
+  assert.equal(diffSets(short, long).class, "weakening");
+  assert.equal(diffSets(long, short).class, "strengthening");
+  assert.equal(diffSets(short, none).class, "strengthening");
+});
+
+test("a message change is neutral", () => {
+  const r = diffSets(
+    set(deny("d", "input.x == 1", "      message: a\n")),
+    set(deny("d", "input.x == 1", "      message: b\n")),
+  );
+  assert.equal(r.class, "equivalent");
+  assert.equal(r.changes[0]?.class, "neutral");
+});
