@@ -12,6 +12,24 @@ export {
   signCheckpoint,
   verifyCheckpoint,
 } from "./checkpoint.js";
+export type { BundleSource, CheckedRelease } from "./gates.js";
+/** Checks one release record against the ledger before it: every release gate. */
+/** Approval digests already counted by earlier releases. */
+/** The config whose reviewers and quorums govern a release. */
+export { checkReleaseGates, configInForce, usedApprovals } from "./gates.js";
+export type { IndexedApproval, IndexedRecord, LedgerKey, LedgerView } from "./log.js";
+/** Reads entry bytes into a parsed view with its Merkle tree. */
+/** The latest release of an environment in a view. */
+/** Signs a checkpoint of a view's tree with the ledger key. */
+/** Signs a checkpoint of any Merkle tree at a size with a log key. */
+/** Verifies a stored checkpoint commits to exactly the view's entries. */
+export {
+  checkpointOf,
+  latestRelease,
+  readLedger,
+  signTree,
+  verifyStoredCheckpoint,
+} from "./log.js";
 /** The claims an inclusion and a consistency proof are checked against. */
 export type { ConsistencyCheck, InclusionCheck } from "./merkle.js";
 /** The root hash of the empty tree, SHA-256 of the empty string. */
@@ -50,5 +68,16 @@ export {
   toNoteVerifier,
   verifyNote,
 } from "./note.js";
+export type {
+  ApprovalEntry,
+  Entry,
+  RecordedChange,
+  ReleaseClass,
+  ReleaseRecord,
+} from "./record.js";
+/** The exact bytes of a ledger entry (canonical JSON), the data its leaf hashes. */
+/** The digest an approval is referred to by. */
+/** Parses one ledger entry strictly; refuses anything malformed as `ledger.tampered`. */
+export { approvalDigest, encodeEntry, parseEntry } from "./record.js";
 /** An append-only Merkle tree in memory that gives roots and proofs at any earlier size. */
 export { MerkleTree } from "./tree.js";

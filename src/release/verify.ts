@@ -1,0 +1,174 @@
+import { diffSets } from "../diff/index.js";
+import { SteleError } from "../errors.js";
+import {
+  type Checkpoint,
+  checkReleaseGates,
+  hashEqual,
+  type LedgerView,
+  readLedger,
+  requireConsistent,
+  verifyCheckpoint,
+  verifyStoredCheckpoint,
+} from "../ledger/index.js";
+import { ledgerVerifier, type Store, storedBundle } from "../store/index.js";
+import { toEnvelope } from "../trust/index.js";
+
+/** What `stele verify` found: everything checked, or the first bad entry. */
+export interface VerifyReport {
+  readonly ok: boolean;
+  readonly size: number;
+  readonly releases: number;
+  readonly approvals: number;
+  readonly checkpoints: number;
+  /** Entries after the latest checkpoint (an interrupted release leaves some). */
+  readonly uncovered: number;
+  /** The latest checkpoint note verified, for the caller to remember as a witness. */
+  readonly checkpoint: string | undefined;
+  readonly problem?: {
+    readonly index?: number;
+    readonly code: string;
+    readonly message: string;
+    readonly hint?: string;
+  };
+}
+
+/**
+ * Verifies the whole ledger: every entry parses, every checkpoint is signed by the store's key
+ * and commits to exactly these entries, each extends the one before (and the witness the caller
+ * saw last), and every release record passes every gate under the config in force at its time,
+ * with its bundle's digest and its recorded class re-derived.
+ */
+export async function verifyLedger(
+  store: Store,
+  options: { witness?: string } = {},
+): Promise<VerifyReport> {
+  let view: LedgerView;
+  const size = await store.ledgerSize();
+  try {
+    view = readLedger(await store.readEntries(0, size));
+  } catch (e) {
+    return failed(
+      { size, releases: 0, approvals: 0, checkpoints: 0, uncovered: 0, checkpoint: undefined },
+      e,
+    );
+  }
+  const base = {
+    size: view.size,
+    releases: view.releases.length,
+    approvals: view.approvals.length,
+    checkpoints: 0,
+    uncovered: view.size,
+    checkpoint: undefined as string | undefined,
+  };
+  const stored = await store.checkpoints();
+  const verifier = await ledgerVerifier(store);
+  if (view.size > 0 && (!verifier || stored.length === 0))
+    return failed(
+      base,
+      new SteleError("ledger.bad_checkpoint", "the ledger has entries but no signed checkpoint"),
+    );
+  try {
+    if (options.witness !== undefined && verifier) requireWitness(view, options.witness, verifier);
+  } catch (e) {
+    return failed(base, e);
+  }
+  let previous: Checkpoint | undefined;
+  try {
+    for (const cp of stored) {
+      if (!verifier) break;
+      const checked = verifyStoredCheckpoint(view, cp.note, verifier.vkey, verifier.origin);
+      if (checked.size !== cp.size)
+        throw new SteleError(
+          "ledger.tampered",
+          `checkpoint file for size ${cp.size} commits to size ${checked.size}`,
+        );
+      // DESIGN promise 6: every checkpoint extends the one before, never rolls back or forks
+      if (previous)
+        requireConsistent(previous, checked, proofBetween(view, previous.size, checked.size));
+      previous = checked;
+      base.checkpoints++;
+      base.uncovered = view.size - checked.size;
+      base.checkpoint = cp.note;
+    }
+  } catch (e) {
+    return failed(base, e);
+  }
+  for (const a of view.approvals) {
+    try {
+      toEnvelope(a.envelope);
+    } catch (e) {
+      return failed(base, e, a.index);
+    }
+  }
+  const bundles = (digest: string) => storedBundle(store, digest);
+  const used = new Set<string>();
+  for (const r of view.releases) {
+    try {
+      const checked = await checkReleaseGates(view, r.record, r.index, bundles, used);
+      if (checked.previous) {
+        const old = await storedBundle(store, checked.previous.record.bundle);
+        const cls = diffSets(old.set, checked.bundle.set).class;
+        if (cls !== r.record.class)
+          throw new SteleError(
+            "ledger.tampered",
+            `release records class \`${r.record.class}\` but the change is \`${cls}\``,
+          );
+      }
+      for (const a of r.record.approvals) used.add(a);
+    } catch (e) {
+      return failed(base, e, r.index);
+    }
+  }
+  return { ok: true, ...base };
+}
+
+function failed(
+  base: Omit<VerifyReport, "ok" | "problem">,
+  e: unknown,
+  index?: number,
+): VerifyReport {
+  if (!(e instanceof SteleError)) throw e;
+  return {
+    ok: false,
+    ...base,
+    problem: {
+      ...(index !== undefined && { index }),
+      code: e.code,
+      message: index !== undefined ? `ledger entry ${index}: ${e.message}` : e.message,
+      ...(e.hint !== undefined && { hint: e.hint }),
+    },
+  };
+}
+
+// a consistency proof exists only between two non-empty sizes
+function proofBetween(view: LedgerView, from: number, to: number): Uint8Array[] {
+  return from === 0 || from >= to ? [] : view.tree.consistencyProof(from, to);
+}
+
+/**
+ * Checks the ledger against a checkpoint seen before (a witness kept outside the store): it must
+ * still be there, unchanged. A store rolled back or rewritten by whoever holds its key fails.
+ */
+function requireWitness(
+  view: LedgerView,
+  note: string,
+  verifier: { origin: string; vkey: string },
+): void {
+  const seen = verifyCheckpoint(note, verifier.vkey, verifier.origin);
+  if (seen.size > view.size)
+    throw new SteleError(
+      "ledger.rollback",
+      `the ledger holds ${view.size} entries, but ${seen.size} were seen before`,
+      {
+        hint: "the store was rolled back to an older copy; find out who restored it",
+      },
+    );
+  if (!hashEqual(seen.root, view.tree.root(seen.size)))
+    throw new SteleError(
+      "ledger.fork",
+      `the ledger's first ${seen.size} entries differ from the checkpoint seen before`,
+      {
+        hint: "the ledger history was rewritten; compare the store with its backups",
+      },
+    );
+}

@@ -1,0 +1,252 @@
+import { readdir, readFile, stat } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { type Digest, digestOf, isDigest } from "../../bundle/index.js";
+import { SteleError } from "../../errors.js";
+import type { Store, StoredCheckpoint } from "../store.js";
+import { createOnce, replace } from "./atomic.js";
+
+// layout (documented in the README):
+//   objects/sha256/<2 hex>/<62 hex>   content-addressed, write-once
+//   ledger/entries/<20-digit index>    write-once, contiguous from 0
+//   ledger/checkpoints/<20-digit size> signed notes, write-once
+//   docs/<name>                        small documents, replaced atomically
+//   logs/<name>/batches/<first>-<count>  decision log batches (JSON lines), write-once
+//   logs/<name>/checkpoints/<size>     the log owner's signed checkpoints, write-once
+//   tmp/                               temp files; leftovers from a crash are harmless
+
+const pad = (n: number) => String(n).padStart(20, "0");
+const DOC_NAME = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
+
+/** The embedded store: plain files under one directory, crash-safe and append-only. */
+export class FileStore implements Store {
+  readonly url: string;
+  readonly #root: string;
+  readonly #tmp: string;
+
+  constructor(url: string, root: string) {
+    this.url = url;
+    this.#root = resolve(root);
+    this.#tmp = join(this.#root, "tmp");
+  }
+
+  async putObject(bytes: Uint8Array): Promise<Digest> {
+    const digest = digestOf(bytes);
+    await createOnce(this.#tmp, this.#objectPath(digest), bytes);
+    return digest;
+  }
+
+  async getObject(digest: Digest): Promise<Buffer | undefined> {
+    if (!isDigest(digest)) throw new SteleError("store.not_found", `not a digest: \`${digest}\``);
+    const bytes = await readIfExists(this.#objectPath(digest));
+    if (bytes && digestOf(bytes) !== digest)
+      throw new SteleError("store.corrupt", `stored object ${digest} does not match its digest`, {
+        hint: "the store was modified on disk; restore it from a copy and run `stele verify`",
+      });
+    return bytes;
+  }
+
+  async ledgerSize(): Promise<number> {
+    // entries are contiguous from 0: find the first missing index by galloping, then bisecting
+    const exists = (i: number) => fileExists(this.#entryPath(i));
+    if (!(await exists(0))) return 0;
+    let hi = 1;
+    while (await exists(hi)) hi *= 2;
+    let lo = hi / 2; // exists(lo) holds, exists(hi) does not
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (await exists(mid)) lo = mid;
+      else hi = mid;
+    }
+    return hi;
+  }
+
+  async readEntries(from: number, to: number): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for (let i = from; i < to; i++) {
+      const bytes = await readIfExists(this.#entryPath(i));
+      if (!bytes)
+        throw new SteleError("store.corrupt", `ledger entry ${i} is missing`, {
+          hint: "entries are never deleted; the store was modified on disk, run `stele verify`",
+        });
+      out.push(bytes);
+    }
+    return out;
+  }
+
+  async appendEntry(size: number, bytes: Uint8Array): Promise<void> {
+    if (size > 0 && !(await fileExists(this.#entryPath(size - 1)))) throw conflict(size);
+    if (!(await createOnce(this.#tmp, this.#entryPath(size), bytes))) throw conflict(size);
+  }
+
+  async putCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
+    await createOnce(
+      this.#tmp,
+      join(this.#root, "ledger", "checkpoints", pad(checkpoint.size)),
+      Buffer.from(checkpoint.note, "utf8"),
+    );
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    const names = await this.#checkpointNames();
+    const last = names.at(-1);
+    return last === undefined ? undefined : this.#readCheckpoint(last);
+  }
+
+  async checkpoints(): Promise<StoredCheckpoint[]> {
+    const names = await this.#checkpointNames();
+    return Promise.all(names.map((n) => this.#readCheckpoint(n)));
+  }
+
+  async readDoc(name: string): Promise<Buffer | undefined> {
+    return readIfExists(this.#docPath(name));
+  }
+
+  async writeDoc(name: string, bytes: Uint8Array): Promise<void> {
+    await replace(this.#tmp, this.#docPath(name), bytes);
+  }
+
+  async listDocs(folder: string): Promise<string[]> {
+    const dir = this.#docPath(folder);
+    const names = await readdir(dir).catch(() => []);
+    return names
+      .filter((n) => DOC_NAME.test(n))
+      .map((n) => `${folder}/${n}`)
+      .sort();
+  }
+
+  async createDoc(name: string, bytes: Uint8Array): Promise<boolean> {
+    return createOnce(this.#tmp, this.#docPath(name), bytes);
+  }
+
+  async appendLogBatch(log: string, first: number, entries: readonly Uint8Array[]): Promise<void> {
+    const dir = this.#logDir(log);
+    const size = await this.#logSize(dir);
+    if (size !== first) throw conflict(first);
+    for (const e of entries)
+      if (Buffer.from(e).includes(0x0a))
+        throw new SteleError("store.corrupt", "a log entry may not hold a newline");
+    const bytes = Buffer.from(
+      entries.map((e) => Buffer.from(e).toString("utf8")).join("\n"),
+      "utf8",
+    );
+    if (
+      !(await createOnce(
+        this.#tmp,
+        join(dir, "batches", `${pad(first)}-${pad(entries.length)}`),
+        bytes,
+      ))
+    )
+      throw conflict(first);
+  }
+
+  async readLog(log: string): Promise<Buffer[]> {
+    const dir = this.#logDir(log);
+    const out: Buffer[] = [];
+    for (const name of await this.#batchNames(dir)) {
+      const [first, count] = name.split("-").map(Number);
+      if (first !== out.length)
+        throw new SteleError(
+          "store.corrupt",
+          `log \`${log}\` has a gap or overlap at entry ${out.length}`,
+        );
+      const lines = (await readFile(join(dir, "batches", name), "utf8")).split("\n");
+      if (lines.length !== count)
+        throw new SteleError(
+          "store.corrupt",
+          `log \`${log}\` batch ${name} holds ${lines.length} entries, not ${count}`,
+        );
+      for (const line of lines) out.push(Buffer.from(line, "utf8"));
+    }
+    return out;
+  }
+
+  async logs(): Promise<string[]> {
+    const names = await readdir(join(this.#root, "logs")).catch(() => []);
+    return names.filter((n) => DOC_NAME.test(n)).sort();
+  }
+
+  async putLogCheckpoint(log: string, checkpoint: StoredCheckpoint): Promise<void> {
+    await createOnce(
+      this.#tmp,
+      join(this.#logDir(log), "checkpoints", pad(checkpoint.size)),
+      Buffer.from(checkpoint.note),
+    );
+  }
+
+  async logCheckpoints(log: string): Promise<StoredCheckpoint[]> {
+    const dir = join(this.#logDir(log), "checkpoints");
+    const names = (await readdir(dir).catch(() => [])).filter((n) => /^\d{20}$/.test(n)).sort();
+    return Promise.all(
+      names.map(async (n) => ({ size: Number(n), note: await readFile(join(dir, n), "utf8") })),
+    );
+  }
+
+  async close(): Promise<void> {}
+
+  #logDir(log: string): string {
+    if (!DOC_NAME.test(log) || log.includes("/"))
+      throw new SteleError("store.not_found", `bad log name \`${log}\``);
+    return join(this.#root, "logs", log);
+  }
+
+  async #batchNames(dir: string): Promise<string[]> {
+    const names = await readdir(join(dir, "batches")).catch(() => []);
+    return names.filter((n) => /^\d{20}-\d{20}$/.test(n)).sort();
+  }
+
+  async #logSize(dir: string): Promise<number> {
+    const last = (await this.#batchNames(dir)).at(-1);
+    if (last === undefined) return 0;
+    const [first, count] = last.split("-").map(Number);
+    return (first ?? 0) + (count ?? 0);
+  }
+
+  #objectPath(digest: Digest): string {
+    const hex = digest.slice("sha256:".length);
+    return join(this.#root, "objects", "sha256", hex.slice(0, 2), hex.slice(2));
+  }
+
+  #entryPath(index: number): string {
+    return join(this.#root, "ledger", "entries", pad(index));
+  }
+
+  #docPath(name: string): string {
+    if (!DOC_NAME.test(name))
+      throw new SteleError("store.not_found", `bad document name \`${name}\``);
+    return join(this.#root, "docs", name);
+  }
+
+  async #checkpointNames(): Promise<string[]> {
+    const names = await readdir(join(this.#root, "ledger", "checkpoints")).catch(() => []);
+    return names.filter((n) => /^\d{20}$/.test(n)).sort();
+  }
+
+  async #readCheckpoint(name: string): Promise<StoredCheckpoint> {
+    const note = await readFile(join(this.#root, "ledger", "checkpoints", name), "utf8");
+    return { size: Number(name), note };
+  }
+}
+
+function conflict(size: number): SteleError {
+  return new SteleError("store.conflict", `the ledger no longer has ${size} entries`, {
+    hint: "another release was appended at the same time; run the command again",
+  });
+}
+
+async function fileExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function readIfExists(path: string): Promise<Buffer | undefined> {
+  try {
+    return await readFile(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new SteleError("store.unavailable", `cannot read \`${path}\``, { cause: e });
+  }
+}

@@ -1,0 +1,19 @@
+/** The store's checkpoint key and origin (made on first write). */
+/** The verifier key text of the store's checkpoints. */
+/** Reads the whole ledger from a store. */
+/** Checks the latest checkpoint against the ledger entries. */
+/** Appends entries then signs a checkpoint; `store.conflict` when someone appended first. */
+/** Signs a checkpoint for entries an interrupted writer left uncovered. */
+/** A stored bundle by digest, fully verified. */
+export {
+  appendEntries,
+  coverTail,
+  ledgerKey,
+  ledgerVerifier,
+  readView,
+  requireCheckpointMatches,
+  storedBundle,
+} from "./ledger.js";
+/** Opens a store by URL (`file:PATH`, the embedded default). */
+export { openStore } from "./open.js";
+export type { Store, StoredCheckpoint } from "./store.js";

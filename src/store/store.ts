@@ -1,0 +1,64 @@
+import type { Digest } from "../bundle/index.js";
+
+/** A checkpoint note as stored: the tree size it commits to and its signed text. */
+export interface StoredCheckpoint {
+  readonly size: number;
+  readonly note: string;
+}
+
+/**
+ * Where bundles, approvals, the ledger and logs live. Objects are content-addressed and written
+ * once; the ledger only grows, one compare-and-append at a time, so concurrent writers can never
+ * fork it. Implementations: `file:` (embedded, the default) and `postgres:`.
+ */
+export interface Store {
+  /** The URL this store was opened with. */
+  readonly url: string;
+
+  /** Stores bytes under their digest; storing the same bytes again is a no-op. */
+  putObject(bytes: Uint8Array): Promise<Digest>;
+  /** The bytes stored under a digest (verified against it), or undefined. */
+  getObject(digest: Digest): Promise<Buffer | undefined>;
+
+  /** How many entries the ledger holds. */
+  ledgerSize(): Promise<number>;
+  /** Ledger entries `[from, to)`, in order. */
+  readEntries(from: number, to: number): Promise<Buffer[]>;
+  /**
+   * Appends one entry at index `size`; refuses with `store.conflict` when the ledger no longer
+   * has exactly `size` entries (someone appended first: re-read, re-check, retry).
+   */
+  appendEntry(size: number, bytes: Uint8Array): Promise<void>;
+
+  /** Records a signed checkpoint for its tree size; one per size, never replaced. */
+  putCheckpoint(checkpoint: StoredCheckpoint): Promise<void>;
+  /** The checkpoint with the largest tree size, or undefined for a new ledger. */
+  latestCheckpoint(): Promise<StoredCheckpoint | undefined>;
+  /** Every checkpoint, by increasing tree size. */
+  checkpoints(): Promise<StoredCheckpoint[]>;
+
+  /** A small named document (keys, PDP state), written atomically; undefined if absent. */
+  readDoc(name: string): Promise<Buffer | undefined>;
+  /** Writes a small named document atomically (whole or not at all). */
+  writeDoc(name: string, bytes: Uint8Array): Promise<void>;
+  /** Names of the documents in a folder (`heartbeats`), sorted. */
+  listDocs(folder: string): Promise<string[]>;
+  /** Creates a named document only if absent; false when it already existed. */
+  createDoc(name: string, bytes: Uint8Array): Promise<boolean>;
+
+  /**
+   * Appends a batch of entries to a named append-only log (decision logs), starting at index
+   * `first`; refuses with `store.conflict` unless the log holds exactly `first` entries.
+   */
+  appendLogBatch(log: string, first: number, entries: readonly Uint8Array[]): Promise<void>;
+  /** Every entry of a named log, in order. */
+  readLog(log: string): Promise<Buffer[]>;
+  /** The names of every log. */
+  logs(): Promise<string[]>;
+  /** Records a signed checkpoint of a named log for its size; one per size. */
+  putLogCheckpoint(log: string, checkpoint: StoredCheckpoint): Promise<void>;
+  /** Every checkpoint of a named log, by increasing size. */
+  logCheckpoints(log: string): Promise<StoredCheckpoint[]>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { digestOf } from "../bundle/index.js";
+import type { Store } from "./store.js";
+
+/** The contract every store driver must keep; each driver's test runs it against a fresh store. */
+export function storeContract(name: string, open: () => Promise<Store>): void {
+  const bytes = (s: string) => Buffer.from(s, "utf8");
+
+  test(`${name}: objects are content-addressed and written once`, async () => {
+    const store = await open();
+    const d = await store.putObject(bytes("hello"));
+    assert.equal(d, digestOf("hello"));
+    assert.equal(await store.putObject(bytes("hello")), d);
+    assert.equal((await store.getObject(d))?.toString(), "hello");
+    assert.equal(await store.getObject(digestOf("absent")), undefined);
+    await store.close();
+  });
+
+  test(`${name}: the ledger appends in order and refuses a stale or skipping append`, async () => {
+    const store = await open();
+    assert.equal(await store.ledgerSize(), 0);
+    await store.appendEntry(0, bytes("a"));
+    await store.appendEntry(1, bytes("b"));
+    await assert.rejects(store.appendEntry(1, bytes("c")), { code: "store.conflict" });
+    await assert.rejects(store.appendEntry(5, bytes("c")), { code: "store.conflict" });
+    assert.equal(await store.ledgerSize(), 2);
+    assert.deepEqual((await store.readEntries(0, 2)).map(String), ["a", "b"]);
+    await store.close();
+  });
+
+  test(`${name}: concurrent appends at the same size never fork the ledger`, async () => {
+    const store = await open();
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, (_, i) => store.appendEntry(0, bytes(`w${i}`))),
+    );
+    assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
+    assert.equal(await store.ledgerSize(), 1);
+    await store.close();
+  });
+
+  test(`${name}: the ledger size is found for many entries`, async () => {
+    const store = await open();
+    for (let i = 0; i < 37; i++) await store.appendEntry(i, bytes(`e${i}`));
+    assert.equal(await store.ledgerSize(), 37);
+    await store.close();
+  });
+
+  test(`${name}: checkpoints are kept per size and the latest is the largest`, async () => {
+    const store = await open();
+    assert.equal(await store.latestCheckpoint(), undefined);
+    await store.putCheckpoint({ size: 2, note: "two\n" });
+    await store.putCheckpoint({ size: 10, note: "ten\n" });
+    await store.putCheckpoint({ size: 2, note: "other\n" }); // never replaced
+    assert.deepEqual(await store.latestCheckpoint(), { size: 10, note: "ten\n" });
+    assert.deepEqual(await store.checkpoints(), [
+      { size: 2, note: "two\n" },
+      { size: 10, note: "ten\n" },
+    ]);
+    await store.close();
+  });
+
+  test(`${name}: documents are replaced whole and created once`, async () => {
+    const store = await open();
+    assert.equal(await store.readDoc("pdp/state"), undefined);
+    await store.writeDoc("pdp/state", bytes("1"));
+    await store.writeDoc("pdp/state", bytes("2"));
+    assert.equal((await store.readDoc("pdp/state"))?.toString(), "2");
+    assert.equal(await store.createDoc("keys/x", bytes("k")), true);
+    assert.equal(await store.createDoc("keys/x", bytes("other")), false);
+    assert.equal((await store.readDoc("keys/x"))?.toString(), "k");
+    await assert.rejects(store.readDoc("../escape"), { code: "store.not_found" });
+    await store.close();
+  });
+}
+
+/** The named-log part of the contract (decision logs). */
+export function logContract(name: string, open: () => Promise<Store>): void {
+  const bytes = (s: string) => Buffer.from(s, "utf8");
+  test(`${name}: named logs append batches in order and refuse a stale batch`, async () => {
+    const store = await open();
+    assert.deepEqual(await store.readLog("pdp-a"), []);
+    await store.appendLogBatch("pdp-a", 0, [bytes("a"), bytes("b")]);
+    await store.appendLogBatch("pdp-a", 2, [bytes("c")]);
+    await assert.rejects(store.appendLogBatch("pdp-a", 2, [bytes("x")]), {
+      code: "store.conflict",
+    });
+    assert.deepEqual((await store.readLog("pdp-a")).map(String), ["a", "b", "c"]);
+    assert.deepEqual(await store.logs(), ["pdp-a"]);
+    await store.putLogCheckpoint("pdp-a", { size: 3, note: "n\n" });
+    assert.deepEqual(await store.logCheckpoints("pdp-a"), [{ size: 3, note: "n\n" }]);
+    await store.close();
+  });
+}
