@@ -1,0 +1,224 @@
+import { digestOf } from "../bundle/index.js";
+import { type LedgerView, latestRelease } from "../ledger/index.js";
+import { type Heartbeat, readHeartbeats } from "../server/index.js";
+import { readView, type Store, storedBundle } from "../store/index.js";
+
+/** How an enforcement point stands against the ledger (DESIGN promise 7). */
+export type PdpStatus = "in-sync" | "stale" | "unreleased" | "tampered" | "silent";
+
+/** One enforcement point, by heartbeat and/or live status. */
+export interface PdpDrift {
+  readonly pdp: string;
+  readonly url: string | null;
+  readonly status: PdpStatus;
+  readonly version: number | null;
+  readonly bundle: string | null;
+  readonly detail: string;
+}
+
+/** One environment: what the ledger says runs, and what each enforcement point runs. */
+export interface EnvDrift {
+  readonly env: string;
+  readonly version: number | null;
+  readonly bundle: string | null;
+  readonly pdps: readonly PdpDrift[];
+}
+
+/** A source file that differs from what was released. */
+export interface SourceDrift {
+  readonly path: string;
+  readonly change: "modified" | "added" | "removed";
+}
+
+/** The whole drift report; `drift` is true when anything differs. */
+export interface DriftReport {
+  readonly drift: boolean;
+  readonly envs: readonly EnvDrift[];
+  readonly source?: {
+    readonly env: string;
+    readonly bundle: string;
+    readonly files: readonly SourceDrift[];
+  };
+}
+
+/** What to compare. */
+export interface DriftOptions {
+  readonly env?: string | undefined;
+  /** Live decision points to ask for `/v1/status`. */
+  readonly pdpUrls?: readonly string[];
+  /** A heartbeat older than this (and no live answer) is `silent`. */
+  readonly silentAfterMs?: number;
+  readonly now?: number;
+  /** A policy tree's sources (path → text), compared with the env's released bundle. */
+  readonly sources?: ReadonlyMap<string, string>;
+  /** How to fetch a live status (default: global fetch with a timeout). */
+  readonly fetchStatus?: (url: string) => Promise<unknown>;
+}
+
+/**
+ * Compares every environment's latest release in the ledger with the heartbeats in the store and
+ * the live status of the given decision points, and (given sources) the working tree with the
+ * released bundle's sources. Drift is a result, not an error.
+ */
+export async function detectDrift(store: Store, options: DriftOptions = {}): Promise<DriftReport> {
+  const view = await readView(store);
+  const now = options.now ?? Date.now();
+  const silentAfter = options.silentAfterMs ?? 60_000;
+  const beats = await readHeartbeats(store);
+  const live = await Promise.all(
+    (options.pdpUrls ?? []).map((url) => liveStatus(url, options.fetchStatus)),
+  );
+  const envNames = new Set<string>([
+    ...view.releases.map((r) => r.record.env),
+    ...beats.map((b) => b.env),
+    ...live.flatMap((l) => (l.env ? [l.env] : [])),
+  ]);
+  const envs: EnvDrift[] = [];
+  for (const env of [...envNames].sort()) {
+    if (options.env !== undefined && env !== options.env) continue;
+    const latest = latestRelease(view, env)?.record;
+    const pdps: PdpDrift[] = [];
+    for (const b of beats.filter((x) => x.env === env)) {
+      const liveOne = live.find((l) => l.pdp === b.pdp || (b.url !== null && l.url === b.url));
+      pdps.push(classify(view, env, b, liveOne, now, silentAfter));
+    }
+    for (const l of live.filter(
+      (x) => (x.env === env || x.env === undefined) && !pdps.some((p) => p.pdp === x.pdp),
+    )) {
+      if (l.env === undefined && options.env !== undefined && env !== options.env) continue;
+      pdps.push(classifyLive(view, env, l));
+    }
+    envs.push({ env, version: latest?.version ?? null, bundle: latest?.bundle ?? null, pdps });
+  }
+  // a PDP given by URL that did not answer belongs to no environment: report it where asked
+  for (const l of live.filter((x) => x.env === undefined)) {
+    const target = envs.find((e) => e.env === options.env) ?? envs[0];
+    if (target && !target.pdps.some((p) => p.url === l.url))
+      (target.pdps as PdpDrift[]).push(classifyLive(view, target.env, l));
+  }
+  let source: DriftReport["source"];
+  if (options.sources)
+    source = await sourceDrift(store, view, options.sources, options.env ?? envs[0]?.env);
+  const drift =
+    envs.some((e) => e.pdps.some((p) => p.status !== "in-sync")) || (source?.files.length ?? 0) > 0;
+  return { drift, envs, ...(source && { source }) };
+}
+
+interface Live {
+  readonly url: string;
+  readonly ok: boolean;
+  readonly pdp?: string;
+  readonly env?: string;
+  readonly version?: number | null;
+  readonly bundle?: string | null;
+  readonly state?: string;
+  readonly error?: string;
+}
+
+async function liveStatus(
+  url: string,
+  fetchStatus?: (url: string) => Promise<unknown>,
+): Promise<Live> {
+  const base = url.replace(/\/+$/, "");
+  try {
+    const body = (await (fetchStatus ?? defaultFetch)(`${base}/v1/status`)) as Record<
+      string,
+      unknown
+    >;
+    return {
+      url: base,
+      ok: true,
+      ...(typeof body.pdp === "string" && { pdp: body.pdp }),
+      ...(typeof body.env === "string" && { env: body.env }),
+      version: typeof body.version === "number" ? body.version : null,
+      bundle: typeof body.bundle === "string" ? body.bundle : null,
+      ...(typeof body.state === "string" && { state: body.state }),
+    };
+  } catch (e) {
+    return { url: base, ok: false, error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+async function defaultFetch(url: string): Promise<unknown> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return response.json();
+}
+
+function classify(
+  view: LedgerView,
+  env: string,
+  b: Heartbeat,
+  l: Live | undefined,
+  now: number,
+  silentAfter: number,
+): PdpDrift {
+  if (l?.ok) return classifyLive(view, env, { ...l, pdp: b.pdp });
+  const age = now - Date.parse(b.time);
+  const base = { pdp: b.pdp, url: b.url, version: b.version, bundle: b.bundle };
+  if (l && !l.ok)
+    return { ...base, status: "silent", detail: `no answer from ${l.url}: ${l.error}` };
+  if (age > silentAfter)
+    return { ...base, status: "silent", detail: `last heartbeat ${Math.round(age / 1000)}s ago` };
+  return { ...base, ...judge(view, env, b.bundle, b.version, b.state) };
+}
+
+function classifyLive(view: LedgerView, env: string, l: Live): PdpDrift {
+  const base = {
+    pdp: l.pdp ?? l.url,
+    url: l.url,
+    version: l.version ?? null,
+    bundle: l.bundle ?? null,
+  };
+  if (!l.ok) return { ...base, status: "silent", detail: `no answer: ${l.error}` };
+  return { ...base, ...judge(view, env, l.bundle ?? null, l.version ?? null, l.state ?? "ok") };
+}
+
+function judge(
+  view: LedgerView,
+  env: string,
+  bundle: string | null,
+  version: number | null,
+  state: string,
+): { status: PdpStatus; detail: string } {
+  const latest = latestRelease(view, env)?.record;
+  if (state === "tampered")
+    return { status: "tampered", detail: "the decision point reports tampering" };
+  if (bundle === null) return { status: "stale", detail: "serves no release" };
+  const released = view.releases.find(
+    (r) => r.record.env === env && r.record.bundle === bundle && r.record.version === version,
+  );
+  if (!released)
+    return {
+      status: "unreleased",
+      detail: `runs ${bundle} v${version}, never released to \`${env}\``,
+    };
+  if (latest && (latest.bundle !== bundle || latest.version !== version))
+    return { status: "stale", detail: `runs v${version}, the ledger has v${latest.version}` };
+  if (state === "stale")
+    return { status: "stale", detail: "its view of the ledger is older than its freshness limit" };
+  return { status: "in-sync", detail: `runs v${version}` };
+}
+
+async function sourceDrift(
+  store: Store,
+  view: LedgerView,
+  sources: ReadonlyMap<string, string>,
+  env: string | undefined,
+): Promise<DriftReport["source"]> {
+  if (env === undefined) return undefined;
+  const latest = latestRelease(view, env)?.record;
+  if (!latest) return undefined;
+  const bundle = await storedBundle(store, latest.bundle);
+  const released = new Map(bundle.doc.sources.map((s) => [s.path, s.digest]));
+  const files: SourceDrift[] = [];
+  for (const [path, text] of sources) {
+    const d = released.get(path);
+    if (d === undefined) files.push({ path, change: "added" });
+    else if (d !== digestOf(text)) files.push({ path, change: "modified" });
+  }
+  for (const path of released.keys())
+    if (!sources.has(path)) files.push({ path, change: "removed" });
+  files.sort((a, b) => a.path.localeCompare(b.path));
+  return { env, bundle: latest.bundle, files };
+}

@@ -1,0 +1,186 @@
+import { type Decision, decide } from "../engine/index.js";
+import { SteleError } from "../errors.js";
+import {
+  type Checkpoint,
+  hashEqual,
+  MerkleTree,
+  requireConsistent,
+  verifyCheckpoint,
+} from "../ledger/index.js";
+import { type Store, storedBundle } from "../store/index.js";
+import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
+
+/** One decision log's verification. */
+export interface LogReport {
+  readonly log: string;
+  readonly ok: boolean;
+  readonly entries: number;
+  readonly checkpoints: number;
+  /** Entries written after the last checkpoint (a PDP stopped mid-batch). */
+  readonly uncovered: number;
+  readonly problem?: { readonly index?: number; readonly code: string; readonly message: string };
+}
+
+/**
+ * Verifies every decision log in the store: each entry parses and names a bundle, every
+ * checkpoint is signed by the PDP's key and commits to exactly these entries, and each extends
+ * the one before. An edited, deleted, reordered or inserted decision fails.
+ */
+export async function verifyDecisionLogs(store: Store): Promise<LogReport[]> {
+  const reports: LogReport[] = [];
+  for (const log of await store.logs()) reports.push(await verifyLog(store, log));
+  return reports;
+}
+
+async function verifyLog(store: Store, log: string): Promise<LogReport> {
+  let entries: Buffer[] = [];
+  let checkpoints = 0;
+  let covered = 0;
+  const fail = (e: unknown, index?: number): LogReport => {
+    if (!(e instanceof SteleError)) throw e;
+    return {
+      log,
+      ok: false,
+      entries: entries.length,
+      checkpoints,
+      uncovered: entries.length - covered,
+      problem: {
+        ...(index !== undefined && { index }),
+        code: e.code,
+        message: index !== undefined ? `decision ${index}: ${e.message}` : e.message,
+      },
+    };
+  };
+  try {
+    entries = await store.readLog(log);
+  } catch (e) {
+    return fail(e);
+  }
+  const tree = new MerkleTree();
+  for (const [i, bytes] of entries.entries()) {
+    try {
+      readEntry(bytes);
+    } catch (e) {
+      return fail(e, i);
+    }
+    tree.append(bytes);
+  }
+  const vkey = (await store.readDoc(logKeyDoc(log)))?.toString("utf8");
+  if (!vkey)
+    return fail(
+      new SteleError("ledger.bad_checkpoint", `decision log \`${log}\` has no verifier key`),
+    );
+  let previous: Checkpoint | undefined;
+  try {
+    for (const stored of await store.logCheckpoints(log)) {
+      const cp = verifyCheckpoint(stored.note, vkey, `stele.dev/decisions/${log}`);
+      if (
+        cp.size !== stored.size ||
+        cp.size > entries.length ||
+        !hashEqual(cp.root, tree.root(cp.size))
+      )
+        throw new SteleError(
+          "ledger.tampered",
+          `the first ${cp.size} decisions do not match their checkpoint`,
+          {
+            hint: "a logged decision was edited, deleted or reordered",
+          },
+        );
+      if (previous)
+        requireConsistent(
+          previous,
+          cp,
+          previous.size === 0 || previous.size >= cp.size
+            ? []
+            : tree.consistencyProof(previous.size, cp.size),
+        );
+      previous = cp;
+      checkpoints++;
+      covered = cp.size;
+    }
+  } catch (e) {
+    return fail(e);
+  }
+  if (entries.length > 0 && checkpoints === 0)
+    return fail(
+      new SteleError("ledger.bad_checkpoint", "decisions were logged but never checkpointed"),
+    );
+  return {
+    log,
+    ok: true,
+    entries: entries.length,
+    checkpoints,
+    uncovered: entries.length - covered,
+  };
+}
+
+function readEntry(bytes: Uint8Array): LoggedDecision {
+  // untrusted: log files anyone with disk access could have edited
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch {
+    throw new SteleError("ledger.tampered", "a logged decision is not JSON");
+  }
+  const e = value as Partial<LoggedDecision> | null;
+  if (
+    typeof e !== "object" ||
+    e === null ||
+    typeof e.id !== "string" ||
+    typeof e.time !== "string" ||
+    typeof e.bundle !== "string" ||
+    typeof e.decision !== "object"
+  )
+    throw new SteleError(
+      "ledger.tampered",
+      "a logged decision lacks its id, time, bundle or decision",
+    );
+  return e as LoggedDecision;
+}
+
+/** A logged decision re-run on the exact bundle that made it, at the time it was made. */
+export interface Replay {
+  readonly id: string;
+  readonly log: string;
+  readonly index: number;
+  readonly logged: LoggedDecision;
+  readonly replayed: Decision;
+  /** Whether the replay gave the same decision, per-policy effects and matched rules. */
+  readonly same: boolean;
+}
+
+/** Finds a decision by id in the store's logs and re-evaluates it on its bundle. */
+export async function replayDecision(store: Store, id: string): Promise<Replay> {
+  for (const log of await store.logs()) {
+    const entries = await store.readLog(log);
+    for (const [index, bytes] of entries.entries()) {
+      if (!Buffer.from(bytes).includes(id)) continue;
+      const logged = readEntry(bytes);
+      if (logged.id !== id) continue;
+      const bundle = await storedBundle(store, logged.bundle);
+      const replayed = decide(
+        bundle.set,
+        { input: logged.input, policies: logged.policies, subject: logged.subject },
+        { now: Date.parse(logged.time), bundle: logged.bundle },
+      );
+      return { id, log, index, logged, replayed, same: sameDecision(logged.decision, replayed) };
+    }
+  }
+  throw new SteleError("store.not_found", `no logged decision has id \`${id}\``, {
+    hint: "decision ids are in every /v1/decide response (`id`)",
+  });
+}
+
+function sameDecision(a: Decision, b: Decision): boolean {
+  const shape = (d: Decision) =>
+    JSON.stringify({
+      decision: d.decision,
+      policies: d.policies.map((p) => [
+        p.policy,
+        p.effect,
+        p.matched,
+        p.exceptions.map((e) => e.name),
+      ]),
+    });
+  return shape(a) === shape(b);
+}

@@ -1,0 +1,76 @@
+import { createPublicKey, sign, verify } from "node:crypto";
+import { SteleError } from "../errors.js";
+import type { Store } from "../store/index.js";
+import type { PdpIdentity } from "./identity.js";
+import type { Health, Runtime } from "./runtime.js";
+
+/** What a decision point says about itself: what it runs, how healthy, when. */
+export interface Heartbeat {
+  readonly pdp: string;
+  readonly env: string;
+  readonly url: string | null;
+  readonly version: number | null;
+  readonly bundle: string | null;
+  readonly treeSize: number | null;
+  readonly state: Health;
+  readonly reason: string | null;
+  readonly time: string;
+}
+
+/** The store document of a PDP's heartbeat. */
+export function heartbeatDoc(pdp: string): string {
+  return `heartbeats/${pdp}.json`;
+}
+
+/** Writes a signed heartbeat of the runtime to the store. */
+export async function writeHeartbeat(
+  store: Store,
+  id: PdpIdentity,
+  runtime: Runtime,
+  url: string | null,
+): Promise<void> {
+  const a = runtime.active;
+  const beat: Heartbeat = {
+    pdp: id.name,
+    env: runtime.env,
+    url,
+    version: a?.version ?? null,
+    bundle: a?.digest ?? null,
+    treeSize: a?.treeSize ?? null,
+    state: runtime.health,
+    reason: runtime.reason ?? null,
+    time: new Date().toISOString(),
+  };
+  const payload = Buffer.from(JSON.stringify(beat), "utf8");
+  const doc = {
+    payload: payload.toString("base64"),
+    sig: sign(null, payload, id.privateKey).toString("base64"),
+    publicKey: id.publicKey.export({ format: "pem", type: "spki" }).toString(),
+  };
+  await store.writeDoc(heartbeatDoc(id.name), Buffer.from(JSON.stringify(doc)));
+}
+
+/** Every heartbeat in the store; one whose signature fails is refused. */
+export async function readHeartbeats(store: Store): Promise<Heartbeat[]> {
+  const beats: Heartbeat[] = [];
+  for (const name of await store.listDocs("heartbeats")) {
+    const bytes = await store.readDoc(name);
+    if (!bytes) continue;
+    try {
+      const doc = JSON.parse(bytes.toString("utf8")) as {
+        payload: string;
+        sig: string;
+        publicKey: string;
+      };
+      const payload = Buffer.from(doc.payload, "base64");
+      if (!verify(null, payload, createPublicKey(doc.publicKey), Buffer.from(doc.sig, "base64")))
+        throw new Error("bad signature");
+      beats.push(JSON.parse(payload.toString("utf8")) as Heartbeat);
+    } catch (e) {
+      throw new SteleError("store.corrupt", `heartbeat of \`${name}\` does not verify`, {
+        cause: e,
+      });
+    }
+  }
+  return beats;
+}

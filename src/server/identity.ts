@@ -1,0 +1,49 @@
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+} from "node:crypto";
+import { mkdir, open, readFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { formatVerifierKey } from "../ledger/index.js";
+
+/** A decision point's own identity: its key (signs its decision log and heartbeats) and name. */
+export interface PdpIdentity {
+  /** `pdp-<env>-<16 hex of the key>`: stable across restarts with the same key. */
+  readonly name: string;
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+  /** Verifier key text for its checkpoints. */
+  readonly vkey: string;
+}
+
+/** Loads the PDP's key from `path`, making it (mode 0600) on first start. */
+export async function pdpIdentity(path: string, env: string): Promise<PdpIdentity> {
+  let pem: string;
+  try {
+    pem = await readFile(path, "utf8");
+  } catch {
+    const { privateKey } = generateKeyPairSync("ed25519");
+    pem = privateKey.export({ format: "pem", type: "pkcs8" }).toString();
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      const handle = await open(path, "wx", 0o600);
+      await handle.writeFile(pem);
+      await handle.close();
+    } catch {
+      pem = await readFile(path, "utf8"); // another process made it first
+    }
+  }
+  const privateKey = createPrivateKey(pem);
+  const publicKey = createPublicKey(privateKey);
+  const raw = publicKey.export({ format: "der", type: "spki" });
+  const name = `pdp-${env}-${createHash("sha256").update(raw).digest("hex").slice(0, 16)}`;
+  return {
+    name,
+    privateKey,
+    publicKey,
+    vkey: formatVerifierKey(`stele.dev/decisions/${name}`, publicKey),
+  };
+}

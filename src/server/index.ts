@@ -1,0 +1,22 @@
+export type { App, AppOptions } from "./app.js";
+/** The decision point's HTTP routes, without a socket. */
+export { createApp } from "./app.js";
+export type { LogReport, Replay } from "./decision-audit.js";
+/** Verifies every decision log in the store. */
+/** Re-runs a logged decision on the exact bundle that made it. */
+export { replayDecision, verifyDecisionLogs } from "./decision-audit.js";
+export type { Heartbeat } from "./heartbeat.js";
+/** Every signed heartbeat in the store. */
+export { readHeartbeats } from "./heartbeat.js";
+export type { LoadEvent } from "./loader.js";
+/** Verifies and loads the environment's latest release; refuses anything that does not verify. */
+export { Loader } from "./loader.js";
+export type { Active, Health } from "./runtime.js";
+/** The decision point's one mutable cell: the verified release being served. */
+export { Runtime } from "./runtime.js";
+export type { ServeOptions, Server } from "./serve.js";
+/** Starts a decision point on 127.0.0.1 (unless told otherwise). */
+export { startServer } from "./serve.js";
+export type { PdpState, StateFile } from "./state.js";
+/** A PDP state file outside the store: version floor, pinned key, last checkpoint. */
+export { stateFile } from "./state.js";

@@ -1,0 +1,184 @@
+import { digestOf } from "../bundle/index.js";
+import { SteleError } from "../errors.js";
+import {
+  type Checkpoint,
+  checkReleaseGates,
+  encodeEntry,
+  type LedgerView,
+  leafHash,
+  requireConsistent,
+  verifyCheckpoint,
+  verifyInclusion,
+  verifyStoredCheckpoint,
+} from "../ledger/index.js";
+import { ledgerVerifier, readView, type Store, storedBundle } from "../store/index.js";
+import type { Runtime } from "./runtime.js";
+import type { PdpState, StateFile } from "./state.js";
+
+/** What the loader reports on each check, for logs and metrics. */
+export interface LoadEvent {
+  readonly outcome: "loaded" | "unchanged" | "refused" | "tampered" | "unavailable";
+  readonly message: string;
+  readonly code?: string;
+}
+
+/**
+ * Resolves the environment's latest release from the ledger and verifies all of it before it is
+ * served: the checkpoint's signature (by the key this PDP pinned), its consistency with the last
+ * checkpoint this PDP trusted, the record's inclusion proof, every release gate, the bundle's
+ * digest, and a version never below the highest this PDP ever ran. A release that fails any of
+ * these is refused and the last verified one keeps serving (DESIGN promises 3 and 6).
+ */
+export class Loader {
+  constructor(
+    private readonly store: Store,
+    private readonly runtime: Runtime,
+    private readonly stateFile: StateFile,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  async refresh(): Promise<LoadEvent> {
+    const now = this.clock();
+    this.runtime.lastCheck = now;
+    try {
+      const event = await this.#refresh(now);
+      this.runtime.lastLedgerRead = now;
+      if (this.runtime.health !== "tampered")
+        this.runtime.health = this.runtime.active ? "ok" : "starting";
+      if (event.outcome === "loaded") this.runtime.reason = undefined;
+      return event;
+    } catch (e) {
+      if (!(e instanceof SteleError)) throw e;
+      const tampered = e.kind === "tampered";
+      const unavailable = e.kind === "unavailable";
+      if (!unavailable && this.runtime.health !== "tampered")
+        this.runtime.health = tampered ? "tampered" : "refusing";
+      if (!unavailable) this.runtime.lastLedgerRead = now;
+      this.runtime.reason = `${e.code}: ${e.message}`;
+      return {
+        outcome: tampered ? "tampered" : unavailable ? "unavailable" : "refused",
+        message: e.message,
+        code: e.code,
+      };
+    }
+  }
+
+  /** Re-checks what runs: the in-memory bundle bytes, and the stored object, against the digest. */
+  async reverify(): Promise<LoadEvent> {
+    const active = this.runtime.active;
+    if (!active) return { outcome: "unchanged", message: "nothing loaded yet" };
+    try {
+      if (digestOf(active.bytes) !== active.digest)
+        throw new SteleError(
+          "bundle.digest_mismatch",
+          `the running bundle's bytes no longer match ${active.digest}`,
+        );
+      const stored = await this.store.getObject(active.digest as `sha256:${string}`);
+      if (!stored)
+        throw new SteleError("store.corrupt", `bundle ${active.digest} disappeared from the store`);
+      this.runtime.lastVerified = this.clock();
+      return { outcome: "unchanged", message: `re-verified ${active.digest}` };
+    } catch (e) {
+      if (!(e instanceof SteleError)) throw e;
+      // keep serving the verified in-memory bundle; never load the tampered one
+      this.runtime.health = "tampered";
+      this.runtime.reason = `${e.code}: ${e.message}`;
+      return { outcome: "tampered", message: e.message, code: e.code };
+    }
+  }
+
+  async #refresh(now: number): Promise<LoadEvent> {
+    const state = await this.stateFile.read();
+    const verifier = await ledgerVerifier(this.store);
+    if (!verifier) return { outcome: "unchanged", message: "the ledger is empty" };
+    // pin the ledger key on first use; a different key later is a different (forged) ledger
+    if (state.vkey && state.vkey !== verifier.vkey)
+      throw new SteleError(
+        "ledger.bad_signature",
+        "the store's ledger key changed since this decision point pinned it",
+        {
+          hint: "a store rebuilt or swapped under a running PDP is refused; investigate, then start with a fresh --state",
+        },
+      );
+    const view = await readView(this.store);
+    const latest = await this.store.latestCheckpoint();
+    if (!latest) return { outcome: "unchanged", message: "no checkpoint yet" };
+    const checkpoint = verifyStoredCheckpoint(view, latest.note, verifier.vkey, verifier.origin);
+    if (state.checkpoint) {
+      const seen = verifyCheckpoint(state.checkpoint, verifier.vkey, verifier.origin);
+      requireConsistent(seen, checkpoint, proof(view, seen, checkpoint));
+    }
+    const found = latestCovered(view, this.runtime.env, checkpoint.size);
+    if (!found) {
+      await this.#save(state, verifier.vkey, latest.note);
+      return { outcome: "unchanged", message: `no release of \`${this.runtime.env}\` yet` };
+    }
+    const { record, index } = found;
+    // DESIGN promise 6: never below what this PDP ran, even across restarts
+    if (state.highestVersion !== undefined && record.version < state.highestVersion)
+      throw new SteleError(
+        "ledger.rollback",
+        `the ledger's latest \`${record.env}\` release is v${record.version}, but this decision point already ran v${state.highestVersion}`,
+        {
+          hint: "the store was rolled back; keep serving the last verified release and investigate",
+        },
+      );
+    const active = this.runtime.active;
+    if (active && active.digest === record.bundle && active.version === record.version) {
+      await this.#save(state, verifier.vkey, latest.note);
+      return { outcome: "unchanged", message: `still v${record.version}` };
+    }
+    verifyInclusion({
+      index,
+      size: checkpoint.size,
+      leafHash: leafHash(encodeEntry(record)),
+      proof: view.tree.inclusionProof(index, checkpoint.size),
+      root: checkpoint.root,
+    });
+    const checked = await checkReleaseGates(view, record, index, (d) =>
+      storedBundle(this.store, d),
+    );
+    const bytes = await this.store.getObject(record.bundle);
+    if (!bytes)
+      throw new SteleError("store.corrupt", `bundle ${record.bundle} is missing from the store`);
+    this.runtime.activate({
+      env: record.env,
+      version: record.version,
+      digest: record.bundle,
+      set: checked.bundle.set,
+      bytes,
+      treeSize: checkpoint.size,
+      checkpoint: latest.note,
+      verifiedAt: now,
+    });
+    this.runtime.lastVerified = now;
+    await this.#save(
+      { ...state, highestVersion: Math.max(record.version, state.highestVersion ?? 0) },
+      verifier.vkey,
+      latest.note,
+    );
+    return {
+      outcome: "loaded",
+      message: `serving \`${record.env}\` v${record.version} (${record.bundle})`,
+    };
+  }
+
+  async #save(state: PdpState, vkey: string, checkpoint: string): Promise<void> {
+    await this.stateFile.write({ ...state, vkey, checkpoint });
+  }
+}
+
+function proof(view: LedgerView, seen: Checkpoint, next: Checkpoint): Uint8Array[] {
+  return seen.size === 0 || seen.size >= next.size
+    ? []
+    : view.tree.consistencyProof(seen.size, next.size);
+}
+
+// only records a signed checkpoint covers can be proven included
+function latestCovered(view: LedgerView, env: string, size: number) {
+  for (let i = view.releases.length - 1; i >= 0; i--) {
+    const r = view.releases[i];
+    if (r && r.index < size && r.record.env === env) return r;
+  }
+  return undefined;
+}

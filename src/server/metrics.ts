@@ -1,0 +1,100 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Runtime } from "./runtime.js";
+
+/** The decision point's Prometheus metrics, in a registry of its own. */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly decisions: Counter<"decision" | "policy" | "effect">;
+  readonly latency: Histogram<"route">;
+  readonly requestErrors: Counter<"code">;
+  readonly verificationFailures: Counter<"reason">;
+  readonly decisionLogDrops: Counter;
+  readonly decisionLogAppended: Counter;
+}
+
+/** Creates the metrics; gauges read the runtime when scraped. */
+export function createMetrics(runtime: Runtime): Metrics {
+  const registry = new Registry();
+  const decisions = new Counter({
+    name: "stele_decisions_total",
+    help: "Decisions made, by outcome and by each policy's effect",
+    labelNames: ["decision", "policy", "effect"] as const,
+    registers: [registry],
+  });
+  const latency = new Histogram({
+    name: "stele_decision_duration_seconds",
+    help: "Time to answer a decision request",
+    labelNames: ["route"] as const,
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
+    registers: [registry],
+  });
+  const requestErrors = new Counter({
+    name: "stele_request_errors_total",
+    help: "Requests refused or failed, by error code",
+    labelNames: ["code"] as const,
+    registers: [registry],
+  });
+  const verificationFailures = new Counter({
+    name: "stele_verification_failures_total",
+    help: "Releases or stored objects that failed verification, by reason",
+    labelNames: ["reason"] as const,
+    registers: [registry],
+  });
+  const decisionLogDrops = new Counter({
+    name: "stele_decision_log_dropped_total",
+    help: "Decisions not written to the decision log because it could not keep up",
+    registers: [registry],
+  });
+  const decisionLogAppended = new Counter({
+    name: "stele_decision_log_appended_total",
+    help: "Decisions written to the decision log",
+    registers: [registry],
+  });
+  new Gauge({
+    name: "stele_bundle_info",
+    help: "The release being served (value 1), labelled by env, version and digest",
+    labelNames: ["env", "version", "digest"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      const a = runtime.active;
+      if (a) this.set({ env: a.env, version: String(a.version), digest: a.digest }, 1);
+    },
+  });
+  new Gauge({
+    name: "stele_ready",
+    help: "1 when a verified release is being served",
+    registers: [registry],
+    collect() {
+      this.set(runtime.active ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "stele_health",
+    help: "The decision point's state (value 1 on the current state)",
+    labelNames: ["state"] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.set({ state: runtime.health }, 1);
+    },
+  });
+  new Gauge({
+    name: "stele_ledger_age_seconds",
+    help: "Seconds since the ledger was last read and verified",
+    registers: [registry],
+    collect() {
+      if (runtime.lastLedgerRead !== undefined)
+        this.set((Date.now() - runtime.lastLedgerRead) / 1000);
+    },
+  });
+  return {
+    registry,
+    decisions,
+    latency,
+    requestErrors,
+    verificationFailures,
+    decisionLogDrops,
+    decisionLogAppended,
+  };
+}

@@ -1,0 +1,179 @@
+import type { AddressInfo } from "node:net";
+import { serve as listen } from "@hono/node-server";
+import type { Store } from "../store/index.js";
+import { createApp } from "./app.js";
+import { DecisionLog } from "./decision-log.js";
+import { writeHeartbeat } from "./heartbeat.js";
+import { pdpIdentity } from "./identity.js";
+import { Loader } from "./loader.js";
+import { Runtime } from "./runtime.js";
+import { stateFile } from "./state.js";
+
+/** How to run a decision point. */
+export interface ServeOptions {
+  readonly env: string;
+  readonly store: Store;
+  readonly host?: string;
+  readonly port?: number;
+  /** Where the PDP remembers its version floor and pinned ledger key (outside the store). */
+  readonly statePath: string;
+  readonly pollIntervalMs?: number;
+  readonly verifyIntervalMs?: number;
+  /** Past this age of its ledger view the PDP is `stale`. */
+  readonly maxStalenessMs?: number;
+  readonly failClosedWhenStale?: boolean;
+  readonly maxBodyBytes?: number;
+  /** Log every decision (default true); `decisionLogSample` logs a fraction, counting the rest. */
+  readonly decisionLog?: boolean;
+  readonly decisionLogSample?: number;
+  /** Structured log lines (JSON); default: standard error. */
+  readonly log?: (line: Record<string, unknown>) => void;
+}
+
+/** A running decision point. */
+export interface Server {
+  readonly url: string;
+  readonly runtime: Runtime;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts a decision point: loads and verifies the environment's release, serves decisions on
+ * 127.0.0.1 unless told otherwise, polls the ledger for new releases, re-verifies what it runs,
+ * and tracks freshness. Nothing here can change policy but a verified release.
+ */
+export async function startServer(options: ServeOptions): Promise<Server> {
+  const log =
+    options.log ??
+    ((line) =>
+      process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`));
+  const runtime = new Runtime(options.env);
+  const loader = new Loader(options.store, runtime, stateFile(options.statePath));
+  const maxStaleness = options.maxStalenessMs ?? 5 * 60_000;
+  const identity = await pdpIdentity(`${options.statePath}.key`, options.env);
+  let decisionLog: DecisionLog | undefined;
+  const { app, metrics } = createApp(runtime, {
+    ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
+    onDecision: (response, request) => decisionLog?.record(response, request),
+    ...(options.failClosedWhenStale !== undefined && {
+      failClosedWhenStale: options.failClosedWhenStale,
+    }),
+    status: () => ({
+      lastVerified:
+        runtime.lastVerified !== undefined ? new Date(runtime.lastVerified).toISOString() : null,
+      ledgerAgeSeconds:
+        runtime.lastLedgerRead !== undefined ? (Date.now() - runtime.lastLedgerRead) / 1000 : null,
+      maxStalenessSeconds: maxStaleness / 1000,
+      checkpoint: runtime.active?.checkpoint ?? null,
+      pdp: identity.name,
+      decisionLog: decisionLog
+        ? {
+            log: decisionLog.name,
+            size: decisionLog.size,
+            pending: decisionLog.pending,
+            sampledOut: decisionLog.sampledOut,
+          }
+        : null,
+    }),
+  });
+  if (options.decisionLog !== false)
+    decisionLog = await DecisionLog.open(options.store, identity.name, identity, metrics, {
+      ...(options.decisionLogSample !== undefined && { sample: options.decisionLogSample }),
+    });
+  let url: string | null = null;
+
+  const refresh = async () => {
+    const event = await loader.refresh();
+    if (event.outcome !== "unchanged")
+      log({
+        level: event.outcome === "loaded" ? "info" : "warn",
+        msg: event.message,
+        outcome: event.outcome,
+        code: event.code,
+        env: options.env,
+      });
+    if (event.outcome === "refused" || event.outcome === "tampered")
+      metrics.verificationFailures.inc({ reason: event.code ?? event.outcome });
+    await writeHeartbeat(options.store, identity, runtime, url).catch((e) =>
+      log({ level: "warn", msg: "cannot write heartbeat", error: String(e) }),
+    );
+  };
+  const reverify = async () => {
+    const event = await loader.reverify();
+    if (event.outcome === "tampered") {
+      log({
+        level: "error",
+        msg: event.message,
+        outcome: "tampered",
+        code: event.code,
+        env: options.env,
+      });
+      metrics.verificationFailures.inc({ reason: event.code ?? "tampered" });
+    }
+  };
+  const freshness = () => {
+    const age =
+      runtime.lastLedgerRead === undefined
+        ? Number.POSITIVE_INFINITY
+        : Date.now() - runtime.lastLedgerRead;
+    if (runtime.active && runtime.health !== "tampered" && age > maxStaleness)
+      runtime.health = "stale";
+  };
+
+  await refresh();
+  const timers = [
+    every(options.pollIntervalMs ?? 5_000, refresh, log),
+    every(options.verifyIntervalMs ?? 30_000, reverify, log),
+    every(1_000, async () => freshness(), log),
+  ];
+
+  const host = options.host ?? "127.0.0.1";
+  const server = await new Promise<ReturnType<typeof listen>>((resolve, reject) => {
+    const s = listen({ fetch: app.fetch, hostname: host, port: options.port ?? 8181 }, () =>
+      resolve(s),
+    );
+    s.once("error", reject);
+  });
+  const address = server.address() as AddressInfo;
+  url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
+  await writeHeartbeat(options.store, identity, runtime, url).catch(() => undefined);
+  log({
+    level: "info",
+    msg: "listening",
+    url,
+    env: options.env,
+    ready: runtime.active !== undefined,
+  });
+  const bound = url;
+  return {
+    url: bound,
+    runtime,
+    async close() {
+      for (const t of timers) clearInterval(t);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await decisionLog?.close();
+    },
+  };
+}
+
+// a periodic task that never overlaps itself and never crashes the process
+function every(
+  ms: number,
+  task: () => Promise<void>,
+  log: (line: Record<string, unknown>) => void,
+): NodeJS.Timeout {
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      await task();
+    } catch (e) {
+      log({ level: "error", msg: "internal error in a periodic task", error: String(e) });
+    } finally {
+      running = false;
+    }
+  }, ms);
+  timer.unref();
+  return timer;
+}

@@ -1,0 +1,63 @@
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readFile, rename } from "node:fs/promises";
+import { dirname } from "node:path";
+import { SteleError } from "../errors.js";
+
+/**
+ * What a decision point remembers across restarts, kept outside the store it reads so that
+ * rolling the store back cannot roll the PDP back (DESIGN promise 6).
+ */
+export interface PdpState {
+  /** The highest version of its environment this PDP ever served. */
+  readonly highestVersion?: number;
+  /** The ledger key it pinned on first use. */
+  readonly vkey?: string;
+  /** The last checkpoint note it trusted. */
+  readonly checkpoint?: string;
+}
+
+/** A PDP state file: read whole, written atomically. */
+export interface StateFile {
+  read(): Promise<PdpState>;
+  write(state: PdpState): Promise<void>;
+}
+
+/** The state file at `path` (JSON; a missing file is a fresh PDP). */
+export function stateFile(path: string): StateFile {
+  return {
+    async read() {
+      let text: string;
+      try {
+        text = await readFile(path, "utf8");
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return {};
+        throw new SteleError("store.unavailable", `cannot read the PDP state \`${path}\``, {
+          cause: e,
+        });
+      }
+      try {
+        const value = JSON.parse(text) as PdpState;
+        if (typeof value !== "object" || value === null) throw new Error("not an object");
+        return value;
+      } catch (e) {
+        // fail closed: a state we cannot read must not reset the version floor silently
+        throw new SteleError("store.corrupt", `the PDP state \`${path}\` is not valid JSON`, {
+          cause: e,
+          hint: "restore it, or remove it knowingly to start as a new decision point",
+        });
+      }
+    },
+    async write(state) {
+      await mkdir(dirname(path), { recursive: true });
+      const tmp = `${path}.${randomBytes(6).toString("hex")}.tmp`;
+      const handle = await open(tmp, "w", 0o600);
+      try {
+        await handle.writeFile(`${JSON.stringify(state, null, 2)}\n`);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(tmp, path);
+    },
+  };
+}
