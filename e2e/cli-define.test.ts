@@ -1,0 +1,168 @@
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { git, repoRoot, tempDir, tempGitRepo } from "../src/testing/index.js";
+import { stele } from "./run.js";
+
+function initRepo(): string {
+  const dir = tempGitRepo();
+  const r = stele(dir, ["init"]);
+  assert.equal(r.code, 0, r.stderr);
+  git(dir, "add", "-A");
+  git(dir, "commit", "-qm", "init");
+  return dir;
+}
+
+test("stele init scaffolds a repository that passes check and test", () => {
+  const dir = initRepo();
+  const check = stele(dir, ["check"]);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  const t = stele(dir, ["test"]);
+  assert.equal(t.code, 0, t.stdout + t.stderr);
+  assert.match(t.stdout, /^\d+ passed, 0 failed$/m);
+});
+
+test("stele init refuses to overwrite an existing repository", () => {
+  const dir = initRepo();
+  const again = stele(dir, ["init"]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already/);
+});
+
+test("stele check names the file, line and column of a CEL error inside YAML", () => {
+  const dir = initRepo();
+  const file = join(dir, "policies", "db-guardrails.yaml");
+  const text = readFileSync(file, "utf8").replace(
+    "when: input.env == 'prod' && input.statement.kind",
+    "when: input.env == 'prod' && input.statement.knd",
+  );
+  writeFileSync(file, text);
+  const lines = text.split("\n");
+  const line = lines.findIndex((l) => l.includes("input.statement.knd")) + 1;
+  const col = (lines[line - 1] ?? "").indexOf("input.statement.knd") + 1;
+  const r = stele(dir, ["check", "--json"]);
+  assert.equal(r.code, 1);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.ok, false);
+  const d = out.diagnostics.find((x: { code: string }) => x.code === "language.cel_type");
+  assert.ok(d, r.stdout);
+  assert.equal(d.position.file, "policies/db-guardrails.yaml");
+  assert.equal(d.position.line, line);
+  assert.ok(
+    d.position.col >= col && d.position.col <= col + "input.statement.knd".length,
+    `col ${d.position.col} vs ${col}`,
+  );
+  const human = stele(dir, ["check"]);
+  assert.equal(human.code, 1);
+  assert.match(human.stdout, new RegExp(`^policies/db-guardrails\\.yaml:${line}:\\d+: `, "m"));
+});
+
+test("stele test reports each failing case with expected and actual, and exits 1", () => {
+  const dir = initRepo();
+  const file = join(dir, "tests", "db-guardrails.yaml");
+  writeFileSync(
+    file,
+    readFileSync(file, "utf8").replace(
+      "expect: allow\n    - name: delete",
+      "expect: deny\n    - name: delete",
+    ),
+  );
+  const r = stele(dir, ["test"]);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stdout, /FAIL .*drop in staging is fine/);
+  assert.match(r.stdout, /expected deny, got allow/);
+  assert.match(r.stdout, /^\d+ passed, 1 failed$/m);
+  const junit = stele(dir, ["test", "--format", "junit"]);
+  assert.equal(junit.code, 1);
+  assert.match(junit.stdout, /<testsuites name="stele" tests="\d+" failures="1">/);
+});
+
+test("stele eval prints the decision as JSON for a file or standard input", () => {
+  const dir = initRepo();
+  const input = {
+    env: "prod",
+    principal: { id: "bob", roles: [] },
+    statement: { kind: "DROP", table: "orders", hasWhere: false, rowsEstimate: 0 },
+  };
+  writeFileSync(join(dir, "in.json"), JSON.stringify(input));
+  const r = stele(dir, ["eval", "--input", "in.json", "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  const d = JSON.parse(r.stdout);
+  assert.equal(d.decision, "deny");
+  assert.deepEqual(d.policies[0].matched, ["no-drop-in-prod"]);
+  assert.match(d.bundle, /^sha256:[0-9a-f]{64}$/);
+  const stdin = stele(
+    dir,
+    ["eval", "--input", "-"],
+    "env: staging\nprincipal: {id: bob, roles: []}\nstatement: {kind: DROP, table: orders, hasWhere: false, rowsEstimate: 0}\n",
+  );
+  assert.equal(stdin.code, 0, stdin.stderr);
+  assert.equal(JSON.parse(stdin.stdout).decision, "allow");
+});
+
+test("stele build writes a bundle whose digest is stable and which eval and test accept", () => {
+  const dir = initRepo();
+  const a = stele(dir, ["build", "-o", "a.json"]);
+  assert.equal(a.code, 0, a.stderr);
+  const digest = a.stdout.trim().split("\n").at(-1);
+  assert.match(digest ?? "", /^sha256:[0-9a-f]{64}$/);
+  const b = stele(dir, ["build", "-o", "b.json", "--json"]);
+  assert.deepEqual(JSON.parse(b.stdout).digest, digest);
+  assert.equal(
+    readFileSync(join(dir, "a.json"), "utf8"),
+    readFileSync(join(dir, "b.json"), "utf8"),
+  );
+  const t = stele(dir, ["test", "a.json"]);
+  assert.equal(t.code, 0, t.stdout + t.stderr);
+  writeFileSync(
+    join(dir, "in.json"),
+    '{"env":"prod","principal":{"id":"x","roles":[]},"statement":{"kind":"DROP","table":"t","hasWhere":false,"rowsEstimate":0}}',
+  );
+  const e = stele(dir, ["eval", "a.json", "--input", "in.json"]);
+  assert.equal(JSON.parse(e.stdout).bundle, digest);
+});
+
+test("stele build refuses a tree whose tests fail", () => {
+  const dir = initRepo();
+  const file = join(dir, "tests", "db-guardrails.yaml");
+  writeFileSync(
+    file,
+    readFileSync(file, "utf8").replace(
+      "expect: allow\n    - name: delete",
+      "expect: deny\n    - name: delete",
+    ),
+  );
+  const r = stele(dir, ["build", "--json"]);
+  assert.equal(r.code, 1);
+  assert.equal(JSON.parse(r.stderr).error.code, "bundle.tests_failed");
+});
+
+test("stele build refuses a tampered bundle when it is loaded again", () => {
+  const dir = initRepo();
+  assert.equal(stele(dir, ["build", "-o", "a.json"]).code, 0);
+  const path = join(dir, "a.json");
+  writeFileSync(path, readFileSync(path, "utf8").replace("no-drop-in-prod", "no-drop-in-prid"));
+  const r = stele(dir, ["test", "a.json", "--json"]);
+  assert.equal(r.code, 1);
+  assert.match(JSON.parse(r.stderr).error.code, /^bundle\./);
+});
+
+test("usage errors exit 2 and unknown commands say what exists", () => {
+  const dir = tempDir();
+  assert.equal(stele(dir, ["frobnicate"]).code, 2);
+  assert.equal(stele(dir, ["check", "--bogus"]).code, 2);
+  assert.equal(stele(dir, ["eval"]).code, 2);
+  const help = stele(dir, ["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /check/);
+});
+
+for (const example of ["api", "database", "kubernetes"]) {
+  test(`the ${example} example passes check and its tests`, () => {
+    const dir = join(repoRoot, "examples", example);
+    const r = stele(dir, ["test"]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^\d+ passed, 0 failed$/m);
+  });
+}

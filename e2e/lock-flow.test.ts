@@ -1,0 +1,95 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { makeRepo, strengthen, weaken } from "./fixture.js";
+
+test("a new user goes from init through keygen, approve, release, promote and verify", () => {
+  const repo = makeRepo();
+  const digest = repo.build();
+  repo.ok("approve", "bundle.json", "--key", repo.key("alice"), "--env", "staging");
+  const released = JSON.parse(repo.ok("release", "bundle.json", "--env", "staging", "--json"));
+  assert.equal(released.env, "staging");
+  assert.equal(released.version, 1);
+  assert.equal(released.bundle, digest);
+  assert.equal(released.class, "initial");
+
+  repo.ok("approve", "bundle.json", "--key", repo.key("alice"), "--env", "prod");
+  repo.ok("approve", "bundle.json", "--key", repo.key("bob"), "--env", "prod");
+  const promoted = JSON.parse(repo.ok("promote", "--from", "staging", "--to", "prod", "--json"));
+  assert.equal(promoted.bundle, digest);
+  assert.equal(promoted.promotedFrom, "staging");
+
+  const log = JSON.parse(repo.ok("log", "--json"));
+  assert.deepEqual(
+    log.releases.map((r: { env: string; version: number }) => `${r.env}@${r.version}`),
+    ["staging@1", "prod@1"],
+  );
+  assert.match(repo.ok("log"), /staging\s+v1/);
+  assert.match(repo.ok("verify"), /^ok: /);
+});
+
+test("a strengthening release needs the normal quorum and records its class", () => {
+  const repo = makeRepo();
+  repo.build("v1.json");
+  repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
+  repo.ok("release", "v1.json", "--env", "staging");
+  repo.edit("policies/db-guardrails.yaml", strengthen);
+  repo.commit("stronger");
+  repo.build("v2.json");
+  repo.ok("approve", "v2.json", "--key", repo.key("bob"), "--env", "staging");
+  const r = JSON.parse(repo.ok("release", "v2.json", "--env", "staging", "--json"));
+  assert.equal(r.class, "strengthening");
+  assert.equal(r.version, 2);
+});
+
+test("approvals written to files are taken by release --approval", () => {
+  const repo = makeRepo();
+  repo.build();
+  repo.ok(
+    "approve",
+    "bundle.json",
+    "--key",
+    repo.key("carol"),
+    "--env",
+    "staging",
+    "-o",
+    "carol.approval.json",
+  );
+  const r = JSON.parse(
+    repo.ok(
+      "release",
+      "bundle.json",
+      "--env",
+      "staging",
+      "--approval",
+      "carol.approval.json",
+      "--json",
+    ),
+  );
+  assert.deepEqual(r.approvers, ["carol"]);
+});
+
+test("a weakening release with the weakening quorum and a justification is recorded as such", () => {
+  const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum: 2 } });
+  repo.build("v1.json");
+  repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
+  repo.ok("release", "v1.json", "--env", "staging");
+  repo.edit("policies/db-guardrails.yaml", weaken);
+  repo.commit("weaker");
+  repo.build("v2.json");
+  repo.ok("approve", "v2.json", "--key", repo.key("alice"), "--env", "staging");
+  repo.ok("approve", "v2.json", "--key", repo.key("bob"), "--env", "staging");
+  const r = JSON.parse(
+    repo.ok(
+      "release",
+      "v2.json",
+      "--env",
+      "staging",
+      "--justification",
+      "TRUNCATE is needed for the nightly job",
+      "--json",
+    ),
+  );
+  assert.equal(r.class, "weakening");
+  assert.equal(r.justification, "TRUNCATE is needed for the nightly job");
+  assert.match(repo.ok("verify"), /^ok: /);
+});

@@ -1,0 +1,64 @@
+import {
+  type LogReport,
+  type Replay,
+  replayDecision,
+  verifyDecisionLogs,
+} from "../../server/index.js";
+import { openStore } from "../../store/index.js";
+import { type Command, Exit, stringOpt, usageError } from "../command.js";
+
+type DecisionsResult =
+  | { readonly action: "verify"; readonly ok: boolean; readonly logs: readonly LogReport[] }
+  | { readonly action: "replay"; readonly replay: Replay };
+
+/** `stele decisions verify` / `stele decisions replay ID`. */
+export const decisions: Command<DecisionsResult> = {
+  summary: "verify the decision logs, or re-run one logged decision on the bundle that made it",
+  usage: "verify | replay ID",
+  options: {},
+  help: {},
+  async run(args) {
+    const [action, id] = args.positionals;
+    const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
+    try {
+      if (action === "verify") {
+        const logs = await verifyDecisionLogs(store);
+        return { action, ok: logs.every((l) => l.ok), logs };
+      }
+      if (action === "replay" && id) return { action, replay: await replayDecision(store, id) };
+      throw usageError(
+        "say `verify` or `replay ID`",
+        "e.g. `stele decisions replay 6f1c…` with an id from a decision",
+      );
+    } finally {
+      await store.close();
+    }
+  },
+  exit: (r) =>
+    r.action === "verify"
+      ? r.ok
+        ? Exit.ok
+        : Exit.problems
+      : r.replay.same
+        ? Exit.ok
+        : Exit.problems,
+  human: (r) => {
+    if (r.action === "verify") {
+      if (r.logs.length === 0) return "no decision logs";
+      return r.logs
+        .map((l) =>
+          l.ok
+            ? `ok: ${l.log}: ${l.entries} decisions, ${l.checkpoints} checkpoints${l.uncovered > 0 ? `, ${l.uncovered} after the last checkpoint` : ""}`
+            : `TAMPERED: ${l.log}: ${l.problem?.message} [${l.problem?.code}]`,
+        )
+        .join("\n");
+    }
+    const { replay } = r;
+    return [
+      `decision ${replay.id} (${replay.log} #${replay.index}) at ${replay.logged.time} on ${replay.logged.bundle}`,
+      `  logged:   ${replay.logged.decision.decision}`,
+      `  replayed: ${replay.replayed.decision}`,
+      replay.same ? "same decision" : "DIFFERENT decision",
+    ].join("\n");
+  },
+};

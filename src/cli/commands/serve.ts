@@ -1,0 +1,81 @@
+import { createHash } from "node:crypto";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { startServer } from "../../server/index.js";
+import { openStore } from "../../store/index.js";
+import { type Command, Exit, stringOpt, usageError } from "../command.js";
+
+/** `stele serve --env ENV`: run the decision point until stopped. */
+export const serve: Command<{ url: string }> = {
+  summary: "run the decision point for an environment (only verified releases)",
+  usage:
+    "--env ENV [--port N] [--host H] [--poll-interval 5s] [--verify-interval 30s] [--max-staleness 5m] [--fail-closed-when-stale] [--state FILE]",
+  options: {
+    env: { type: "string" },
+    port: { type: "string" },
+    host: { type: "string" },
+    "poll-interval": { type: "string" },
+    "verify-interval": { type: "string" },
+    "max-staleness": { type: "string" },
+    "fail-closed-when-stale": { type: "boolean", default: false },
+    state: { type: "string" },
+  },
+  help: {
+    env: "the environment whose releases to serve",
+    port: "port to listen on (default 8181; 0 picks a free one)",
+    host: "address to bind (default 127.0.0.1)",
+    "poll-interval": "how often to look for a new release (default 5s)",
+    "verify-interval": "how often to re-verify the running bundle (default 30s)",
+    "max-staleness": "how old the ledger view may get before status says stale (default 5m)",
+    "fail-closed-when-stale": "deny every request while stale",
+    state:
+      "where to keep the version floor and pinned ledger key (default: ~/.local/state/stele/pdp-…)",
+  },
+  async run(args, io) {
+    const env = stringOpt(args, "env");
+    if (!env) throw usageError("--env is required", "e.g. `stele serve --env prod`");
+    const storeUrl = stringOpt(args, "store") ?? "file:.stele";
+    const store = await openStore(storeUrl);
+    const port = Number(stringOpt(args, "port") ?? "8181");
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw usageError(`--port must be 0–65535`);
+    const server = await startServer({
+      env,
+      store,
+      port,
+      host: stringOpt(args, "host") ?? "127.0.0.1",
+      statePath: stringOpt(args, "state") ?? defaultState(env, store.url),
+      pollIntervalMs: duration(stringOpt(args, "poll-interval") ?? "5s"),
+      verifyIntervalMs: duration(stringOpt(args, "verify-interval") ?? "30s"),
+      maxStalenessMs: duration(stringOpt(args, "max-staleness") ?? "5m"),
+      failClosedWhenStale: args.values["fail-closed-when-stale"] === true,
+    });
+    if (!io.json) io.err(`stele: serving ${env} on ${server.url}`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once("SIGINT", stop);
+      process.once("SIGTERM", stop);
+    });
+    await server.close();
+    await store.close();
+    return { url: server.url };
+  },
+  exit: () => Exit.ok,
+  human: () => "",
+};
+
+/** `5s`, `250ms`, `2m`, `1h` in milliseconds. */
+export function duration(text: string): number {
+  const m = /^(\d+)(ms|s|m|h)$/.exec(text);
+  if (!m) throw usageError(`bad duration \`${text}\``, "use e.g. 500ms, 5s, 2m or 1h");
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as "ms" | "s" | "m" | "h"];
+  return Number(m[1]) * unit;
+}
+
+function defaultState(env: string, store: string): string {
+  const base =
+    process.env.STELE_STATE_DIR ??
+    join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "stele");
+  const id = createHash("sha256").update(`${process.cwd()}\n${store}`).digest("hex").slice(0, 16);
+  return join(base, `pdp-${env}-${id}.json`);
+}

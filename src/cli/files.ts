@@ -1,0 +1,35 @@
+import { readFile, stat } from "node:fs/promises";
+import { SteleError } from "../errors.js";
+
+// a bundle larger than this is refused before reading
+const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
+
+/** Reads a bundle file whole, refusing a missing or oversized one. */
+export async function readBundleFile(path: string): Promise<Buffer> {
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile())
+    throw new SteleError("bundle.not_found", `no bundle file \`${path}\``, {
+      hint: "build one with `stele build`",
+    });
+  if (info.size > MAX_BUNDLE_BYTES)
+    throw new SteleError(
+      "bundle.malformed",
+      `\`${path}\` is larger than ${MAX_BUNDLE_BYTES} bytes`,
+    );
+  return readFile(path);
+}
+
+/** Reads and parses a JSON file, with a clear error naming it. */
+export async function readJsonFile(path: string): Promise<unknown> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (e) {
+    throw new SteleError("cli.io", `cannot read \`${path}\``, { cause: e });
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new SteleError("cli.io", `\`${path}\` is not valid JSON`, { cause: e });
+  }
+}
