@@ -1,14 +1,21 @@
-// npm start: Stele's main job on the examples, on the embedded default store: check and test
-// every example, build the `api` example's bundle, and judge two requests with it.
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+// npm start: Stele's main job on the embedded default store. It copies the `api` example into a
+// fresh git repository, checks and tests it, makes demo reviewer keys, builds the bundle,
+// approves and releases it to staging, then serves it and prints a curl line to try.
+// `--once` asks one decision and stops (the README test uses it).
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cliPath, repoRoot } from "../src/testing/index.js";
 
-function stele(args: readonly string[], cwd = repoRoot): string {
+const once = process.argv.includes("--once");
+const port = process.env.PORT ?? (once ? "0" : "8181");
+const work = mkdtempSync(join(tmpdir(), "stele-demo-"));
+const env = { ...process.env, STELE_STATE_DIR: join(work, ".state") };
+
+function stele(args: readonly string[]): string {
   console.log(`\n$ stele ${args.join(" ")}`);
-  const r = spawnSync(process.execPath, [cliPath, ...args], { cwd, encoding: "utf8" });
+  const r = spawnSync(process.execPath, [cliPath, ...args], { cwd: work, encoding: "utf8", env });
   process.stdout.write(r.stdout);
   process.stderr.write(r.stderr);
   if (r.status !== 0) {
@@ -18,25 +25,57 @@ function stele(args: readonly string[], cwd = repoRoot): string {
   return r.stdout;
 }
 
-const work = mkdtempSync(join(tmpdir(), "stele-demo-"));
-for (const example of ["kubernetes", "database", "api"]) {
-  stele(["check", `examples/${example}`]);
-  stele(["test", `examples/${example}`]);
-}
-const bundle = join(work, "api.bundle.json");
-stele(["build", "examples/api", "-o", bundle]);
+const git = (...args: string[]) => execFileSync("git", args, { cwd: work, stdio: "pipe" });
 
-const request = (overrides: Record<string, unknown>) => ({
-  env: "prod",
-  action: "read",
-  principal: { id: "ana", roles: ["reader"], department: "finance", clearance: 2, mfa: true },
-  resource: { type: "report", id: "r-1", owner: "ben", department: "finance", classification: 1 },
-  ...overrides,
+cpSync(join(repoRoot, "examples", "api"), work, { recursive: true });
+git("init", "-q", "-b", "main");
+git("config", "user.email", "demo@example.com");
+git("config", "user.name", "Stele demo");
+git("config", "commit.gpgsign", "false");
+writeFileSync(join(work, ".gitignore"), "keys/*.key\n.stele/\n.state/\nbuild/\n");
+
+stele(["check"]);
+stele(["test"]);
+stele(["keygen", "--name", "alice", "--out", "keys"]);
+const key = readFileSync(join(work, "keys", "alice.pub"), "utf8").split(" ").slice(0, 2).join(" ");
+const config = readFileSync(join(work, "stele.yaml"), "utf8");
+writeFileSync(join(work, "stele.yaml"), config.replace(/^spec:\n/m, `spec:\n  reviewers:\n    - name: alice\n      key: ${key}\n`));
+git("add", "-A");
+git("commit", "-qm", "api policies with a demo reviewer");
+stele(["build", "-o", "build/api.bundle.json"]);
+stele(["approve", "build/api.bundle.json", "--key", "keys/alice.key", "--env", "staging"]);
+stele(["release", "build/api.bundle.json", "--env", "staging"]);
+stele(["verify"]);
+
+console.log(`\n$ stele serve --env staging --port ${port}`);
+const server: ChildProcess = spawn(process.execPath, [cliPath, "serve", "--env", "staging", "--port", port], {
+  cwd: work,
+  env,
+  stdio: ["ignore", "inherit", "pipe"],
 });
-const allowed = join(work, "read.json");
-writeFileSync(allowed, JSON.stringify(request({})));
-const denied = join(work, "delete.json");
-writeFileSync(denied, JSON.stringify(request({ action: "delete" })));
-stele(["eval", bundle, "--input", allowed]);
-stele(["eval", bundle, "--input", denied]);
-console.log(`\nbundle and inputs are in ${work}`);
+const request = {
+  input: {
+    env: "staging",
+    action: "read",
+    principal: { id: "ana", roles: ["reader"], department: "finance", clearance: 2, mfa: true },
+    resource: { type: "report", id: "r-1", owner: "ben", department: "finance", classification: 1 },
+  },
+};
+let buffered = "";
+server.stderr?.on("data", async (chunk: Buffer) => {
+  process.stderr.write(chunk);
+  buffered += chunk.toString("utf8");
+  const m = /"msg":"listening","url":"([^"]+)"/.exec(buffered);
+  if (!m) return;
+  buffered = "";
+  const url = m[1] as string;
+  console.log(`\nthe decision point runs; try it:\n\ncurl -s ${url}/v1/decide -H 'content-type: application/json' -d '${JSON.stringify(request)}'\n`);
+  console.log(`status: ${url}/v1/status   metrics: ${url}/metrics   the policy repo: ${work}`);
+  if (once) {
+    const res = await fetch(`${url}/v1/decide`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) });
+    console.log(JSON.stringify(await res.json(), null, 2));
+    server.kill("SIGTERM");
+  } else console.log("stop with Ctrl-C");
+});
+server.on("exit", (code) => process.exit(code ?? 0));
+process.on("SIGINT", () => server.kill("SIGTERM"));

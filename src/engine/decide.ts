@@ -77,6 +77,8 @@ interface Prepared {
 }
 
 const prepared = new WeakMap<PolicySet, Prepared>();
+// shared by every decision that has nothing to list; frozen so no caller can fill it
+const NONE: readonly never[] = Object.freeze([]);
 
 function prepare(set: PolicySet): Prepared {
   const cached = prepared.get(set);
@@ -150,6 +152,18 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
     };
   }
   const { waivers } = prepare(set);
+  if (policies.length === 1) {
+    // the common case: one policy, whose lists are the decision's lists
+    const only = decidePolicy(policies[0] as PolicyPlan, request.input, waivers.get((policies[0] as PolicyPlan).name), options.now);
+    return {
+      decision: only.effect,
+      policies: [only],
+      warnings: only.warnings,
+      exceptions: only.exceptions,
+      errors: only.errors,
+      bundle: options.bundle,
+    };
+  }
   const results = policies.map((p) =>
     decidePolicy(p, request.input, waivers.get(p.name), options.now),
   );
@@ -173,12 +187,13 @@ function decidePolicy(
   waivers: ReadonlyMap<string, readonly ExceptionPlan[]> | undefined,
   now: number,
 ): PolicyDecision {
+  // lists are made only when something goes in them: most decisions fill one or two
   const matched: string[] = [];
   const reasons: Reason[] = [];
-  const warned: string[] = [];
-  const warnings: string[] = [];
-  const exceptions: (ExceptionUse & { rules: string[] })[] = [];
-  const errors: EvalError[] = [];
+  let warned: string[] | undefined;
+  let warnings: string[] | undefined;
+  let exceptions: (ExceptionUse & { rules: string[] })[] | undefined;
+  let errors: EvalError[] | undefined;
   let denied = false;
   let allowed = false;
 
@@ -188,23 +203,23 @@ function decidePolicy(
     try {
       hit = rule.when.test(input);
     } catch (e) {
-      errors.push(evalError(policy, rule, e));
+      (errors ??= []).push(evalError(policy, rule, e));
       hit = rule.effect === "deny"; // DESIGN: fail closed
       failed = true;
     }
     if (!hit) continue;
     if (rule.enforcement === "warn") {
-      warned.push(rule.name);
-      warnings.push(`${policy.name}/${rule.name}: ${rule.message}`);
+      (warned ??= []).push(rule.name);
+      (warnings ??= []).push(`${policy.name}/${rule.name}: ${rule.message}`);
       continue;
     }
     if (rule.effect === "deny" && !failed) {
-      const waiver = findWaiver(policy, rule, waivers, input, now, errors);
+      const waiver = waivers && findWaiver(policy, rule, waivers, input, now, (errors ??= []));
       if (waiver) {
-        const use = exceptions.find((u) => u.name === waiver.name);
+        const use = exceptions?.find((u) => u.name === waiver.name);
         if (use) use.rules.push(rule.name);
         else
-          exceptions.push({
+          (exceptions ??= []).push({
             name: waiver.name,
             policy: policy.name,
             rules: [rule.name],
@@ -220,19 +235,28 @@ function decidePolicy(
   }
 
   const effect: Effect = denied ? "deny" : allowed ? "allow" : policy.default;
-  return { policy: policy.name, effect, matched, reasons, warned, warnings, exceptions, errors };
+  return {
+    policy: policy.name,
+    effect,
+    matched,
+    reasons,
+    warned: warned ?? NONE,
+    warnings: warnings ?? NONE,
+    exceptions: exceptions ?? NONE,
+    errors: errors ?? NONE,
+  };
 }
 
 // DESIGN promise 9: an exception waives only while unexpired and its condition holds
 function findWaiver(
   policy: PolicyPlan,
   rule: RulePlan,
-  waivers: ReadonlyMap<string, readonly ExceptionPlan[]> | undefined,
+  waivers: ReadonlyMap<string, readonly ExceptionPlan[]>,
   input: unknown,
   now: number,
   errors: EvalError[],
 ): ExceptionPlan | undefined {
-  for (const exception of waivers?.get(rule.name) ?? []) {
+  for (const exception of waivers.get(rule.name) ?? NONE) {
     if (!(now < exception.expiresAt)) continue;
     try {
       if (exception.when.test(input)) return exception;

@@ -1,50 +1,80 @@
 import type { LimitsPlan } from "../language/index.js";
 import type { EvalError as InputProblem } from "./decide.js";
 
+// one walk's running totals; module-level so the hot path allocates nothing
+let bytes = 0;
+let maxBytes = 0;
+let maxDepth = 0;
+let problem: InputProblem | undefined;
+
 /**
- * Checks that an input is a JSON value within the project's limits, without recursion, so a
- * hostile document can neither blow the stack nor make a decision do unbounded work.
- * Returns the problem, or undefined when the input is fine.
+ * Checks that an input is a JSON value within the project's limits, so a hostile document can
+ * neither blow the stack (recursion stops at the depth limit) nor make a decision do unbounded
+ * work. Returns the problem, or undefined when the input is fine.
  */
 export function checkInput(input: unknown, limits: LimitsPlan): InputProblem | undefined {
   // untrusted: any shape may arrive here (HTTP body, file, test case)
-  let bytes = 0;
-  const stack: [unknown, number][] = [[input, 1]];
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop() as [unknown, number];
-    if (depth > limits.maxInputDepth)
-      return {
-        code: "engine.input_too_deep",
-        message: `input nests deeper than ${limits.maxInputDepth} levels`,
-      };
-    if (value === null || typeof value === "boolean") bytes += 4;
-    else if (typeof value === "string") bytes += value.length + 2;
-    else if (typeof value === "number") {
-      if (!Number.isFinite(value))
-        return { code: "engine.bad_input", message: "input holds a number that is not finite" };
-      bytes += 8;
-    } else if (Array.isArray(value)) {
-      bytes += 2;
-      for (const item of value) stack.push([item, depth + 1]);
-    } else if (typeof value === "object" && isPlainObject(value)) {
-      bytes += 2;
-      for (const [key, item] of Object.entries(value)) {
-        bytes += key.length + 3;
-        stack.push([item, depth + 1]);
-      }
-    } else {
-      return {
-        code: "engine.bad_input",
-        message: `input holds a ${typeof value}, not a JSON value`,
-      };
-    }
-    if (bytes > limits.maxInputBytes)
-      return {
-        code: "engine.input_too_large",
-        message: `input is larger than ${limits.maxInputBytes} bytes`,
-      };
+  bytes = 0;
+  maxBytes = limits.maxInputBytes;
+  maxDepth = limits.maxInputDepth;
+  problem = undefined;
+  walk(input, 1);
+  const found = problem;
+  problem = undefined;
+  return found;
+}
+
+function walk(value: unknown, depth: number): boolean {
+  if (depth > maxDepth) {
+    problem = { code: "engine.input_too_deep", message: `input nests deeper than ${maxDepth} levels` };
+    return false;
   }
-  return undefined;
+  switch (typeof value) {
+    case "string":
+      bytes += value.length + 2;
+      break;
+    case "number":
+      if (!Number.isFinite(value)) {
+        problem = { code: "engine.bad_input", message: "input holds a number that is not finite" };
+        return false;
+      }
+      bytes += 8;
+      break;
+    case "boolean":
+      bytes += 4;
+      break;
+    case "object":
+      if (value === null) {
+        bytes += 4;
+        break;
+      }
+      if (Array.isArray(value)) {
+        bytes += 2;
+        for (let i = 0; i < value.length; i++) if (!walk(value[i], depth + 1)) return false;
+        break;
+      }
+      if (!isPlainObject(value)) return notJson(value);
+      bytes += 2;
+      for (const key in value) {
+        if (!Object.hasOwn(value, key)) continue;
+        bytes += key.length + 3;
+        if (!walk((value as Record<string, unknown>)[key], depth + 1)) return false;
+      }
+      break;
+    default:
+      return notJson(value);
+  }
+  if (bytes > maxBytes) {
+    problem = { code: "engine.input_too_large", message: `input is larger than ${maxBytes} bytes` };
+    return false;
+  }
+  return true;
+}
+
+function notJson(value: unknown): false {
+  const what = typeof value === "object" ? (value?.constructor?.name ?? "object") : typeof value;
+  problem = { code: "engine.bad_input", message: `input holds a ${what}, not a JSON value` };
+  return false;
 }
 
 function isPlainObject(value: object): boolean {

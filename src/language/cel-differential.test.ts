@@ -159,7 +159,7 @@ test("compiled expressions agree with the library's interpreter", () => {
       const b = theirs.error !== undefined ? "error" : canon(theirs.value);
       assert.equal(a, b, `${source} on ${JSON.stringify(input)}: ours ${a} (${String(ours.error ?? "")}), library ${b} (${String(theirs.error ?? "")})`);
     }),
-    { seed: 20260501, numRuns: 3000 },
+    { seed: 20260501, numRuns: 300 },
   );
-  assert.ok(compared > 2000);
+  assert.ok(compared > 200);
 });
