@@ -39,13 +39,15 @@ interface Unit {
 interface Stage {
   readonly name: string;
   readonly run: (unit: Unit, out: Diagnostics, options: CompileOptions) => void;
+  /** Runs even when an earlier stage found problems (it needs only the documents that read). */
+  readonly always?: boolean;
 }
 
-// the whole compiler, in order; each stage may assume the ones above it succeeded
+// the whole compiler, in order; a stage runs when the ones above it succeeded, or is `always`
 const STAGES: readonly Stage[] = [
   { name: "parse", run: parseSources }, // YAML and JSON → documents with node ranges
   { name: "resolve", run: resolveNames }, // duplicate names, references between documents
-  { name: "check", run: checkConditions }, // CEL parse + type-check against the subject schema
+  { name: "check", run: checkConditions, always: true }, // CEL parse + type-check against the subject schema
   { name: "lower", run: lower }, // documents → the plan the engine runs
 ];
 
@@ -53,10 +55,7 @@ const STAGES: readonly Stage[] = [
 export function compile(sources: readonly Source[], options: CompileOptions): CompileResult {
   const unit: Unit = { sources, docs: [], schemas: new Map(), conditions: new Map() };
   const out = new Diagnostics();
-  for (const stage of STAGES) {
-    stage.run(unit, out, options);
-    if (out.hasErrors) break;
-  }
+  for (const stage of STAGES) if (stage.always || !out.hasErrors) stage.run(unit, out, options);
   const diagnostics = out.sorted();
   return unit.set && !out.hasErrors
     ? { ok: true, set: unit.set, diagnostics }
@@ -345,6 +344,7 @@ function checkConditions(unit: Unit, out: Diagnostics, options: CompileOptions):
     subject: string | undefined,
   ) => {
     const schema = subject === undefined ? undefined : unit.schemas.get(subject)?.value;
+    if (subject !== undefined && schema === undefined) return; // reported by resolve
     const program = compileCel(when.value, schema === undefined ? {} : { input: schema });
     if (!program.ok) {
       const map = scalarOffsets(when.node, doc.source.text);
@@ -379,7 +379,8 @@ function checkConditions(unit: Unit, out: Diagnostics, options: CompileOptions):
     for (const r of p.rules) condition(p, r.when, p.subject?.value);
   const max = unit.project?.maxDuration ?? { text: "7d", ms: 7 * 86_400_000 };
   for (const e of byKind(unit, "Exception")) {
-    condition(e, e.when, policies.get(e.policy.value)?.subject?.value);
+    const policy = policies.get(e.policy.value);
+    if (policy) condition(e, e.when, policy.subject?.value);
     if (options.now === undefined) continue;
     const ctx = ctxOf(e, out);
     // DESIGN promise 9: an exception is time-boxed by the project's maximum

@@ -153,6 +153,10 @@ function whenOf(
   r: MapReader,
   key: string,
 ): (At<string> & { node: Scalar }) | undefined {
+  // `when: true` is YAML's boolean, and CEL's `true` too
+  const raw = r.get(key);
+  if (isScalar(raw) && typeof raw.value === "boolean")
+    return { value: String(raw.value), node: raw };
   const s = r.str(key, true);
   if (!s) return undefined;
   if (s.value.trim() === "") {
