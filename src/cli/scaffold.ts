@@ -6,7 +6,7 @@ export function scaffold(name: string, devPublicKey: string, now: Date): Record<
   const iso = (d: Date) => `${d.toISOString().slice(0, 19)}Z`;
   const today = iso(new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate())));
   return {
-    "stele.yaml": `# yaml-language-server: $schema=https://stele.dev/schemas/project.schema.json
+    "stele.yaml": `# yaml-language-server: $schema=.stele-schemas/project.schema.json
 apiVersion: stele/v1
 kind: Project
 metadata:
@@ -27,7 +27,8 @@ spec:
   exceptions:
     maxDuration: 7d
 `,
-    "policies/db-guardrails.yaml": `apiVersion: stele/v1
+    "policies/db-guardrails.yaml": `# yaml-language-server: $schema=../.stele-schemas/policy.schema.json
+apiVersion: stele/v1
 kind: Policy
 metadata:
   name: db-guardrails
@@ -56,7 +57,8 @@ spec:
       when: input.statement.kind == 'SELECT' && input.statement.rowsEstimate > 100000
       message: this query reads more than 100k rows
 `,
-    "exceptions/cleanup.yaml": `apiVersion: stele/v1
+    "exceptions/cleanup.yaml": `# yaml-language-server: $schema=../.stele-schemas/exception.schema.json
+apiVersion: stele/v1
 kind: Exception
 metadata:
   name: cleanup-tmp-import
@@ -68,7 +70,8 @@ spec:
   owner: alice@example.com
   justification: "drop the failed import table"
 `,
-    "tests/db-guardrails.yaml": `apiVersion: stele/v1
+    "tests/db-guardrails.yaml": `# yaml-language-server: $schema=../.stele-schemas/test.schema.json
+apiVersion: stele/v1
 kind: Test
 metadata:
   name: db-guardrails

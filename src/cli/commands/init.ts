@@ -1,4 +1,4 @@
-import { mkdir, open, readdir } from "node:fs/promises";
+import { copyFile, mkdir, open, readdir } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { SteleError } from "../../errors.js";
 import { type Command, Exit } from "../command.js";
@@ -43,7 +43,19 @@ export const init: Command<InitResult> = {
       await handle.writeFile(text);
       await handle.close();
     }
-    return { dir, files: [...Object.keys(files), "keys/dev.key", "keys/dev.pub"].sort() };
+    // editor schemas beside the documents, so yaml-language-server completes and checks them
+    const schemas = new URL("../../../../schemas/", import.meta.url);
+    await mkdir(join(dir, ".stele-schemas"), { recursive: true });
+    const copied: string[] = [];
+    for (const kind of ["project", "policy", "exception", "test"]) {
+      const name = `${kind}.schema.json`;
+      await copyFile(new URL(name, schemas), join(dir, ".stele-schemas", name));
+      copied.push(`.stele-schemas/${name}`);
+    }
+    return {
+      dir,
+      files: [...Object.keys(files), ...copied, "keys/dev.key", "keys/dev.pub"].sort(),
+    };
   },
   exit: () => Exit.ok,
   human: (r) =>
