@@ -42,7 +42,9 @@ export function parseYaml(source: Source, out: Diagnostics): YamlDoc[] {
         start,
         end,
         duplicate ? "language.yaml_duplicate_key" : "language.yaml_syntax",
-        duplicate ? "duplicate key in a mapping" : `yaml: ${firstLine(e.message)}`,
+        duplicate
+          ? `duplicate key \`${keyAt(source.text, start)}\``
+          : `yaml: ${firstLine(e.message)}`,
         duplicate
           ? { hint: "each key may appear once; later ones would silently win elsewhere" }
           : {},
@@ -92,4 +94,9 @@ function firstLine(message: string): string {
   return (message.split("\n")[0] ?? message)
     .replace(/\s+at line \d+, column \d+.*$/, "")
     .replace(/\.$/, "");
+}
+
+// the key a duplicate-key error points at, as written
+function keyAt(text: string, start: number): string {
+  return /^["']?([^"':\n]*)/.exec(text.slice(start, start + 200))?.[1]?.trim() ?? "";
 }
