@@ -20,7 +20,6 @@ export const SUPPORTED_FUNCTIONS: readonly string[] = [
   "bool/1",
   "dyn/1",
   "type/1",
-  "matches/2",
   ".contains/1",
   ".startsWith/1",
   ".endsWith/1",
@@ -40,14 +39,20 @@ const CONVERSIONS: Record<string, string> = {
   string: "toStr",
   bool: "toBool",
 };
-const STRING_METHODS: Record<string, string> = { contains: "includes", startsWith: "startsWith", endsWith: "endsWith" };
+const STRING_METHODS: Record<string, string> = {
+  contains: "includes",
+  startsWith: "startsWith",
+  endsWith: "endsWith",
+};
 
 type Call = ASTNode & { op: "call" | "rcall" };
 
 /** Compiles a function call, method call or macro. */
 export function genCall(g: Gen, node: Call): Val {
   const [name, receiver, args] =
-    node.op === "call" ? [node.args[0], undefined, node.args[1]] : [node.args[0], node.args[1], node.args[2]];
+    node.op === "call"
+      ? [node.args[0], undefined, node.args[1]]
+      : [node.args[0], node.args[1], node.args[2]];
   const sig = `${receiver ? "." : ""}${name}/${args.length}`;
   if (!SUPPORTED_FUNCTIONS.includes(sig)) {
     throw new Problem("language.cel_unsupported", `function \`${name}\` is not supported`, node);
@@ -78,7 +83,8 @@ function method(g: Gen, name: string, receiver: ASTNode, args: ASTNode[], node: 
   if (name === "size") return size(g, x);
   if (name === "matches") return matches(g, x, args[0] as ASTNode);
   const y = g.value(args[0] as ASTNode);
-  if (x.t.kind === "string" && y.t.kind === "string") return g.let(`${x.js}.${STRING_METHODS[name]}(${y.js})`, T.bool);
+  if (x.t.kind === "string" && y.t.kind === "string")
+    return g.let(`${x.js}.${STRING_METHODS[name]}(${y.js})`, T.bool);
   return g.let(`rt.${name}(${g.toDyn(x).js}, ${g.toDyn(y).js})`, T.bool);
 }
 
@@ -109,26 +115,40 @@ function matches(g: Gen, s: Val, pattern: ASTNode): Val {
 
 // has(e.f): the operand chain is compiled without the library's types (it does not check them)
 function has(g: Gen, arg: ASTNode, node: ASTNode): Val {
-  if (arg.op !== ".") throw new Problem("language.cel_type", "has() needs a field selection such as `has(x.f)`", node);
+  if (arg.op !== ".")
+    throw new Problem(
+      "language.cel_type",
+      "has() needs a field selection such as `has(x.f)`",
+      node,
+    );
   const [inner, name] = arg.args;
   const x = g.value(inner);
   const key = JSON.stringify(name);
   switch (x.t.kind) {
     case "message":
-      if (!x.t.fields.has(name)) throw new Problem("language.cel_type", `undeclared field \`${name}\``, { start: arg.pos, end: arg.end });
+      if (!x.t.fields.has(name))
+        throw new Problem("language.cel_type", `undeclared field \`${name}\``, {
+          start: arg.pos,
+          end: arg.end,
+        });
       return g.let(`Object.hasOwn(${x.js}, ${key})`, T.bool);
     case "map":
       return g.let(`rt.hasKey(${x.js}, ${key})`, T.bool);
     case "dyn":
       return g.let(`rt.dynHas(${x.js}, ${key})`, T.bool);
     default:
-      throw new Problem("language.cel_type", `has() cannot test a field of \`${typeName(x.t)}\``, node);
+      throw new Problem(
+        "language.cel_type",
+        `has() cannot test a field of \`${typeName(x.t)}\``,
+        node,
+      );
   }
 }
 
 function comprehension(g: Gen, name: string, receiver: ASTNode, args: ASTNode[], node: Call): Val {
   const [v, body, transform] = args as [ASTNode, ASTNode, ASTNode | undefined];
-  if (v.op !== "id") throw new Problem("language.cel_syntax", `${name}() needs a variable name first`, v);
+  if (v.op !== "id")
+    throw new Problem("language.cel_syntax", `${name}() needs a variable name first`, v);
   const coll = g.value(receiver);
   const elem: CelT = rangeElem(coll.t);
   const items = g.let(coll.t.kind === "list" ? coll.js : `rt.range(${coll.js})`, T.dyn);

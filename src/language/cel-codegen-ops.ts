@@ -33,7 +33,8 @@ function genEq(g: Gen, a: Val, b: Val, negate: boolean): Val {
   const not = negate ? "!" : "";
   const ka = a.t.kind;
   const kb = b.t.kind;
-  if (ka === kb && SAME_EQ.has(ka)) return g.let(`${a.js} ${negate ? "!==" : "==="} ${b.js}`, T.bool);
+  if (ka === kb && SAME_EQ.has(ka))
+    return g.let(`${a.js} ${negate ? "!==" : "==="} ${b.js}`, T.bool);
   if (NUMERIC.has(ka) && NUMERIC.has(kb)) {
     // canonical ints: a bigint only outside the safe range, so === is equality
     const [x, y] = numericPair(a, b);
@@ -45,7 +46,10 @@ function genEq(g: Gen, a: Val, b: Val, negate: boolean): Val {
     [b, a],
   ] as const) {
     if (x.t.kind === "dyn" && y.t.kind === "string") {
-      return g.let(`${not}(typeof ${x.js} === "string" ? ${x.js} === ${y.js} : rt.eq(${x.js}, ${y.js}))`, T.bool);
+      return g.let(
+        `${not}(typeof ${x.js} === "string" ? ${x.js} === ${y.js} : rt.eq(${x.js}, ${y.js}))`,
+        T.bool,
+      );
     }
   }
   return g.let(`${not}rt.eq(${g.toDyn(a).js}, ${g.toDyn(b).js})`, T.bool);
@@ -58,7 +62,8 @@ function genCompare(g: Gen, op: string, a: Val, b: Val): Val {
     const [x, y] = numericPair(a, b);
     return g.let(`${x} ${op} ${y}`, T.bool);
   }
-  if (ka === "string" && kb === "string") return g.let(`rt.strCmp(${a.js}, ${b.js}) ${op} 0`, T.bool);
+  if (ka === "string" && kb === "string")
+    return g.let(`rt.strCmp(${a.js}, ${b.js}) ${op} 0`, T.bool);
   if (ka === "bool" && kb === "bool") return g.let(`${a.js} ${op} ${b.js}`, T.bool);
   return g.let(`rt.cmp(${g.toDyn(a).js}, ${g.toDyn(b).js}) ${op} 0`, T.bool);
 }
@@ -85,11 +90,15 @@ function genArith(g: Gen, op: string, a: Val, b: Val, node: ASTNode): Val {
     const fast = (INT_FAST[op] as (a: string, b: string, t: string) => string)(a.js, b.js, t);
     const sign = ka === "uint" ? ` && ${t} >= 0` : "";
     const slow = `rt.${SLOW[op]}${ka === "int" ? "Int" : "Uint"}(${a.js}, ${b.js})`;
-    g.emit(`${t} = typeof ${a.js} === "number" && typeof ${b.js} === "number" && ${fast}${sign} ? ${t} : ${slow};`);
+    g.emit(
+      `${t} = typeof ${a.js} === "number" && typeof ${b.js} === "number" && ${fast}${sign} ? ${t} : ${slow};`,
+    );
     return { js: t, t: a.t };
   }
-  if (ka === "double" && b.t.kind === "double" && op !== "%") return g.let(`${a.js} ${op} ${b.js}`, T.double);
-  if (ka === "string" && b.t.kind === "string" && op === "+") return g.let(`${a.js} + ${b.js}`, T.string);
+  if (ka === "double" && b.t.kind === "double" && op !== "%")
+    return g.let(`${a.js} ${op} ${b.js}`, T.double);
+  if (ka === "string" && b.t.kind === "string" && op === "+")
+    return g.let(`${a.js} + ${b.js}`, T.string);
   if (ka === "list" && b.t.kind === "list" && op === "+") {
     // both sides in the result's element representation
     const t = g.checked(node) ?? { kind: "list", elem: T.dyn };
@@ -101,7 +110,11 @@ function genArith(g: Gen, op: string, a: Val, b: Val, node: ASTNode): Val {
 function genIn(g: Gen, left: ASTNode, right: ASTNode): Val {
   const x = g.value(left);
   // `x in ['a', 'b']`: compare against the literal strings directly
-  if (right.op === "list" && right.args.length > 0 && right.args.every((e) => e.op === "value" && typeof e.args === "string")) {
+  if (
+    right.op === "list" &&
+    right.args.length > 0 &&
+    right.args.every((e) => e.op === "value" && typeof e.args === "string")
+  ) {
     const words = right.args.map((e) => e.args as string);
     if (x.t.kind === "string" || x.t.kind === "dyn") {
       const test =
@@ -109,12 +122,16 @@ function genIn(g: Gen, left: ASTNode, right: ASTNode): Val {
           ? words.map((w) => `${x.js} === ${JSON.stringify(w)}`).join(" || ")
           : `${g.k(new Set(words))}.has(${x.js})`;
       // a non-string dyn value can equal no string: false, as CEL's heterogeneous equality says
-      return g.let(x.t.kind === "string" ? test : `typeof ${x.js} === "string" && (${test})`, T.bool);
+      return g.let(
+        x.t.kind === "string" ? test : `typeof ${x.js} === "string" && (${test})`,
+        T.bool,
+      );
     }
   }
   const r = g.value(right);
   if (r.t.kind === "list") {
-    if (x.t.kind === "string" && r.t.elem.kind === "string") return g.let(`rt.inStrings(${x.js}, ${r.js})`, T.bool);
+    if (x.t.kind === "string" && r.t.elem.kind === "string")
+      return g.let(`rt.inStrings(${x.js}, ${r.js})`, T.bool);
     return g.let(`rt.inList(${g.toDyn(x).js}, ${g.toDyn(r).js})`, T.bool);
   }
   if (r.t.kind === "map") return g.let(`rt.hasKey(${r.js}, ${g.toDyn(x).js})`, T.bool);

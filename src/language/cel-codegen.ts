@@ -1,8 +1,8 @@
 import type { ASTNode } from "@marcbachmann/cel-js";
+import type { CelProblem } from "./cel.js";
 import { genCall } from "./cel-codegen-calls.js";
 import { genBinary } from "./cel-codegen-ops.js";
 import { conv, fromDyn, toDyn } from "./cel-convert.js";
-import type { CelProblem } from "./cel.js";
 import { type CelT, T, typeName } from "./cel-types.js";
 import { CelType } from "./cel-values.js";
 
@@ -27,7 +27,18 @@ export class Problem extends Error {
   }
 }
 
-const TYPE_IDENTS = new Set(["int", "uint", "double", "string", "bool", "bytes", "list", "map", "null_type", "type"]);
+const TYPE_IDENTS = new Set([
+  "int",
+  "uint",
+  "double",
+  "string",
+  "bool",
+  "bytes",
+  "list",
+  "map",
+  "null_type",
+  "type",
+]);
 const INT_MAX = 2n ** 63n - 1n;
 const UINT_MAX = 2n ** 64n - 1n;
 
@@ -119,7 +130,11 @@ export class Gen {
       case "list":
         return { kind: "list", elem: this.fromDecl(d.valueType as Decl, node) };
       case "map":
-        return { kind: "map", key: this.fromDecl(d.keyType as Decl, node), value: this.fromDecl(d.valueType as Decl, node) };
+        return {
+          kind: "map",
+          key: this.fromDecl(d.keyType as Decl, node),
+          value: this.fromDecl(d.valueType as Decl, node),
+        };
       case "message": {
         const m = this.messages.get(d.name);
         if (m) return m;
@@ -170,7 +185,10 @@ export class Gen {
 
   /** Checks (and converts) a stored element or field `js` of type `t` in place. */
   check(js: string, t: CelT, missing?: string): void {
-    const fix = missing === undefined ? `${this.k(conv(t))}(${js})` : `rt.present(${js}, ${JSON.stringify(missing)}, ${this.k(conv(t))})`;
+    const fix =
+      missing === undefined
+        ? `${this.k(conv(t))}(${js})`
+        : `rt.present(${js}, ${JSON.stringify(missing)}, ${this.k(conv(t))})`;
     const bad = badTest(js, t, missing !== undefined);
     if (bad) this.emit(`if (${bad}) ${js} = ${fix};`);
   }
@@ -190,7 +208,9 @@ export class Gen {
         return this.logical(node.op, node.args[0], node.args[1]);
       case "!_": {
         const a = this.value(node.args);
-        return a.t.kind === "bool" ? this.let(`!${a.js}`, T.bool) : this.let(`rt.not(${a.js})`, T.bool);
+        return a.t.kind === "bool"
+          ? this.let(`!${a.js}`, T.bool)
+          : this.let(`rt.not(${a.js})`, T.bool);
       }
       case "-_":
         return this.negate(node);
@@ -229,20 +249,34 @@ export class Gen {
       case "number":
         return { js: Object.is(v, -0) ? "-0" : String(v), t: T.double };
       case "bigint":
-        if (v > INT_MAX) throw new Problem("language.cel_syntax", `integer literal \`${v}\` is out of range`, node);
+        if (v > INT_MAX)
+          throw new Problem(
+            "language.cel_syntax",
+            `integer literal \`${v}\` is out of range`,
+            node,
+          );
         return { js: intLiteral(v), t: T.int };
       case "object":
         if (v === null) return { js: "null", t: T.null };
         if (v instanceof Uint8Array) {
           // the library keeps only the low byte of a literal non-ascii character
-          if (/[^\x00-\x7f]/.test(node.input.slice(node.start, node.end))) {
-            throw new Problem("language.cel_unsupported", "non-ascii characters in bytes literals are not supported: use escapes", node);
+          if (/[^ -~\t\n\r]/.test(node.input.slice(node.start, node.end))) {
+            throw new Problem(
+              "language.cel_unsupported",
+              "non-ascii characters in bytes literals are not supported: use escapes",
+              node,
+            );
           }
           return { js: this.k(v), t: T.bytes };
         }
         if (typeof v.valueOf() === "bigint") {
           const u = v.valueOf() as bigint;
-          if (u > UINT_MAX) throw new Problem("language.cel_syntax", `unsigned literal \`${u}u\` is out of range`, node);
+          if (u > UINT_MAX)
+            throw new Problem(
+              "language.cel_syntax",
+              `unsigned literal \`${u}u\` is out of range`,
+              node,
+            );
           return { js: intLiteral(u), t: T.uint };
         }
     }
@@ -262,9 +296,13 @@ export class Gen {
     switch (x.t.kind) {
       case "message": {
         const ft = x.t.fields.get(name);
-        if (!ft) throw new Problem("language.cel_type", `undeclared field \`${name}\``, fieldRange(node));
+        if (!ft)
+          throw new Problem("language.cel_type", `undeclared field \`${name}\``, fieldRange(node));
         // untrusted: fields named like Object.prototype members are read as own properties only
-        const v = this.let(name in Object.prototype ? `rt.field(${x.js}, ${key})` : `${x.js}[${key}]`, ft);
+        const v = this.let(
+          name in Object.prototype ? `rt.field(${x.js}, ${key})` : `${x.js}[${key}]`,
+          ft,
+        );
         this.check(v.js, ft, name);
         return v;
       }
@@ -276,7 +314,11 @@ export class Gen {
       case "dyn":
         return this.let(`rt.dynField(${x.js}, ${key})`, T.dyn);
       default:
-        throw new Problem("language.cel_type", `type \`${typeName(x.t)}\` does not support field selection`, node);
+        throw new Problem(
+          "language.cel_type",
+          `type \`${typeName(x.t)}\` does not support field selection`,
+          node,
+        );
     }
   }
 
@@ -302,7 +344,11 @@ export class Gen {
       case "dyn":
         return this.let(`rt.dynIndex(${x.js}, ${this.toDyn(i).js})`, T.dyn);
       default:
-        throw new Problem("language.cel_type", `type \`${typeName(x.t)}\` does not support indexing`, node);
+        throw new Problem(
+          "language.cel_type",
+          `type \`${typeName(x.t)}\` does not support indexing`,
+          node,
+        );
     }
   }
 
@@ -315,9 +361,12 @@ export class Gen {
     const b = this.block(() => this.value(right));
     const s = this.tmp();
     this.emit(`try {\n${a.code}\n${r} = ${a.result.js};\n} catch (e) { ${r} = rt.caught(e); }`);
-    if (a.result.t.kind !== "bool") this.emit(`if (typeof ${r} !== "boolean") ${r} = rt.notBool(${r});`);
+    if (a.result.t.kind !== "bool")
+      this.emit(`if (typeof ${r} !== "boolean") ${r} = rt.notBool(${r});`);
     this.emit(`if (${r} !== ${stop}) {`);
-    this.emit(`try {\n${b.code}\n${s} = ${b.result.js};\n} catch (e) { if (${r} === ${go}) throw e; ${s} = rt.caught(e); }`);
+    this.emit(
+      `try {\n${b.code}\n${s} = ${b.result.js};\n} catch (e) { if (${r} === ${go}) throw e; ${s} = rt.caught(e); }`,
+    );
     if (b.result.t.kind !== "bool") this.emit(`if (${r} === ${go}) ${s} = rt.bool(${s});`);
     this.emit(`${r} = ${r} === ${go} ? ${s} : rt.${op === "&&" ? "and" : "or"}(${r}, ${s});\n}`);
     return { js: r, t: T.bool };
@@ -327,11 +376,13 @@ export class Gen {
     const arg = node.args;
     if (arg.op === "value" && typeof arg.args === "bigint") {
       const v = -arg.args;
-      if (v < -INT_MAX - 1n) throw new Problem("language.cel_syntax", `integer literal \`${v}\` is out of range`, node);
+      if (v < -INT_MAX - 1n)
+        throw new Problem("language.cel_syntax", `integer literal \`${v}\` is out of range`, node);
       return { js: intLiteral(v), t: T.int };
     }
     const a = this.value(arg);
-    if (a.t.kind === "int") return this.let(`typeof ${a.js} === "number" ? 0 - ${a.js} : rt.negInt(${a.js})`, T.int);
+    if (a.t.kind === "int")
+      return this.let(`typeof ${a.js} === "number" ? 0 - ${a.js} : rt.negInt(${a.js})`, T.int);
     if (a.t.kind === "double") return this.let(`-${a.js}`, T.double);
     return this.let(`rt.neg(${this.toDyn(a).js})`, T.dyn);
   }
@@ -344,7 +395,9 @@ export class Gen {
     const a = this.block(() => this.coerce(this.value(l), want));
     const b = this.block(() => this.coerce(this.value(r), want));
     const test = cond.t.kind === "bool" ? cond.js : `rt.bool(${cond.js})`;
-    this.emit(`if (${test}) {\n${a.code}\n${out} = ${a.result.js};\n} else {\n${b.code}\n${out} = ${b.result.js};\n}`);
+    this.emit(
+      `if (${test}) {\n${a.code}\n${out} = ${a.result.js};\n} else {\n${b.code}\n${out} = ${b.result.js};\n}`,
+    );
     return { js: out, t: want };
   }
 
@@ -364,7 +417,11 @@ export class Gen {
       keys.push(this.toDyn(this.coerce(this.value(k), key)).js);
       values.push(this.coerce(this.value(v), value).js);
     }
-    return this.let(`rt.makeMap([${keys.join(", ")}], [${values.join(", ")}])`, { kind: "map", key, value });
+    return this.let(`rt.makeMap([${keys.join(", ")}], [${values.join(", ")}])`, {
+      kind: "map",
+      key,
+      value,
+    });
   }
 }
 

@@ -70,7 +70,9 @@ function decode(v: Record<string, unknown>): unknown {
     return (list.values ?? []).map(decode);
   }
   if ("mapValue" in v) {
-    const map = v.mapValue as { entries?: { key: Record<string, unknown>; value: Record<string, unknown> }[] };
+    const map = v.mapValue as {
+      entries?: { key: Record<string, unknown>; value: Record<string, unknown> }[];
+    };
     const m = new CelMap();
     for (const e of map.entries ?? []) {
       const key = decode(e.key);
@@ -99,11 +101,15 @@ function run(c: Case): Outcome {
     got = program.evaluate({});
   } catch (e) {
     if (!(e instanceof CelEvalError)) return { wrong: `threw a non-CEL error: ${String(e)}` };
-    return c.evalError !== undefined ? "pass" : { wrong: `error \`${e.message}\`, want ${canon(expected)}` };
+    return c.evalError !== undefined
+      ? "pass"
+      : { wrong: `error \`${e.message}\`, want ${canon(expected)}` };
   }
   if (c.evalError !== undefined) return { wrong: `got ${canon(got)}, want an error` };
   if (c.value === undefined) return "skipped";
-  return canon(got) === canon(expected) ? "pass" : { wrong: `got ${canon(got)}, want ${canon(expected)}` };
+  return canon(got) === canon(expected)
+    ? "pass"
+    : { wrong: `got ${canon(got)}, want ${canon(expected)}` };
 }
 
 test("conformance cases either agree with the spec or are rejected at compile time", () => {
@@ -119,7 +125,6 @@ test("conformance cases either agree with the spec or are rejected at compile ti
       wrong.push(`${name}: \`${c.expr}\`: ${outcome.wrong}`);
     }
   }
-  console.log(count);
   assert.deepEqual(wrong, []);
   assert.deepEqual(stillRight, [], "fixed cases must leave KNOWN_WRONG");
   // a floor so that a regression into wholesale rejection cannot pass silently

@@ -75,7 +75,8 @@ function makeConv(t: CelT): Conv {
         if (typeof v === "number") {
           if (Number.isSafeInteger(v)) return v;
           // untrusted: a json number in an int field must be a whole number in range
-          if (!Number.isInteger(v)) return fail(`expected \`int\`, found non-integer number \`${v}\``);
+          if (!Number.isInteger(v))
+            return fail(`expected \`int\`, found non-integer number \`${v}\``);
           return int(BigInt(v));
         }
         return typeof v === "bigint" ? int(v) : mismatch(t, v);

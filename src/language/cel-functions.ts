@@ -51,7 +51,8 @@ export function toDouble(v: unknown): number {
   if (v instanceof CelUint) return Number(v.value);
   if (typeof v === "string") {
     if (FLOAT.test(v)) return Number(v);
-    if (SPECIAL_FLOAT.test(v)) return /nan/i.test(v) ? Number.NaN : v.startsWith("-") ? -Infinity : Infinity;
+    if (SPECIAL_FLOAT.test(v))
+      return /nan/i.test(v) ? Number.NaN : v.startsWith("-") ? -Infinity : Infinity;
     return fail(`cannot convert \`${v}\` to double`);
   }
   return noOverload("double", v);

@@ -37,7 +37,8 @@ export function compileRegex(pattern: string): RegexResult {
     const { source, flags } = translate(pattern);
     return { ok: true, regex: new RegExp(source, `u${flags}`) };
   } catch (e) {
-    const message = e instanceof Error ? e.message.replace(/^Invalid regular expression: /, "") : String(e);
+    const message =
+      e instanceof Error ? e.message.replace(/^Invalid regular expression: /, "") : String(e);
     return { ok: false, message: message.toLowerCase(), unsupported: e instanceof Unsupported };
   }
 }
@@ -63,7 +64,7 @@ function translate(p: string): { source: string; flags: string } {
   while (i < p.length) {
     const c = p[i] as string;
     if (c === "\\") {
-      const [js, len] = escape(p, i, false);
+      const [js, len] = escapeAt(p, i, false);
       out += js;
       i += len;
       mark(false);
@@ -99,16 +100,31 @@ function translate(p: string): { source: string; flags: string } {
       out += ")";
       i++;
       mark(g.nested);
-    } else if (c === "*" || c === "+" || c === "?" || (c === "{" && /^\{\d+(,\d*)?\}/.test(p.slice(i)))) {
+    } else if (
+      c === "*" ||
+      c === "+" ||
+      c === "?" ||
+      (c === "{" && /^\{\d+(,\d*)?\}/.test(p.slice(i)))
+    ) {
       const m = /^(\*|\+|\?|\{(\d+)(,(\d*))?\})(\?)?/.exec(p.slice(i)) as RegExpExecArray;
       if (!last) throw new Invalid("missing argument to repetition operator");
       const min = m[2] === undefined ? 0 : Number(m[2]);
-      const max = m[2] === undefined ? (c === "?" ? 1 : Number.POSITIVE_INFINITY) : m[3] === undefined ? min : m[4] === "" ? Number.POSITIVE_INFINITY : Number(m[4]);
+      const max =
+        m[2] === undefined
+          ? c === "?"
+            ? 1
+            : Number.POSITIVE_INFINITY
+          : m[3] === undefined
+            ? min
+            : m[4] === ""
+              ? Number.POSITIVE_INFINITY
+              : Number(m[4]);
       if (min > MAX_REPEAT || (max !== Number.POSITIVE_INFINITY && max > MAX_REPEAT) || max < min) {
         throw new Invalid(`bad repetition operator \`${m[1]}\``);
       }
       const repeats = max > 1;
-      if (repeats && last.nested) throw new Unsupported("nested repetition (such as `(a+)+`) is not supported");
+      if (repeats && last.nested)
+        throw new Unsupported("nested repetition (such as `(a+)+`) is not supported");
       out += m[0];
       i += m[0].length;
       if (repeats) for (const g of groups) g.nested = true;
@@ -147,7 +163,7 @@ function translate(p: string): { source: string; flags: string } {
 }
 
 // one escape sequence at p[i] === "\\": its JavaScript form and its length in the pattern
-function escape(p: string, i: number, inClass: boolean): [string, number] {
+function escapeAt(p: string, i: number, inClass: boolean): [string, number] {
   const c = p[i + 1];
   if (c === undefined) throw new Invalid("trailing `\\`");
   switch (c) {
@@ -200,7 +216,10 @@ function escape(p: string, i: number, inClass: boolean): [string, number] {
       if (/[0-9]/.test(c)) throw new Unsupported("backreferences are not supported by RE2");
       if (/[A-Za-z]/.test(c)) throw new Unsupported(`escape \`\\${c}\` is not supported`);
       if (SYNTAX.has(c) || (inClass && c === "-")) return [`\\${c}`, 2];
-      return [`\\u{${(p.codePointAt(i + 1) as number).toString(16)}}`, 1 + String.fromCodePoint(p.codePointAt(i + 1) as number).length];
+      return [
+        `\\u{${(p.codePointAt(i + 1) as number).toString(16)}}`,
+        1 + String.fromCodePoint(p.codePointAt(i + 1) as number).length,
+      ];
   }
 }
 
@@ -218,7 +237,7 @@ function charClass(p: string, start: number): [string, number] {
   while (i < p.length && p[i] !== "]") {
     const c = p[i] as string;
     if (c === "\\") {
-      const [js, len] = escape(p, i, true);
+      const [js, len] = escapeAt(p, i, true);
       out += js;
       i += len;
     } else if (c === "[" && p[i + 1] === ":") {

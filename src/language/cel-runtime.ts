@@ -43,7 +43,9 @@ export function outside(e: unknown): CelEvalError {
 
 /** The error value for a non-bool operand of `&&`, `||`, `!` or `?:`. */
 export function notBool(v: unknown): CelEvalError {
-  return v instanceof CelEvalError ? v : new CelEvalError(`expected \`bool\`, found \`${dynTypeName(v)}\``);
+  return v instanceof CelEvalError
+    ? v
+    : new CelEvalError(`expected \`bool\`, found \`${dynTypeName(v)}\``);
 }
 
 /** `l && r` once `l` is known not to be a bool: false absorbs errors. */
@@ -270,7 +272,8 @@ const str = (v: unknown, fn: string): string =>
 /** `s.contains(t)` on dyn values. */
 export const contains = (s: unknown, t: unknown) => str(s, "contains").includes(str(t, "contains"));
 /** `s.startsWith(t)` on dyn values. */
-export const startsWith = (s: unknown, t: unknown) => str(s, "startsWith").startsWith(str(t, "startsWith"));
+export const startsWith = (s: unknown, t: unknown) =>
+  str(s, "startsWith").startsWith(str(t, "startsWith"));
 /** `s.endsWith(t)` on dyn values. */
 export const endsWith = (s: unknown, t: unknown) => str(s, "endsWith").endsWith(str(t, "endsWith"));
 
@@ -314,10 +317,8 @@ export function inStrings(s: string, list: readonly unknown[]): boolean {
 }
 
 /** A dyn receiver that must be a string. */
-export { str };
-
 /** Shared helpers generated code calls directly. */
-export { checkBudget, cmp, eq, strCmp };
+export { checkBudget, cmp, eq, str, strCmp };
 
 /** The type value of a dyn value. */
 export const typeOf = (v: unknown): CelType => CelType.of(dynTypeName(v));

@@ -9,7 +9,11 @@ export function canon(v: unknown): string {
     case "bigint":
       return `${v}`;
     case "number":
-      return Number.isNaN(v) ? "NaN" : Number.isInteger(v) && Math.abs(v) < 1e21 ? `${v}.0` : `${v}`;
+      return Number.isNaN(v)
+        ? "NaN"
+        : Number.isInteger(v) && Math.abs(v) < 1e21
+          ? `${v}.0`
+          : `${v}`;
     case "string":
       return JSON.stringify(v);
     case "boolean":

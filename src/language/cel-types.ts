@@ -53,7 +53,8 @@ export interface SchemaTypes {
 }
 
 type Json = Record<string, unknown>;
-const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Json =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
 
 // invariant: message names are valid CEL type names that cannot clash with identifiers
 const ROOT_NAME = "stele.Input";

@@ -22,7 +22,8 @@ export const EVAL_BUDGET = 1_000_000;
 
 /** Charges `n` units of work to the current evaluation. */
 export function spend(n: number): void {
-  if ((budget.left -= n) < 0) checkBudget();
+  budget.left -= n;
+  if (budget.left < 0) checkBudget();
 }
 
 /** An error no `&&`, `||` or macro may absorb: the evaluation is abandoned. */
@@ -48,7 +49,10 @@ export class CelType {
   private constructor(readonly name: string) {}
   static of(name: string): CelType {
     let t = CelType.byName.get(name);
-    if (!t) CelType.byName.set(name, (t = new CelType(name)));
+    if (!t) {
+      t = new CelType(name);
+      CelType.byName.set(name, t);
+    }
     return t;
   }
   toString(): string {
@@ -127,7 +131,6 @@ const MAX_DEPTH = 256;
 
 const numeric = (v: unknown): number | bigint | undefined =>
   typeof v === "number" || typeof v === "bigint" ? v : v instanceof CelUint ? v.value : undefined;
-
 
 /** CEL equality on dyn values: numbers compare by value across int, uint and double. */
 export function eq(a: unknown, b: unknown, depth = 0): boolean {

@@ -38,7 +38,13 @@ const input = {
   count: 3,
   score: 2.5,
   note: null,
-  principal: { id: "bob", roles: ["dev", "admin"], clearance: 3, mfa: false, manager: { id: "eve" } },
+  principal: {
+    id: "bob",
+    roles: ["dev", "admin"],
+    clearance: 3,
+    mfa: false,
+    manager: { id: "eve" },
+  },
   labels: { team: "core" },
   matrix: [[1, 2], [3]],
   anything: { deep: [1, "x"] },
@@ -108,7 +114,8 @@ describe("compileCel: values and operators", () => {
     ["type([1])", "type(list)"],
     ["type(dyn({}))", "type(map)"],
   ];
-  for (const [expr, want] of cases) test(`evaluates \`${expr}\` to ${want}`, () => assert.equal(run(expr), want));
+  for (const [expr, want] of cases)
+    test(`evaluates \`${expr}\` to ${want}`, () => assert.equal(run(expr), want));
 });
 
 describe("compileCel: functions and macros", () => {
@@ -144,7 +151,8 @@ describe("compileCel: functions and macros", () => {
     ["{'a': 1, 'b': 2}.all(k, k.size() == 1)", "true"],
     ["{'a': 1}.map(k, k + '!')", '["a!"]'],
   ];
-  for (const [expr, want] of cases) test(`evaluates \`${expr}\` to ${want}`, () => assert.equal(run(expr), want));
+  for (const [expr, want] of cases)
+    test(`evaluates \`${expr}\` to ${want}`, () => assert.equal(run(expr), want));
 });
 
 describe("compileCel: the typed input", () => {
@@ -170,7 +178,12 @@ describe("compileCel: the typed input", () => {
 
   test("an undeclared field is a type error at the field name", () => {
     const p = problem("input.principal.nope == 'x'");
-    assert.deepEqual(p, { code: "language.cel_type", message: "undeclared field `nope`", start: 16, end: 20 });
+    assert.deepEqual(p, {
+      code: "language.cel_type",
+      message: "undeclared field `nope`",
+      start: 16,
+      end: 20,
+    });
     assert.equal(problem("has(input.principal.nope)").code, "language.cel_type");
   });
 
@@ -219,19 +232,28 @@ describe("compileCel: errors at evaluation", () => {
     ["dyn(1).f", /does not support field selection/],
     ["dyn(1) ? 1 : 2", /expected `bool`/],
   ];
-  for (const [expr, want] of cases) test(`\`${expr}\` fails with ${want}`, () => assert.match(evalError(expr), want));
+  for (const [expr, want] of cases)
+    test(`\`${expr}\` fails with ${want}`, () => assert.match(evalError(expr), want));
 
   test("a missing required field fails and a non-integer number in an int field fails", () => {
-    assert.match(evalError("input.count > 1", { ...input, count: undefined }), /no such key: `count`/);
+    assert.match(
+      evalError("input.count > 1", { ...input, count: undefined }),
+      /no such key: `count`/,
+    );
     assert.match(evalError("input.count > 1", { ...input, count: 1.5 }), /non-integer/);
     assert.match(evalError("input.count > 1", { ...input, count: 1e300 }), /overflow/);
-    assert.match(evalError("'x' in input.principal.roles", { ...input, principal: { roles: [1] } }), /expected `string`/);
+    assert.match(
+      evalError("'x' in input.principal.roles", { ...input, principal: { roles: [1] } }),
+      /expected `string`/,
+    );
     assert.match(evalError("input.env == 'x'", { ...input, env: 5 }), /expected `string`/);
     assert.match(evalError("input.env == 'x'", "not an object"), /expected `stele.Input`/);
   });
 
   test("fields named like object prototype members are read as own properties", () => {
-    const p = compileCel("input.constructor == 'x'", { input: { type: "object", properties: { constructor: { type: "string" } } } });
+    const p = compileCel("input.constructor == 'x'", {
+      input: { type: "object", properties: { constructor: { type: "string" } } },
+    });
     assert.ok(p.ok);
     assert.throws(() => p.evaluate({}), /no such key/);
     assert.match(evalError("input.toString == 'x'", {}, false), /no such key/);
@@ -248,9 +270,15 @@ describe("compileCel: && and || absorb errors like CEL", () => {
     ["[0, 2].exists(x, 2 / x == 1)", "true"],
     ["dyn('x') || true", "true"],
   ];
-  for (const [expr, want] of cases) test(`evaluates \`${expr}\` to ${want}`, () => assert.equal(run(expr), want));
+  for (const [expr, want] of cases)
+    test(`evaluates \`${expr}\` to ${want}`, () => assert.equal(run(expr), want));
 
-  const errors = ["true && 1 / 0 == 1", "1 / 0 == 1 || false", "[0, 1].all(x, 1 / x > 0)", "dyn('x') && true"];
+  const errors = [
+    "true && 1 / 0 == 1",
+    "1 / 0 == 1 || false",
+    "[0, 1].all(x, 1 / x > 0)",
+    "dyn('x') && true",
+  ];
   for (const expr of errors) test(`\`${expr}\` is an error`, () => assert.ok(evalError(expr)));
 });
 
@@ -282,7 +310,10 @@ describe("compileCel: problems at compile time", () => {
 
   test("limits on size and depth are reported as limits", () => {
     assert.equal(problem(`${"[".repeat(60)}${"]".repeat(60)}`).code, "language.cel_limit");
-    assert.equal(problem(Array.from({ length: 1200 }, () => "1").join(" + ")).code, "language.cel_limit");
+    assert.equal(
+      problem(Array.from({ length: 1200 }, () => "1").join(" + ")).code,
+      "language.cel_limit",
+    );
     assert.equal(problem("x".repeat(20_000)).code, "language.cel_limit");
     assert.equal(problem(`${"!".repeat(100_000)}true`).code, "language.cel_limit");
   });
@@ -320,7 +351,8 @@ describe("compileCel: bounded work", () => {
 
   test("each evaluation gets a fresh budget", () => {
     const p = compiled("input.all(x, x >= 0.0)", false);
-    for (let i = 0; i < 3; i++) assert.equal(p.evaluate(Array.from({ length: 500_000 }, () => 1)), true);
+    for (let i = 0; i < 3; i++)
+      assert.equal(p.evaluate(Array.from({ length: 500_000 }, () => 1)), true);
   });
 
   test("deeply nested input fails cleanly", () => {

@@ -55,9 +55,15 @@ const checkers = new WeakMap<object, Checker>();
 let dynChecker: Checker | undefined;
 
 function checkerFor(schema: unknown): Checker {
-  if (typeof schema !== "object" || schema === null) return (dynChecker ??= makeChecker(undefined));
+  if (typeof schema !== "object" || schema === null) {
+    dynChecker ??= makeChecker(undefined);
+    return dynChecker;
+  }
   let c = checkers.get(schema);
-  if (!c) checkers.set(schema, (c = makeChecker(schema)));
+  if (!c) {
+    c = makeChecker(schema);
+    checkers.set(schema, c);
+  }
   return c;
 }
 
@@ -77,7 +83,13 @@ function makeChecker(schema: unknown): Checker {
 /** Parses, type-checks and compiles one CEL expression to a JavaScript function. */
 export function compileCel(expression: string, options: CelOptions = {}): CelProgram {
   if (expression.length > CEL_LIMITS.maxLength) {
-    return fail("language.cel_limit", `expression is longer than ${CEL_LIMITS.maxLength} characters`, 0, expression.length, expression);
+    return fail(
+      "language.cel_limit",
+      `expression is longer than ${CEL_LIMITS.maxLength} characters`,
+      0,
+      expression.length,
+      expression,
+    );
   }
   const { env, types } = checkerFor(options.input);
   let parsed: ReturnType<Environment["parse"]>;
@@ -110,20 +122,38 @@ export function compileCel(expression: string, options: CelOptions = {}): CelPro
     ].join("\n");
   } catch (e) {
     if (e instanceof Problem) return fail(e.code, e.message, e.node.start, e.node.end, expression);
-    if (e instanceof RangeError) return fail("language.cel_limit", "expression is nested too deeply", 0, expression.length, expression);
+    if (e instanceof RangeError)
+      return fail(
+        "language.cel_limit",
+        "expression is nested too deeply",
+        0,
+        expression.length,
+        expression,
+      );
     throw e;
   }
   // invariant: the source holds only generated names, JSON-escaped literals and constant references
-  const evaluate = new Function("rt", "k", "B", source)(RT, gen.consts, budget) as (input: unknown) => unknown;
+  const evaluate = new Function("rt", "k", "B", source)(RT, gen.consts, budget) as (
+    input: unknown,
+  ) => unknown;
   return { ok: true, type: resultType, evaluate };
 }
 
 const RT = Object.freeze({ ...runtime, ...functions });
 
-function fail(code: CelProblem["code"], message: string, start: number, end: number, expression: string): CelProgram {
+function fail(
+  code: CelProblem["code"],
+  message: string,
+  start: number,
+  end: number,
+  expression: string,
+): CelProgram {
   const s = Math.max(0, Math.min(start, expression.length));
   const e = Math.max(s, Math.min(end, expression.length));
-  return { ok: false, problems: [{ code, message, start: s, end: e === s && e < expression.length ? e + 1 : e }] };
+  return {
+    ok: false,
+    problems: [{ code, message, start: s, end: e === s && e < expression.length ? e + 1 : e }],
+  };
 }
 
 interface LibraryError {
@@ -135,15 +165,34 @@ interface LibraryError {
 
 // the library's errors: keep the substance, drop the caret drawing, speak the house style
 function fromLibrary(e: unknown, code: CelProblem["code"], expression: string): CelProgram {
-  if (e instanceof RangeError) return fail("language.cel_limit", "expression is nested too deeply", 0, expression.length, expression);
+  if (e instanceof RangeError)
+    return fail(
+      "language.cel_limit",
+      "expression is nested too deeply",
+      0,
+      expression.length,
+      expression,
+    );
   const err = (typeof e === "object" && e !== null ? e : {}) as LibraryError;
   const range = err.range ?? { start: 0, end: expression.length };
   if (err.code === "limit_exceeded") {
     const limit = /Exceeded (\w+) \((\d+)\)/.exec(err.summary ?? "");
     const what = limit ? `${limit[1]} (${limit[2]})` : "a limit";
-    return fail("language.cel_limit", `expression exceeds ${what}`, range.start, range.end, expression);
+    return fail(
+      "language.cel_limit",
+      `expression exceeds ${what}`,
+      range.start,
+      range.end,
+      expression,
+    );
   }
-  return fail(code, readable(err.code, err.summary ?? err.message ?? String(e)), range.start, range.end, expression);
+  return fail(
+    code,
+    readable(err.code, err.summary ?? err.message ?? String(e)),
+    range.start,
+    range.end,
+    expression,
+  );
 }
 
 function readable(code: string | undefined, summary: string): string {
