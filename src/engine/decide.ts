@@ -139,7 +139,10 @@ export function selectPolicies(set: PolicySet, selector: Selector): readonly Pol
  * a deny that cannot be evaluated, or an allow that cannot be evaluated never yields an allow.
  */
 export function decide(set: PolicySet, request: DecisionRequest, options: DecideOptions): Decision {
-  const policies = selectPolicies(set, request);
+  const policies =
+    request.policies === undefined && request.subject === undefined && set.policies.length > 0
+      ? set.policies
+      : selectPolicies(set, request);
   const inputProblem = checkInput(request.input, set.project.limits);
   if (inputProblem) {
     return {
@@ -154,7 +157,12 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
   const { waivers } = prepare(set);
   if (policies.length === 1) {
     // the common case: one policy, whose lists are the decision's lists
-    const only = decidePolicy(policies[0] as PolicyPlan, request.input, waivers.get((policies[0] as PolicyPlan).name), options.now);
+    const only = decidePolicy(
+      policies[0] as PolicyPlan,
+      request.input,
+      waivers.get((policies[0] as PolicyPlan).name),
+      options.now,
+    );
     return {
       decision: only.effect,
       policies: [only],

@@ -365,15 +365,19 @@ function checkConditions(unit: Unit, out: Diagnostics, options: CompileOptions):
       return;
     }
     const evaluate = program.evaluate;
-    unit.conditions.set(when.node, {
-      source: when.value,
-      test: (input) => {
-        const v = evaluate(input);
-        if (typeof v !== "boolean")
-          throw new CelEvalError(`condition gave ${v === null ? "null" : typeof v}, not a bool`);
-        return v;
-      },
-    });
+    // invariant: a `bool` expression's compiled function returns a boolean or throws
+    const test =
+      program.type === "bool"
+        ? (evaluate as (input: unknown) => boolean)
+        : (input: unknown) => {
+            const v = evaluate(input);
+            if (typeof v !== "boolean")
+              throw new CelEvalError(
+                `condition gave ${v === null ? "null" : typeof v}, not a bool`,
+              );
+            return v;
+          };
+    unit.conditions.set(when.node, { source: when.value, test });
   };
   for (const p of policies.values())
     for (const r of p.rules) condition(p, r.when, p.subject?.value);
