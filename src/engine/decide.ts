@@ -211,23 +211,24 @@ function decidePolicy(
     try {
       hit = rule.when.test(input);
     } catch (e) {
-      (errors ??= []).push(evalError(policy, rule, e));
+      errors = append(errors, evalError(policy, rule, e));
       hit = rule.effect === "deny"; // DESIGN: fail closed
       failed = true;
     }
     if (!hit) continue;
     if (rule.enforcement === "warn") {
-      (warned ??= []).push(rule.name);
-      (warnings ??= []).push(`${policy.name}/${rule.name}: ${rule.message}`);
+      warned = append(warned, rule.name);
+      warnings = append(warnings, `${policy.name}/${rule.name}: ${rule.message}`);
       continue;
     }
     if (rule.effect === "deny" && !failed) {
-      const waiver = waivers && findWaiver(policy, rule, waivers, input, now, (errors ??= []));
+      errors ??= [];
+      const waiver = waivers && findWaiver(policy, rule, waivers, input, now, errors);
       if (waiver) {
         const use = exceptions?.find((u) => u.name === waiver.name);
         if (use) use.rules.push(rule.name);
         else
-          (exceptions ??= []).push({
+          exceptions = append(exceptions, {
             name: waiver.name,
             policy: policy.name,
             rules: [rule.name],
@@ -283,4 +284,11 @@ function evalError(policy: PolicyPlan, rule: RulePlan, e: unknown): EvalError {
     policy: policy.name,
     rule: rule.name,
   };
+}
+
+// a list made on its first item: most decisions leave most lists empty
+function append<T>(list: T[] | undefined, item: T): T[] {
+  if (!list) return [item];
+  list.push(item);
+  return list;
 }
