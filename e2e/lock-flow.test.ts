@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { makeRepo, strengthen, weaken } from "./fixture.js";
 
@@ -92,4 +93,32 @@ test("a weakening release with the weakening quorum and a justification is recor
   assert.equal(r.class, "weakening");
   assert.equal(r.justification, "TRUNCATE is needed for the nightly job");
   assert.match(repo.ok("verify"), /^ok: /);
+});
+
+test("the same flow works on the shared postgres: store", {
+  skip: process.env.STELE_TEST_POSTGRES ? false : "skipped: STELE_TEST_POSTGRES is not set",
+}, () => {
+  const store = `${process.env.STELE_TEST_POSTGRES}?schema=e2e_${randomBytes(6).toString("hex")}`;
+  const repo = makeRepo();
+  const digest = repo.build();
+  repo.ok(
+    "approve",
+    "bundle.json",
+    "--key",
+    repo.key("alice"),
+    "--env",
+    "staging",
+    "--store",
+    store,
+  );
+  assert.equal(
+    JSON.parse(repo.ok("release", "bundle.json", "--env", "staging", "--store", store, "--json"))
+      .bundle,
+    digest,
+  );
+  repo.ok("approve", "bundle.json", "--key", repo.key("alice"), "--env", "prod", "--store", store);
+  repo.ok("approve", "bundle.json", "--key", repo.key("bob"), "--env", "prod", "--store", store);
+  repo.ok("promote", "--from", "staging", "--to", "prod", "--store", store);
+  assert.match(repo.ok("verify", "--store", store), /^ok: /);
+  assert.equal(JSON.parse(repo.ok("log", "--json", "--store", store)).releases.length, 2);
 });

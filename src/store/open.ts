@@ -6,7 +6,7 @@ import type { Store } from "./store.js";
 
 /**
  * Opens a store by URL: `file:PATH` (relative to `cwd`, default `file:.stele`) or
- * `file:///abs/path`. `postgres:` comes with the shared store.
+ * `file:///abs/path`, or the shared `postgres://user:pass@host:port/db?schema=NAME`.
  */
 export async function openStore(url: string, cwd: string = process.cwd()): Promise<Store> {
   if (url.startsWith("file:")) {
@@ -15,11 +15,15 @@ export async function openStore(url: string, cwd: string = process.cwd()): Promi
     if (path === "") throw badUrl(url);
     return new FileStore(url, resolve(cwd, path));
   }
+  if (url.startsWith("postgres://") || url.startsWith("postgresql://")) {
+    const { PostgresStore } = await import("./postgres/postgres-store.js");
+    return new PostgresStore(url);
+  }
   throw badUrl(url);
 }
 
 function badUrl(url: string): SteleError {
   return new SteleError("store.bad_url", `unsupported store \`${url}\``, {
-    hint: "use `file:PATH` (the embedded store, default `file:.stele`)",
+    hint: "use `file:PATH` (the embedded store, default `file:.stele`) or `postgres://user:pass@host/db?schema=NAME`",
   });
 }

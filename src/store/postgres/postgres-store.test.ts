@@ -1,0 +1,26 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { test } from "node:test";
+import { openStore } from "../open.js";
+import { logContract, storeContract } from "../testing.js";
+
+// a real PostgreSQL server: .ci/run starts one and sets STELE_TEST_POSTGRES; each store gets its
+// own schema so test files (and tests) never share state
+const url = process.env.STELE_TEST_POSTGRES;
+const fresh = () => openStore(`${url}?schema=t_${randomBytes(6).toString("hex")}`);
+
+if (url) {
+  storeContract("postgres", fresh);
+  logContract("postgres", fresh);
+  test("postgres: an unreachable database is store.unavailable, never a crash", async () => {
+    const store = await openStore("postgres://nobody:x@127.0.0.1:1/none");
+    await assert.rejects(store.ledgerSize(), { code: "store.unavailable" });
+    await store.close();
+  });
+} else {
+  test("postgres store contract", {
+    skip: "skipped: STELE_TEST_POSTGRES is not set (.ci/run sets it)",
+  }, () => {});
+  if (process.env.CI)
+    throw new Error("CI must run the postgres store tests: STELE_TEST_POSTGRES is not set");
+}

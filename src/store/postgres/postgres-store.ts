@@ -1,0 +1,293 @@
+import pg from "pg";
+import { type Digest, digestOf, isDigest } from "../../bundle/index.js";
+import { SteleError } from "../../errors.js";
+import type { Store, StoredCheckpoint } from "../store.js";
+
+// the schema, created on first use; every write is an INSERT that a primary key makes write-once
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS objects (digest text PRIMARY KEY, bytes bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (idx bigint PRIMARY KEY, bytes bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoints (size bigint PRIMARY KEY, note text NOT NULL);
+CREATE TABLE IF NOT EXISTS docs (name text PRIMARY KEY, bytes bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS log_entries (log text NOT NULL, idx bigint NOT NULL, bytes bytea NOT NULL, PRIMARY KEY (log, idx));
+CREATE TABLE IF NOT EXISTS log_checkpoints (log text NOT NULL, size bigint NOT NULL, note text NOT NULL, PRIMARY KEY (log, size));
+`;
+
+const DOC_NAME = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * The shared store for decision points on many machines: PostgreSQL. The same contract as the
+ * file store: content-addressed objects, a ledger that only grows one compare-and-append at a
+ * time (a primary key makes two writers at one index impossible), named logs and documents.
+ */
+export class PostgresStore implements Store {
+  readonly url: string;
+  readonly #pool: pg.Pool;
+  readonly #schema: string;
+  #ready: Promise<void> | undefined;
+
+  constructor(url: string) {
+    this.url = url;
+    const parsed = new URL(url);
+    this.#schema = parsed.searchParams.get("schema") ?? "stele";
+    if (!SCHEMA_NAME.test(this.#schema))
+      throw new SteleError("store.bad_url", `bad schema name \`${this.#schema}\``, {
+        hint: "use lowercase letters, digits and `_`",
+      });
+    parsed.searchParams.delete("schema");
+    this.#pool = new pg.Pool({
+      connectionString: parsed.toString(),
+      max: 4,
+      connectionTimeoutMillis: 5_000,
+    });
+    // an idle client's error must not crash the process; the next query reports it
+    this.#pool.on("error", () => undefined);
+  }
+
+  async putObject(bytes: Uint8Array): Promise<Digest> {
+    const digest = digestOf(bytes);
+    await this.#query(
+      "INSERT INTO objects (digest, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+      [digest, Buffer.from(bytes)],
+    );
+    return digest;
+  }
+
+  async getObject(digest: Digest): Promise<Buffer | undefined> {
+    if (!isDigest(digest)) throw new SteleError("store.not_found", `not a digest: \`${digest}\``);
+    const rows = await this.#query<{ bytes: Buffer }>(
+      "SELECT bytes FROM objects WHERE digest = $1",
+      [digest],
+    );
+    const bytes = rows[0]?.bytes;
+    if (bytes && digestOf(bytes) !== digest)
+      throw new SteleError("store.corrupt", `stored object ${digest} does not match its digest`, {
+        hint: "the database was modified by hand; restore it and run `stele verify`",
+      });
+    return bytes;
+  }
+
+  async ledgerSize(): Promise<number> {
+    const rows = await this.#query<{ n: string }>("SELECT count(*) AS n FROM entries");
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async readEntries(from: number, to: number): Promise<Buffer[]> {
+    const rows = await this.#query<{ idx: string; bytes: Buffer }>(
+      "SELECT idx, bytes FROM entries WHERE idx >= $1 AND idx < $2 ORDER BY idx",
+      [from, to],
+    );
+    rows.forEach((r, i) => {
+      if (Number(r.idx) !== from + i)
+        throw new SteleError("store.corrupt", `ledger entry ${from + i} is missing`);
+    });
+    if (rows.length !== Math.max(0, to - from))
+      throw new SteleError("store.corrupt", `ledger entry ${from + rows.length} is missing`);
+    return rows.map((r) => r.bytes);
+  }
+
+  async appendEntry(size: number, bytes: Uint8Array): Promise<void> {
+    // write-once at `size`, and only right after the last entry: the ledger cannot fork or gap
+    const rows = await this.#query(
+      "INSERT INTO entries (idx, bytes) SELECT $1::bigint, $2 WHERE $1::bigint = 0 OR EXISTS (SELECT 1 FROM entries WHERE idx = $1::bigint - 1) RETURNING idx",
+      [size, Buffer.from(bytes)],
+    );
+    if (rows.length === 0) throw conflict(size);
+  }
+
+  async putCheckpoint(checkpoint: StoredCheckpoint): Promise<void> {
+    await this.#query(
+      "INSERT INTO checkpoints (size, note) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+      [checkpoint.size, checkpoint.note],
+    );
+  }
+
+  async latestCheckpoint(): Promise<StoredCheckpoint | undefined> {
+    const rows = await this.#query<{ size: string; note: string }>(
+      "SELECT size, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+    );
+    const r = rows[0];
+    return r && { size: Number(r.size), note: r.note };
+  }
+
+  async checkpoints(): Promise<StoredCheckpoint[]> {
+    const rows = await this.#query<{ size: string; note: string }>(
+      "SELECT size, note FROM checkpoints ORDER BY size",
+    );
+    return rows.map((r) => ({ size: Number(r.size), note: r.note }));
+  }
+
+  async readDoc(name: string): Promise<Buffer | undefined> {
+    const rows = await this.#query<{ bytes: Buffer }>("SELECT bytes FROM docs WHERE name = $1", [
+      docName(name),
+    ]);
+    return rows[0]?.bytes;
+  }
+
+  async writeDoc(name: string, bytes: Uint8Array): Promise<void> {
+    await this.#query(
+      "INSERT INTO docs (name, bytes) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET bytes = EXCLUDED.bytes",
+      [docName(name), Buffer.from(bytes)],
+    );
+  }
+
+  async listDocs(folder: string): Promise<string[]> {
+    const rows = await this.#query<{ name: string }>(
+      "SELECT name FROM docs WHERE starts_with(name, $1) AND position('/' in substr(name, length($1) + 1)) = 0 ORDER BY name",
+      [`${docName(folder)}/`],
+    );
+    return rows.map((r) => r.name);
+  }
+
+  async createDoc(name: string, bytes: Uint8Array): Promise<boolean> {
+    const rows = await this.#query(
+      "INSERT INTO docs (name, bytes) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING name",
+      [docName(name), Buffer.from(bytes)],
+    );
+    return rows.length === 1;
+  }
+
+  async appendLogBatch(log: string, first: number, entries: readonly Uint8Array[]): Promise<void> {
+    const name = logName(log);
+    await this.#transaction(async (client) => {
+      const rows = await client.query<{ n: string }>(
+        "SELECT count(*) AS n FROM log_entries WHERE log = $1",
+        [name],
+      );
+      if (Number(rows.rows[0]?.n ?? 0) !== first) throw conflict(first);
+      await client.query(
+        "INSERT INTO log_entries (log, idx, bytes) SELECT $1, $2::bigint + ord - 1, b FROM unnest($3::bytea[]) WITH ORDINALITY AS t(b, ord)",
+        [name, first, entries.map((e) => Buffer.from(e))],
+      );
+    });
+  }
+
+  async readLog(log: string): Promise<Buffer[]> {
+    const rows = await this.#query<{ bytes: Buffer }>(
+      "SELECT bytes FROM log_entries WHERE log = $1 ORDER BY idx",
+      [logName(log)],
+    );
+    return rows.map((r) => r.bytes);
+  }
+
+  async logs(): Promise<string[]> {
+    const rows = await this.#query<{ log: string }>(
+      "SELECT DISTINCT log FROM log_entries ORDER BY log",
+    );
+    return rows.map((r) => r.log);
+  }
+
+  async putLogCheckpoint(log: string, checkpoint: StoredCheckpoint): Promise<void> {
+    await this.#query(
+      "INSERT INTO log_checkpoints (log, size, note) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+      [logName(log), checkpoint.size, checkpoint.note],
+    );
+  }
+
+  async logCheckpoints(log: string): Promise<StoredCheckpoint[]> {
+    const rows = await this.#query<{ size: string; note: string }>(
+      "SELECT size, note FROM log_checkpoints WHERE log = $1 ORDER BY size",
+      [logName(log)],
+    );
+    return rows.map((r) => ({ size: Number(r.size), note: r.note }));
+  }
+
+  async close(): Promise<void> {
+    await this.#pool.end();
+  }
+
+  async #setup(): Promise<void> {
+    this.#ready ??= (async () => {
+      const client = await this.#connect();
+      try {
+        await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.#schema}`);
+        await client.query(`SET search_path TO ${this.#schema}`);
+        await client.query(SCHEMA);
+      } catch (e) {
+        this.#ready = undefined;
+        throw translate(e);
+      } finally {
+        client.release();
+      }
+    })();
+    return this.#ready;
+  }
+
+  async #connect(): Promise<pg.PoolClient> {
+    try {
+      const client = await this.#pool.connect();
+      await client.query(`SET search_path TO ${this.#schema}`);
+      return client;
+    } catch (e) {
+      throw translate(e);
+    }
+  }
+
+  async #query<R extends pg.QueryResultRow = pg.QueryResultRow>(
+    text: string,
+    values: unknown[] = [],
+  ): Promise<R[]> {
+    await this.#setup();
+    const client = await this.#connect();
+    try {
+      return (await client.query<R>(text, values)).rows;
+    } catch (e) {
+      throw translate(e);
+    } finally {
+      client.release();
+    }
+  }
+
+  async #transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
+    await this.#setup();
+    const client = await this.#connect();
+    try {
+      await client.query("BEGIN");
+      await work(client);
+      await client.query("COMMIT");
+    } catch (e) {
+      await client.query("ROLLBACK").catch(() => undefined);
+      throw translate(e);
+    } finally {
+      client.release();
+    }
+  }
+}
+
+// drivers translate their errors: raw driver errors never cross the store boundary
+function translate(e: unknown): SteleError {
+  if (e instanceof SteleError) return e;
+  const code = (e as { code?: string }).code;
+  if (code === "23505")
+    return new SteleError("store.conflict", "someone else wrote there first", {
+      hint: "run the command again",
+      cause: e,
+    });
+  return new SteleError(
+    "store.unavailable",
+    `postgres: ${e instanceof Error ? e.message : String(e)}`,
+    {
+      hint: "check that the database is up and the store URL is right",
+      cause: e,
+    },
+  );
+}
+
+function conflict(size: number): SteleError {
+  return new SteleError("store.conflict", `the log no longer has ${size} entries`, {
+    hint: "another writer appended at the same time; run the command again",
+  });
+}
+
+function docName(name: string): string {
+  if (!DOC_NAME.test(name))
+    throw new SteleError("store.not_found", `bad document name \`${name}\``);
+  return name;
+}
+
+function logName(log: string): string {
+  if (!DOC_NAME.test(log) || log.includes("/"))
+    throw new SteleError("store.not_found", `bad log name \`${log}\``);
+  return log;
+}
