@@ -37,9 +37,15 @@ writeFileSync(join(work, ".gitignore"), "keys/*.key\n.stele/\n.state/\nbuild/\n"
 stele(["check"]);
 stele(["test"]);
 stele(["keygen", "--name", "alice", "--out", "keys"]);
-const key = readFileSync(join(work, "keys", "alice.pub"), "utf8").split(" ").slice(0, 2).join(" ");
+const key = readFileSync(join(work, "keys", "alice.pub"), "utf8")
+  .split(" ")
+  .slice(0, 2)
+  .join(" ");
 const config = readFileSync(join(work, "stele.yaml"), "utf8");
-writeFileSync(join(work, "stele.yaml"), config.replace(/^spec:\n/m, `spec:\n  reviewers:\n    - name: alice\n      key: ${key}\n`));
+writeFileSync(
+  join(work, "stele.yaml"),
+  config.replace(/^spec:\n/m, `spec:\n  reviewers:\n    - name: alice\n      key: ${key}\n`),
+);
 git("add", "-A");
 git("commit", "-qm", "api policies with a demo reviewer");
 stele(["build", "-o", "build/api.bundle.json"]);
@@ -48,11 +54,15 @@ stele(["release", "build/api.bundle.json", "--env", "staging"]);
 stele(["verify"]);
 
 console.log(`\n$ stele serve --env staging --port ${port}`);
-const server: ChildProcess = spawn(process.execPath, [cliPath, "serve", "--env", "staging", "--port", port], {
-  cwd: work,
-  env,
-  stdio: ["ignore", "inherit", "pipe"],
-});
+const server: ChildProcess = spawn(
+  process.execPath,
+  [cliPath, "serve", "--env", "staging", "--port", port],
+  {
+    cwd: work,
+    env,
+    stdio: ["ignore", "inherit", "pipe"],
+  },
+);
 const request = {
   input: {
     env: "staging",
@@ -69,10 +79,16 @@ server.stderr?.on("data", async (chunk: Buffer) => {
   if (!m) return;
   buffered = "";
   const url = m[1] as string;
-  console.log(`\nthe decision point runs; try it:\n\ncurl -s ${url}/v1/decide -H 'content-type: application/json' -d '${JSON.stringify(request)}'\n`);
+  console.log(
+    `\nthe decision point runs; try it:\n\ncurl -s ${url}/v1/decide -H 'content-type: application/json' -d '${JSON.stringify(request)}'\n`,
+  );
   console.log(`status: ${url}/v1/status   metrics: ${url}/metrics   the policy repo: ${work}`);
   if (once) {
-    const res = await fetch(`${url}/v1/decide`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(request) });
+    const res = await fetch(`${url}/v1/decide`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(request),
+    });
     console.log(JSON.stringify(await res.json(), null, 2));
     server.kill("SIGTERM");
   } else console.log("stop with Ctrl-C");
