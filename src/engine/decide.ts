@@ -1,6 +1,7 @@
 import { type Code, SteleError } from "../errors.js";
 import type { Effect, ExceptionPlan, PolicyPlan, PolicySet, RulePlan } from "../language/index.js";
 import { checkInput } from "./input.js";
+import { makeShapeCheck, type ShapeCheck } from "./input-shape.js";
 
 /** Which policies judge a request: named ones, every one of a subject, or (neither) all. */
 export interface Selector {
@@ -69,55 +70,123 @@ export interface DecideOptions {
   readonly bundle?: string | undefined;
 }
 
+type RulesEvaluator = NonNullable<PolicyPlan["evaluate"]>;
+
+// one policy made ready to judge: where its rules' outcomes go, and what it reports per rule
+interface Judge {
+  readonly policy: PolicyPlan;
+  readonly evaluate: RulesEvaluator;
+  readonly outcome: Int8Array;
+  readonly errors: unknown[];
+  // per rule: the exceptions that may waive it, if any
+  readonly waivers: readonly (readonly ExceptionPlan[] | undefined)[];
+  // frozen: the same reason object goes into every decision the rule counts in
+  readonly reasons: readonly Reason[];
+  readonly warnings: readonly string[];
+  // proves an input of the policy's subject within the limits without the generic walk
+  readonly fits: ShapeCheck | undefined;
+}
+
 interface Prepared {
-  readonly byName: ReadonlyMap<string, PolicyPlan>;
-  readonly bySubject: ReadonlyMap<string, readonly PolicyPlan[]>;
-  // policy → rule → exceptions that may waive it
-  readonly waivers: ReadonlyMap<string, ReadonlyMap<string, readonly ExceptionPlan[]>>;
+  readonly all: readonly Judge[];
+  readonly byName: ReadonlyMap<string, Judge>;
+  readonly bySubject: ReadonlyMap<string, readonly Judge[]>;
 }
 
 const prepared = new WeakMap<PolicySet, Prepared>();
+// the set of the previous decision: servers judge by one set for a long time
+let lastSet: PolicySet | undefined;
+let lastPrepared: Prepared | undefined;
 // shared by every decision that has nothing to list; frozen so no caller can fill it
 const NONE: readonly never[] = Object.freeze([]);
 
 function prepare(set: PolicySet): Prepared {
-  const cached = prepared.get(set);
-  if (cached) return cached;
-  const byName = new Map(set.policies.map((p) => [p.name, p]));
-  const bySubject = new Map<string, PolicyPlan[]>();
-  for (const p of set.policies) {
-    if (p.subject === undefined) continue;
-    const list = bySubject.get(p.subject) ?? [];
-    list.push(p);
-    bySubject.set(p.subject, list);
+  if (set === lastSet && lastPrepared) return lastPrepared;
+  let result = prepared.get(set);
+  if (!result) {
+    const waivers = new Map<string, Map<string, ExceptionPlan[]>>();
+    for (const e of set.exceptions) {
+      const rules = waivers.get(e.policy) ?? new Map<string, ExceptionPlan[]>();
+      for (const r of e.rules) rules.set(r, [...(rules.get(r) ?? []), e]);
+      waivers.set(e.policy, rules);
+    }
+    const checks = new Map<string, ShapeCheck | undefined>();
+    const fits = (subject: string | undefined) => {
+      if (subject === undefined) return undefined;
+      if (!checks.has(subject))
+        checks.set(subject, makeShapeCheck(set.schemas[subject], set.project.limits));
+      return checks.get(subject);
+    };
+    const all = set.policies.map((p) => makeJudge(p, waivers.get(p.name), fits(p.subject)));
+    const byName = new Map(all.map((j) => [j.policy.name, j]));
+    const bySubject = new Map<string, Judge[]>();
+    for (const j of all) {
+      if (j.policy.subject === undefined) continue;
+      const list = bySubject.get(j.policy.subject) ?? [];
+      list.push(j);
+      bySubject.set(j.policy.subject, list);
+    }
+    result = { all, byName, bySubject };
+    prepared.set(set, result);
   }
-  const waivers = new Map<string, Map<string, ExceptionPlan[]>>();
-  for (const e of set.exceptions) {
-    const rules = waivers.get(e.policy) ?? new Map<string, ExceptionPlan[]>();
-    for (const r of e.rules) rules.set(r, [...(rules.get(r) ?? []), e]);
-    waivers.set(e.policy, rules);
-  }
-  const result = { byName, bySubject, waivers };
-  prepared.set(set, result);
+  lastSet = set;
+  lastPrepared = result;
   return result;
 }
 
-/** The policies a selector names; throws `engine.unknown_policy`/`engine.unknown_subject`. */
-export function selectPolicies(set: PolicySet, selector: Selector): readonly PolicyPlan[] {
-  const { byName, bySubject } = prepare(set);
+function makeJudge(
+  policy: PolicyPlan,
+  waivers: ReadonlyMap<string, readonly ExceptionPlan[]> | undefined,
+  fits: ShapeCheck | undefined,
+): Judge {
+  const rules = policy.rules;
+  return {
+    policy,
+    evaluate:
+      policy.evaluate ?? ((input, outcome, errors) => runEach(rules, input, outcome, errors)),
+    outcome: new Int8Array(rules.length),
+    errors: new Array<unknown>(rules.length).fill(undefined),
+    waivers: rules.map((r) => waivers?.get(r.name)),
+    reasons: rules.map((r) =>
+      Object.freeze({ rule: r.name, effect: r.effect, message: r.message }),
+    ),
+    warnings: rules.map((r) => `${policy.name}/${r.name}: ${r.message}`),
+    fits,
+  };
+}
+
+// each rule's own compiled condition, one by one: for plans without a fused evaluator
+function runEach(
+  rules: readonly RulePlan[],
+  input: unknown,
+  outcome: Int8Array,
+  errors: unknown[],
+): void {
+  for (let i = 0; i < rules.length; i++) {
+    try {
+      outcome[i] = (rules[i] as RulePlan).when.test(input) ? 1 : 0;
+    } catch (e) {
+      outcome[i] = 2;
+      errors[i] = e;
+    }
+  }
+}
+
+function selectJudges(set: PolicySet, selector: Selector): readonly Judge[] {
+  const { all, byName, bySubject } = prepare(set);
   if (selector.policies && selector.policies.length > 0) {
     return selector.policies.map((name) => {
-      const policy = byName.get(name);
-      if (!policy)
+      const judge = byName.get(name);
+      if (!judge)
         throw new SteleError("engine.unknown_policy", `no policy named \`${name}\``, {
           hint: `known policies: ${[...byName.keys()].join(", ") || "none"}`,
         });
-      return policy;
+      return judge;
     });
   }
   if (selector.subject !== undefined) {
-    const policies = bySubject.get(selector.subject);
-    if (!policies)
+    const judges = bySubject.get(selector.subject);
+    if (!judges)
       throw new SteleError(
         "engine.unknown_subject",
         `no policy judges subject \`${selector.subject}\``,
@@ -125,13 +194,18 @@ export function selectPolicies(set: PolicySet, selector: Selector): readonly Pol
           hint: `known subjects: ${[...bySubject.keys()].join(", ") || "none"}`,
         },
       );
-    return policies;
+    return judges;
   }
-  if (set.policies.length === 0)
+  if (all.length === 0)
     throw new SteleError("engine.no_policies", "the policy set has no policies", {
       hint: "add a `kind: Policy` document under policies/",
     });
-  return set.policies;
+  return all;
+}
+
+/** The policies a selector names; throws `engine.unknown_policy`/`engine.unknown_subject`. */
+export function selectPolicies(set: PolicySet, selector: Selector): readonly PolicyPlan[] {
+  return selectJudges(set, selector).map((j) => j.policy);
 }
 
 /**
@@ -139,11 +213,14 @@ export function selectPolicies(set: PolicySet, selector: Selector): readonly Pol
  * a deny that cannot be evaluated, or an allow that cannot be evaluated never yields an allow.
  */
 export function decide(set: PolicySet, request: DecisionRequest, options: DecideOptions): Decision {
-  const policies =
+  const judges =
     request.policies === undefined && request.subject === undefined && set.policies.length > 0
-      ? set.policies
-      : selectPolicies(set, request);
-  const inputProblem = checkInput(request.input, set.project.limits);
+      ? prepare(set).all
+      : selectJudges(set, request);
+  // the schema-shaped walk proves most inputs fine; anything else gets the generic one
+  const fits = judges[0]?.fits;
+  const inputProblem =
+    fits?.(request.input) === true ? undefined : checkInput(request.input, set.project.limits);
   if (inputProblem) {
     return {
       decision: "deny",
@@ -154,15 +231,9 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
       bundle: options.bundle,
     };
   }
-  const { waivers } = prepare(set);
-  if (policies.length === 1) {
+  if (judges.length === 1) {
     // the common case: one policy, whose lists are the decision's lists
-    const only = decidePolicy(
-      policies[0] as PolicyPlan,
-      request.input,
-      waivers.get((policies[0] as PolicyPlan).name),
-      options.now,
-    );
+    const only = decidePolicy(judges[0] as Judge, request.input, options.now);
     return {
       decision: only.effect,
       policies: [only],
@@ -172,9 +243,7 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
       bundle: options.bundle,
     };
   }
-  const results = policies.map((p) =>
-    decidePolicy(p, request.input, waivers.get(p.name), options.now),
-  );
+  const results = judges.map((j) => decidePolicy(j, request.input, options.now));
   return {
     decision: results.every((r) => r.effect === "allow") ? "allow" : "deny",
     policies: results,
@@ -189,15 +258,13 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
  * Decides one policy: a matching enforced deny wins, else a matching allow, else the default.
  * A deny that cannot be evaluated counts as matched and no exception waives it.
  */
-function decidePolicy(
-  policy: PolicyPlan,
-  input: unknown,
-  waivers: ReadonlyMap<string, readonly ExceptionPlan[]> | undefined,
-  now: number,
-): PolicyDecision {
+function decidePolicy(judge: Judge, input: unknown, now: number): PolicyDecision {
+  const { policy, outcome, waivers } = judge;
+  const rules = policy.rules;
+  judge.evaluate(input, outcome, judge.errors);
   // lists are made only when something goes in them: most decisions fill one or two
-  const matched: string[] = [];
-  const reasons: Reason[] = [];
+  let matched: string[] | undefined;
+  let reasons: Reason[] | undefined;
   let warned: string[] | undefined;
   let warnings: string[] | undefined;
   let exceptions: (ExceptionUse & { rules: string[] })[] | undefined;
@@ -205,25 +272,25 @@ function decidePolicy(
   let denied = false;
   let allowed = false;
 
-  for (const rule of policy.rules) {
-    let hit: boolean;
-    let failed = false;
-    try {
-      hit = rule.when.test(input);
-    } catch (e) {
-      errors = append(errors, evalError(policy, rule, e));
-      hit = rule.effect === "deny"; // DESIGN: fail closed
-      failed = true;
+  for (let i = 0; i < rules.length; i++) {
+    const o = outcome[i];
+    if (o === 0) continue;
+    const rule = rules[i] as RulePlan;
+    const failed = o === 2;
+    if (failed) {
+      errors = append(errors, evalError(policy, rule, judge.errors[i]));
+      // DESIGN: fail closed; an allow that cannot be evaluated grants nothing
+      if (rule.effect !== "deny") continue;
     }
-    if (!hit) continue;
     if (rule.enforcement === "warn") {
       warned = append(warned, rule.name);
-      warnings = append(warnings, `${policy.name}/${rule.name}: ${rule.message}`);
+      warnings = append(warnings, judge.warnings[i] as string);
       continue;
     }
-    if (rule.effect === "deny" && !failed) {
+    const candidates = waivers[i];
+    if (candidates !== undefined && rule.effect === "deny" && !failed) {
       errors ??= [];
-      const waiver = waivers && findWaiver(policy, rule, waivers, input, now, errors);
+      const waiver = findWaiver(policy, rule, candidates, input, now, errors);
       if (waiver) {
         const use = exceptions?.find((u) => u.name === waiver.name);
         if (use) use.rules.push(rule.name);
@@ -237,8 +304,8 @@ function decidePolicy(
         continue;
       }
     }
-    matched.push(rule.name);
-    reasons.push({ rule: rule.name, effect: rule.effect, message: rule.message });
+    matched = append(matched, rule.name);
+    reasons = append(reasons, judge.reasons[i] as Reason);
     if (rule.effect === "deny") denied = true;
     else allowed = true;
   }
@@ -247,8 +314,8 @@ function decidePolicy(
   return {
     policy: policy.name,
     effect,
-    matched,
-    reasons,
+    matched: matched ?? NONE,
+    reasons: reasons ?? NONE,
     warned: warned ?? NONE,
     warnings: warnings ?? NONE,
     exceptions: exceptions ?? NONE,
@@ -260,12 +327,12 @@ function decidePolicy(
 function findWaiver(
   policy: PolicyPlan,
   rule: RulePlan,
-  waivers: ReadonlyMap<string, readonly ExceptionPlan[]>,
+  candidates: readonly ExceptionPlan[],
   input: unknown,
   now: number,
   errors: EvalError[],
 ): ExceptionPlan | undefined {
-  for (const exception of waivers.get(rule.name) ?? NONE) {
+  for (const exception of candidates) {
     if (!(now < exception.expiresAt)) continue;
     try {
       if (exception.when.test(input)) return exception;

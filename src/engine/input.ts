@@ -26,7 +26,10 @@ export function checkInput(input: unknown, limits: LimitsPlan): InputProblem | u
 
 function walk(value: unknown, depth: number): boolean {
   if (depth > maxDepth) {
-    problem = { code: "engine.input_too_deep", message: `input nests deeper than ${maxDepth} levels` };
+    problem = {
+      code: "engine.input_too_deep",
+      message: `input nests deeper than ${maxDepth} levels`,
+    };
     return false;
   }
   switch (typeof value) {
@@ -55,8 +58,9 @@ function walk(value: unknown, depth: number): boolean {
       }
       if (!isPlainObject(value)) return notJson(value);
       bytes += 2;
+      // invariant: a plain object's prototype is Object.prototype (or null), which has no
+      // enumerable properties, so for-in sees own keys only; it is much faster than Object.keys
       for (const key in value) {
-        if (!Object.hasOwn(value, key)) continue;
         bytes += key.length + 3;
         if (!walk((value as Record<string, unknown>)[key], depth + 1)) return false;
       }

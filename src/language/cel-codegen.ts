@@ -42,8 +42,16 @@ const TYPE_IDENTS = new Set([
 const INT_MAX = 2n ** 63n - 1n;
 const UINT_MAX = 2n ** 64n - 1n;
 
+/** Field loads shared by the expressions of a fused group (cel-fuse.ts). */
+export interface SharedLoads {
+  /** The local holding `parent.name`, or undefined when the load is not shared. */
+  field(parent: Val, name: string, t: CelT): string | undefined;
+}
+
 /** The code generator for one expression. */
 export class Gen {
+  /** Set when compiling a fused group: message fields read from `input` are loaded once. */
+  shared: SharedLoads | undefined;
   out: string[] = [];
   private temps = 0;
   readonly consts: unknown[] = [];
@@ -65,7 +73,8 @@ export class Gen {
   /** Declarations for every temporary used. */
   declarations(): string {
     if (this.temps === 0) return "";
-    return `let ${Array.from({ length: this.temps }, (_, i) => `t${i}`).join(", ")};`;
+    // var, not let: optimized code then carries no temporal-dead-zone checks
+    return `var ${Array.from({ length: this.temps }, (_, i) => `t${i}`).join(", ")};`;
   }
 
   /** A reference to a constant (runtime function, regex, set or type value). */
@@ -298,6 +307,14 @@ export class Gen {
         const ft = x.t.fields.get(name);
         if (!ft)
           throw new Problem("language.cel_type", `undeclared field \`${name}\``, fieldRange(node));
+        const local = this.shared?.field(x, name, ft);
+        if (local !== undefined) {
+          // a shared message was checked once, up front; other fields are checked at each use
+          if (ft.kind === "message") return { js: local, t: ft };
+          const v = this.let(local, ft);
+          this.check(v.js, ft, name);
+          return v;
+        }
         // untrusted: fields named like Object.prototype members are read as own properties only
         const v = this.let(
           name in Object.prototype ? `rt.field(${x.js}, ${key})` : `${x.js}[${key}]`,
@@ -441,8 +458,8 @@ function fieldRange(node: ASTNode): { start: number; end: number } {
   return { start: node.pos, end: node.end };
 }
 
-// a JavaScript test that is true when `js` is not already a checked value of type `t`
-function badTest(js: string, t: CelT, mayBeMissing: boolean): string | undefined {
+/** A JavaScript test that is true when `js` is not already a checked value of type `t`. */
+export function badTest(js: string, t: CelT, mayBeMissing: boolean): string | undefined {
   switch (t.kind) {
     case "int":
       return `!Number.isSafeInteger(${js})`;

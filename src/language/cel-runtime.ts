@@ -316,7 +316,13 @@ export function inStrings(s: string, list: readonly unknown[]): boolean {
   return false;
 }
 
-/** A dyn receiver that must be a string. */
+/** A condition's result: a bool, or the error of a condition that gave something else. */
+export function toCondition(v: unknown): boolean {
+  if (typeof v !== "boolean")
+    throw new CelEvalError(`condition gave ${v === null ? "null" : typeof v}, not a bool`);
+  return v;
+}
+
 /** Shared helpers generated code calls directly. */
 export { checkBudget, cmp, eq, str, strCmp };
 

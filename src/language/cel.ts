@@ -1,5 +1,5 @@
 // the only importer of the CEL library (STYLE 2.2 rule 4)
-import { Environment } from "@marcbachmann/cel-js";
+import { type ASTNode, Environment } from "@marcbachmann/cel-js";
 import { Gen, Problem } from "./cel-codegen.js";
 import { toDyn } from "./cel-convert.js";
 import * as functions from "./cel-functions.js";
@@ -8,6 +8,7 @@ import { type SchemaTypes, schemaToTypes, typeName } from "./cel-types.js";
 import { budget, CelEvalError, EVAL_BUDGET } from "./cel-values.js";
 
 export { SUPPORTED_FUNCTIONS } from "./cel-codegen-calls.js";
+export { toCondition } from "./cel-runtime.js";
 export { CelMap, CelObject, CelType, CelUint, EVAL_BUDGET } from "./cel-values.js";
 export { CelEvalError };
 
@@ -80,8 +81,13 @@ function makeChecker(schema: unknown): Checker {
   return { env, types };
 }
 
-/** Parses, type-checks and compiles one CEL expression to a JavaScript function. */
-export function compileCel(expression: string, options: CelOptions = {}): CelProgram {
+/** A parsed, type-checked expression, ready for code generation. */
+export type CheckedCel =
+  | { readonly ok: true; readonly ast: ASTNode; readonly types: SchemaTypes }
+  | { readonly ok: false; readonly problems: readonly CelProblem[] };
+
+/** Parses and type-checks one CEL expression against the input schema. */
+export function checkCel(expression: string, options: CelOptions = {}): CheckedCel {
   if (expression.length > CEL_LIMITS.maxLength) {
     return fail(
       "language.cel_limit",
@@ -100,13 +106,20 @@ export function compileCel(expression: string, options: CelOptions = {}): CelPro
   }
   const checked = parsed.check();
   if (!checked.valid) return fromLibrary(checked.error, "language.cel_type", expression);
+  return { ok: true, ast: parsed.ast, types };
+}
 
+/** Parses, type-checks and compiles one CEL expression to a JavaScript function. */
+export function compileCel(expression: string, options: CelOptions = {}): CelProgram {
+  const c = checkCel(expression, options);
+  if (!c.ok) return c;
+  const { ast, types } = c;
   const gen = new Gen(types.messages, types.root);
   let source: string;
   let resultType: string;
   try {
     const inputCheck = gen.block(() => gen.checkInput());
-    const body = gen.block(() => gen.value(parsed.ast));
+    const body = gen.block(() => gen.value(ast));
     const result = body.result;
     resultType = typeName(result.t);
     const ret = result.t.kind === "bool" ? result.js : `${gen.k(toDyn(result.t))}(${result.js})`;
@@ -139,7 +152,8 @@ export function compileCel(expression: string, options: CelOptions = {}): CelPro
   return { ok: true, type: resultType, evaluate };
 }
 
-const RT = Object.freeze({ ...runtime, ...functions });
+/** The runtime helpers generated code reaches as `rt`. */
+export const RT = Object.freeze({ ...runtime, ...functions });
 
 function fail(
   code: CelProblem["code"],
@@ -147,7 +161,7 @@ function fail(
   start: number,
   end: number,
   expression: string,
-): CelProgram {
+): { readonly ok: false; readonly problems: readonly CelProblem[] } {
   const s = Math.max(0, Math.min(start, expression.length));
   const e = Math.max(s, Math.min(end, expression.length));
   return {
@@ -164,7 +178,11 @@ interface LibraryError {
 }
 
 // the library's errors: keep the substance, drop the caret drawing, speak the house style
-function fromLibrary(e: unknown, code: CelProblem["code"], expression: string): CelProgram {
+function fromLibrary(
+  e: unknown,
+  code: CelProblem["code"],
+  expression: string,
+): { readonly ok: false; readonly problems: readonly CelProblem[] } {
   if (e instanceof RangeError)
     return fail(
       "language.cel_limit",

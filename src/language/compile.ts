@@ -1,5 +1,6 @@
 import type { Scalar } from "yaml";
-import { CelEvalError, compileCel } from "./cel.js";
+import { compileCel, toCondition } from "./cel.js";
+import { compileCelGroup } from "./cel-fuse.js";
 import { type Diagnostic, Diagnostics } from "./diagnostics.js";
 import {
   type Doc,
@@ -369,14 +370,7 @@ function checkConditions(unit: Unit, out: Diagnostics, options: CompileOptions):
     const test =
       program.type === "bool"
         ? (evaluate as (input: unknown) => boolean)
-        : (input: unknown) => {
-            const v = evaluate(input);
-            if (typeof v !== "boolean")
-              throw new CelEvalError(
-                `condition gave ${v === null ? "null" : typeof v}, not a bool`,
-              );
-            return v;
-          };
+        : (input: unknown) => toCondition(evaluate(input));
     unit.conditions.set(when.node, { source: when.value, test });
   };
   for (const p of policies.values())
@@ -444,6 +438,16 @@ function lower(unit: Unit): void {
       maxInputDepth: project.limits.maxInputDepth ?? DEFAULT_LIMITS.maxInputDepth,
     },
   };
+  // every rule of a policy in one function; the conditions alone stay the reference
+  const fuse = (p: PolicyDoc) => {
+    const schema = p.subject ? unit.schemas.get(p.subject.value)?.value : undefined;
+    const members = p.rules.map((r) => ({
+      expression: r.when.value,
+      test: cond(r.when.node).test,
+    }));
+    const evaluate = compileCelGroup(members, schema === undefined ? {} : { input: schema });
+    return evaluate ? { evaluate } : {};
+  };
   unit.set = {
     project: projectPlan,
     policies: byKind(unit, "Policy")
@@ -461,6 +465,7 @@ function lower(unit: Unit): void {
           when: cond(r.when.node),
           position: pos(p, r.node),
         })),
+        ...fuse(p),
       }))
       .sort(byName),
     exceptions: byKind(unit, "Exception")

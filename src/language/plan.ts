@@ -24,6 +24,13 @@ export interface RulePlan {
   readonly position: Position;
 }
 
+/**
+ * Every rule condition of a policy in one pass, each with its own CEL semantics and budget:
+ * sets `outcome[i]` for `rules[i]` to 0 (no match), 1 (match) or 2 (cannot be evaluated, the
+ * error in `errors[i]`), exactly as `rules[i].when.test` would return or throw.
+ */
+export type RulesEvaluator = (input: unknown, outcome: Int8Array, errors: unknown[]) => void;
+
 /** A policy, compiled: its rules in source order. */
 export interface PolicyPlan {
   readonly name: string;
@@ -33,6 +40,8 @@ export interface PolicyPlan {
   readonly default: Effect;
   readonly rules: readonly RulePlan[];
   readonly position: Position;
+  /** The rules' conditions fused (when they could be); the engine prefers it to each `test`. */
+  readonly evaluate?: RulesEvaluator;
 }
 
 /** A time-boxed waiver of named deny rules of one policy. */

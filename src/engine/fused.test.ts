@@ -1,0 +1,379 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import fc from "fast-check";
+import { compile, type PolicySet, readSources, Source } from "../language/index.js";
+import { repoRoot } from "../testing/index.js";
+import { decide } from "./decide.js";
+import { checkInput } from "./input.js";
+import { makeShapeCheck } from "./input-shape.js";
+
+// differential: the fast path (rules fused into one function, schema-shaped input check) must
+// give exactly the Decision of the reference path (each rule's own function, generic checkInput)
+
+const NOW = Date.parse("2026-11-28T00:00:00Z");
+const SEED = 20261128;
+
+const api = await (async () => {
+  const r = compile(await readSources(join(repoRoot, "examples", "api")), { now: NOW });
+  if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+  return r.set;
+})();
+
+// the same set without the fast paths: no fused evaluator, no schema for the shape check
+function reference(set: PolicySet): PolicySet {
+  return {
+    ...set,
+    policies: set.policies.map(({ evaluate: _, ...p }) => p),
+    schemas: {},
+  };
+}
+
+function withLimits(set: PolicySet, maxInputBytes: number, maxInputDepth: number): PolicySet {
+  return { ...set, project: { ...set.project, limits: { maxInputBytes, maxInputDepth } } };
+}
+
+const word = fc.constantFrom(
+  "read",
+  "list",
+  "create",
+  "update",
+  "delete",
+  "export",
+  "approve",
+  "prod",
+  "dev",
+  "dana",
+  "svc-billing",
+  "ann",
+  "finance",
+  "sales",
+  "service-config",
+  "audit-log",
+  "",
+);
+const role = fc.constantFrom(
+  "reader",
+  "editor",
+  "approver",
+  "exporter",
+  "auditor",
+  "admin",
+  "break-glass",
+  "suspended",
+);
+const level = fc.integer({ min: -1, max: 5 });
+
+// a well-formed request of the api example's schema
+const request = fc.record(
+  {
+    env: fc.constantFrom("dev", "staging", "prod"),
+    action: fc.constantFrom("read", "list", "create", "update", "delete", "export", "approve"),
+    principal: fc.record({
+      id: fc.oneof(word, fc.constant("dana")),
+      roles: fc.uniqueArray(role, { maxLength: 4 }),
+      department: word,
+      clearance: level,
+      mfa: fc.boolean(),
+    }),
+    resource: fc.record(
+      {
+        type: word,
+        id: fc.string({ maxLength: 6 }),
+        owner: word,
+        department: word,
+        classification: level,
+        tags: fc.uniqueArray(fc.constantFrom("pii", "legal-hold", "draft"), { maxLength: 3 }),
+      },
+      { requiredKeys: ["type", "id", "owner", "department", "classification"] },
+    ),
+  },
+  { requiredKeys: [] },
+);
+
+class Point {
+  constructor(readonly x = 1) {}
+}
+
+// anything a hostile caller could hand the engine in place of one value
+const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
+  fc.anything({ maxDepth: 3, withNullPrototype: true, withBigInt: true }),
+  fc.constantFrom(
+    null,
+    undefined,
+    Number.NaN,
+    Number.POSITIVE_INFINITY,
+    2 ** 60,
+    1.5,
+    -0,
+    [],
+    {},
+    [1, "reader"],
+    ["reader", null],
+    "x".repeat(5000),
+    new Point(),
+    () => true,
+    Symbol("s"),
+    new Date(0),
+    JSON.parse('{"__proto__": {"x": 1}}'),
+  ),
+  fc.integer({ min: 1, max: 90 }).map((n) => {
+    let v: unknown = "deep";
+    for (let i = 0; i < n; i++) v = i % 2 ? [v] : { v };
+    return v;
+  }),
+  fc.array(role, { minLength: 200, maxLength: 400 }),
+);
+
+// a request with one value replaced, removed, or a key added, anywhere in it
+const hostile = fc.tuple(request, fc.nat(), hostileValue, fc.nat(3)).map(([r, at, value, how]) => {
+  const copy = structuredClone(r) as Record<string, unknown>;
+  const holders: Record<string, unknown>[] = [copy];
+  for (const k of ["principal", "resource"]) {
+    const o = copy[k];
+    if (typeof o === "object" && o !== null) holders.push(o as Record<string, unknown>);
+  }
+  const holder = holders[at % holders.length] as Record<string, unknown>;
+  const keys = Object.keys(holder);
+  const key = keys[at % Math.max(1, keys.length)] ?? "env";
+  if (how === 0) delete holder[key];
+  else if (how === 1) holder.extra = value;
+  else holder[key] = value;
+  return copy;
+});
+
+const anyInput = fc.oneof(request, hostile, hostile, hostileValue);
+
+function same(set: PolicySet, input: unknown, now = NOW): void {
+  const fast = decide(set, { input }, { now });
+  const slow = decide(reference(set), { input }, { now });
+  assert.deepStrictEqual(fast, slow);
+}
+
+test("the fused path decides every api request exactly as each rule alone does", () => {
+  fc.assert(
+    fc.property(request, (input) => same(api, input)),
+    { seed: SEED, numRuns: 3000 },
+  );
+});
+
+test("the fused path decides hostile inputs exactly as each rule alone does", () => {
+  fc.assert(
+    fc.property(anyInput, (input) => same(api, input)),
+    { seed: SEED, numRuns: 3000 },
+  );
+});
+
+test("the fused path agrees under tight limits and after the exception expired", () => {
+  const tight = withLimits(api, 400, 3);
+  fc.assert(
+    fc.property(anyInput, fc.boolean(), (input, late) => {
+      same(tight, input, late ? Date.parse("2027-01-01T00:00:00Z") : NOW);
+    }),
+    { seed: SEED, numRuns: 2000 },
+  );
+});
+
+test("fused conditions give each rule's own value or error, without the input check", () => {
+  const policy = api.policies[0];
+  assert.ok(policy?.evaluate, "examples/api's policy is fused");
+  const outcome = new Int8Array(policy.rules.length);
+  const errors: unknown[] = [];
+  fc.assert(
+    fc.property(anyInput, (input) => {
+      policy.evaluate?.(input, outcome, errors);
+      policy.rules.forEach((rule, i) => {
+        let want: number;
+        let message: string | undefined;
+        try {
+          want = rule.when.test(input) ? 1 : 0;
+        } catch (e) {
+          want = 2;
+          message = (e as Error).message;
+        }
+        assert.equal(outcome[i], want, rule.name);
+        if (want === 2) assert.equal((errors[i] as Error).message, message, rule.name);
+      });
+    }),
+    { seed: SEED, numRuns: 3000 },
+  );
+});
+
+test("the schema-shaped input check never vouches for an input checkInput refuses", () => {
+  for (const [bytes, depth] of [
+    [1024 * 1024, 64],
+    [300, 64],
+    [100_000, 3],
+    [100_000, 2],
+  ] as const) {
+    const limits = { maxInputBytes: bytes, maxInputDepth: depth };
+    const fits = makeShapeCheck(api.schemas["api-request"], limits);
+    assert.ok(fits);
+    fc.assert(
+      fc.property(anyInput, (input) => {
+        if (fits(input)) assert.equal(checkInput(input, limits), undefined);
+      }),
+      { seed: SEED, numRuns: 2000 },
+    );
+  }
+});
+
+test("the schema-shaped input check vouches for well-formed requests within the limits", () => {
+  const fits = makeShapeCheck(api.schemas["api-request"], api.project.limits);
+  assert.ok(fits);
+  fc.assert(
+    fc.property(request, (input) => fits(input)),
+    { seed: SEED, numRuns: 500 },
+  );
+  // the byte count is checkInput's, to the byte
+  const input = { env: "prod" };
+  const limits = { maxInputBytes: 2 + 6 + 6, maxInputDepth: 2 };
+  assert.equal(makeShapeCheck(api.schemas["api-request"], limits)?.(input), true);
+  assert.equal(checkInput(input, limits), undefined);
+  const over = { maxInputBytes: 13, maxInputDepth: 2 };
+  assert.equal(makeShapeCheck(api.schemas["api-request"], over)?.(input), false);
+  assert.equal(checkInput(input, over)?.code, "engine.input_too_large");
+});
+
+// fail closed through the fused path: a small repository whose conditions err on purpose
+const FAILING = {
+  "stele.yaml": "apiVersion: stele/v1\nkind: Project\nmetadata:\n  name: t\nspec: {}\n",
+  "schemas/req.json": JSON.stringify({
+    type: "object",
+    properties: {
+      who: { type: "string" },
+      n: { type: "integer" },
+      xs: { type: "array", items: { type: "integer" } },
+      opt: { type: "string" },
+    },
+  }),
+  "policies/p.yaml": `apiVersion: stele/v1
+kind: Policy
+metadata:
+  name: p
+spec:
+  subject: req
+  default: allow
+  rules:
+    - name: deny-on-opt
+      effect: deny
+      when: input.opt == 'x'
+    - name: allow-on-opt
+      effect: allow
+      when: input.opt == 'y'
+    - name: warn-on-opt
+      effect: deny
+      enforcement: warn
+      when: input.opt == 'z'
+    - name: deny-overflow
+      effect: deny
+      when: input.n * 2 > 10
+    - name: deny-budget
+      effect: deny
+      when: input.xs.exists(a, input.xs.exists(b, input.xs.exists(c, a + b + c < -1000)))
+    - name: waivable
+      effect: deny
+      when: input.who == 'mallory'
+`,
+  "exceptions/e.yaml": `apiVersion: stele/v1
+kind: Exception
+metadata:
+  name: e
+spec:
+  policy: p
+  rules: [waivable]
+  when: input.opt == 'ok'
+  expires: 2026-12-01T00:00:00Z
+  owner: o@example.com
+  justification: test
+`,
+};
+
+const failing = (() => {
+  const r = compile(
+    Object.entries(FAILING).map(([f, t]) => new Source(f, t)),
+    { now: NOW },
+  );
+  if (!r.ok) throw new Error(JSON.stringify(r.diagnostics));
+  return r.set;
+})();
+
+function judge(input: unknown) {
+  assert.ok(failing.policies[0]?.evaluate, "the policy is fused");
+  const d = decide(failing, { input }, { now: NOW });
+  assert.deepStrictEqual(d, decide(reference(failing), { input }, { now: NOW }));
+  return d;
+}
+
+test("fused: a deny that cannot be evaluated counts as matched, with its error", () => {
+  const d = judge({ who: "ann", n: 1, xs: [] });
+  assert.equal(d.decision, "deny");
+  assert.deepEqual(d.policies[0]?.matched, ["deny-on-opt"]);
+  assert.deepEqual(
+    d.errors.map((e) => [e.rule, e.message]),
+    [
+      ["deny-on-opt", "no such key: `opt`"],
+      ["allow-on-opt", "no such key: `opt`"],
+      ["warn-on-opt", "no such key: `opt`"],
+    ],
+  );
+  assert.deepEqual(d.policies[0]?.warned, ["warn-on-opt"]);
+});
+
+test("fused: an allow that cannot be evaluated grants nothing", () => {
+  const d = judge({ who: "ann", n: 1, xs: [], opt: "q" });
+  assert.equal(d.decision, "allow"); // the default, not the erring allow
+  assert.deepEqual(d.policies[0]?.matched, []);
+  assert.deepEqual(d.errors, []);
+});
+
+test("fused: an overflow errs and fails closed; budgets stay per condition", () => {
+  const d = judge({ who: "ann", n: 2 ** 62, xs: [1, 2, 3], opt: "q" });
+  assert.deepEqual(d.policies[0]?.matched, ["deny-overflow"]);
+  assert.deepEqual(d.errors[0]?.message, "integer overflow");
+  const big = judge({ who: "ann", n: 1, xs: Array.from({ length: 120 }, (_, i) => i), opt: "q" });
+  assert.deepEqual(big.policies[0]?.matched, ["deny-budget"]);
+  assert.equal(big.errors[0]?.message, "evaluation exceeded its budget of work");
+  // the next condition has a budget of its own: it runs, and matches
+  const next = judge({ who: "mallory", n: 1, xs: Array.from({ length: 120 }, (_, i) => i) });
+  assert.ok(next.policies[0]?.matched.includes("waivable"));
+});
+
+test("fused: an exception waives only when its own condition holds, and its error shows", () => {
+  const waived = judge({ who: "mallory", n: 1, xs: [], opt: "ok" });
+  assert.equal(waived.decision, "allow");
+  assert.deepEqual(waived.exceptions[0]?.rules, ["waivable"]);
+  const erring = judge({ who: "mallory", n: 1, xs: [] });
+  assert.equal(erring.decision, "deny");
+  assert.ok(erring.errors.some((e) => e.exception === "e" && e.rule === "waivable"));
+});
+
+test("fused: an input of the wrong shape takes each rule's own path, and is refused as before", () => {
+  for (const input of [null, [], "x", { who: 1 }, { n: "1" }, { xs: [null] }, { xs: {} }])
+    judge(input);
+  const d = judge({ who: () => 1 });
+  assert.equal(d.decision, "deny");
+  assert.equal(d.errors[0]?.code, "engine.bad_input");
+});
+
+test("fused: without a schema, a condition that gives no bool cannot be evaluated", () => {
+  const r = compile(
+    [
+      new Source("stele.yaml", FAILING["stele.yaml"]),
+      new Source(
+        "policies/q.yaml",
+        "apiVersion: stele/v1\nkind: Policy\nmetadata:\n  name: q\nspec:\n  default: allow\n  rules:\n    - name: d\n      effect: deny\n      when: input.x\n    - name: a\n      effect: allow\n      when: input.y.z == 1\n",
+      ),
+    ],
+    { now: NOW },
+  );
+  assert.ok(r.ok);
+  assert.ok(r.set.policies[0]?.evaluate, "the policy is fused");
+  for (const input of [{ x: "yes" }, { x: true, y: { z: 1 } }, { x: null }, {}, null, 3, [1]]) {
+    const d = decide(r.set, { input }, { now: NOW });
+    assert.deepStrictEqual(d, decide(reference(r.set), { input }, { now: NOW }));
+  }
+  const d = decide(r.set, { input: { x: "yes" } }, { now: NOW });
+  assert.equal(d.decision, "deny");
+  assert.equal(d.errors[0]?.message, "condition gave string, not a bool");
+});
