@@ -90,10 +90,15 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
     }
     envs.push({ env, version: latest?.version ?? null, bundle: latest?.bundle ?? null, pdps });
   }
-  // a PDP given by URL that did not answer belongs to no environment: report it where asked
+  // a PDP given by URL that did not answer belongs to no environment: report it where asked,
+  // and never drop it, even when that environment has nothing in the ledger yet
   for (const l of live.filter((x) => x.env === undefined)) {
-    const target = envs.find((e) => e.env === options.env) ?? envs[0];
-    if (target && !target.pdps.some((p) => p.url === l.url))
+    let target = envs.find((e) => e.env === options.env) ?? envs[0];
+    if (!target) {
+      target = { env: options.env ?? "unknown", version: null, bundle: null, pdps: [] };
+      envs.push(target);
+    }
+    if (!target.pdps.some((p) => p.url === l.url))
       (target.pdps as PdpDrift[]).push(classifyLive(view, target.env, l));
   }
   let source: DriftReport["source"];

@@ -5,6 +5,7 @@ import {
   checkReleaseGates,
   hashEqual,
   type LedgerView,
+  parseEntry,
   readLedger,
   requireConsistent,
   verifyCheckpoint,
@@ -42,15 +43,41 @@ export async function verifyLedger(
   store: Store,
   options: { witness?: string } = {},
 ): Promise<VerifyReport> {
-  let view: LedgerView;
   const size = await store.ledgerSize();
+  const none = {
+    size,
+    releases: 0,
+    approvals: 0,
+    checkpoints: 0,
+    uncovered: 0,
+    checkpoint: undefined,
+  };
+  let entries: Buffer[];
   try {
-    view = readLedger(await store.readEntries(0, size));
+    entries = await store.readEntries(0, size);
   } catch (e) {
+    if (!(e instanceof SteleError) || e.code !== "store.corrupt") return failed(none, e);
+    // entries are contiguous from 0: name the first one that was deleted
+    let index = 0;
+    const present = (i: number) =>
+      store.readEntries(i, i + 1).then(
+        () => true,
+        () => false,
+      );
+    while (index < size && (await present(index))) index++;
     return failed(
-      { size, releases: 0, approvals: 0, checkpoints: 0, uncovered: 0, checkpoint: undefined },
-      e,
+      none,
+      new SteleError("ledger.tampered", `ledger entry ${index} is missing`, {
+        hint: "entries are never deleted; restore the store from a copy",
+      }),
+      index,
     );
+  }
+  let view: LedgerView;
+  try {
+    view = readLedger(entries);
+  } catch (e) {
+    return failed(none, e, firstMalformed(entries));
   }
   const base = {
     size: view.size,
@@ -68,6 +95,14 @@ export async function verifyLedger(
       new SteleError("ledger.bad_checkpoint", "the ledger has entries but no signed checkpoint"),
     );
   try {
+    if (options.witness !== undefined && !verifier)
+      throw new SteleError(
+        "ledger.rollback",
+        "the store has no ledger key, but a checkpoint of it was seen before",
+        {
+          hint: "the store was removed or replaced by an empty one; restore it from a copy (if that was deliberate, remove the witness `stele verify` keeps)",
+        },
+      );
     if (options.witness !== undefined && verifier) requireWitness(view, options.witness, verifier);
   } catch (e) {
     return failed(base, e);
@@ -76,7 +111,14 @@ export async function verifyLedger(
   try {
     for (const cp of stored) {
       if (!verifier) break;
-      const checked = verifyStoredCheckpoint(view, cp.note, verifier.vkey, verifier.origin);
+      let checked: Checkpoint;
+      try {
+        checked = verifyStoredCheckpoint(view, cp.note, verifier.vkey, verifier.origin);
+      } catch (e) {
+        if (!(e instanceof SteleError) || e.code !== "ledger.tampered") throw e;
+        // the checkpoints before vouch for entries [0, previous.size): the change is at or after
+        return failed(base, e, cp.size > view.size ? view.size : (previous?.size ?? 0));
+      }
       if (checked.size !== cp.size)
         throw new SteleError(
           "ledger.tampered",
@@ -134,10 +176,26 @@ function failed(
     problem: {
       ...(index !== undefined && { index }),
       code: e.code,
-      message: index !== undefined ? `ledger entry ${index}: ${e.message}` : e.message,
+      message:
+        index !== undefined && !e.message.startsWith(`ledger entry ${index} `)
+          ? `ledger entry ${index}: ${e.message}`
+          : e.message,
       ...(e.hint !== undefined && { hint: e.hint }),
     },
   };
+}
+
+// the index of the first entry that does not parse (readLedger said one does not)
+function firstMalformed(entries: readonly Uint8Array[]): number | undefined {
+  const index = entries.findIndex((bytes, i) => {
+    try {
+      parseEntry(bytes, i);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  return index < 0 ? undefined : index;
 }
 
 // a consistency proof exists only between two non-empty sizes
@@ -154,7 +212,19 @@ function requireWitness(
   note: string,
   verifier: { origin: string; vkey: string },
 ): void {
-  const seen = verifyCheckpoint(note, verifier.vkey, verifier.origin);
+  let seen: Checkpoint;
+  try {
+    seen = verifyCheckpoint(note, verifier.vkey, verifier.origin);
+  } catch (e) {
+    throw new SteleError(
+      "ledger.fork",
+      "the checkpoint seen before is not signed by the store's checkpoint key: the key or origin was replaced",
+      {
+        hint: "the store was replaced or its history rewritten under a new key; compare it with its backups (if it was replaced deliberately, remove the witness `stele verify` keeps)",
+        cause: e,
+      },
+    );
+  }
   if (seen.size > view.size)
     throw new SteleError(
       "ledger.rollback",

@@ -42,11 +42,15 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
   const app = new Hono();
   const limit = bodyLimit({
     maxSize: maxBody,
-    onError: (c) =>
-      fail(
+    onError: (c) => {
+      // the unread rest of the body leaves the connection unusable: say so, or a keep-alive
+      // client's next (good) request fails on a socket the server is about to drop
+      c.header("Connection", "close");
+      return fail(
         c,
         new SteleError("server.body_too_large", `request body is larger than ${maxBody} bytes`),
-      ),
+      );
+    },
   });
 
   const fail = (c: Context, e: SteleError) => {

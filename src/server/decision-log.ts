@@ -112,7 +112,15 @@ export class DecisionLog {
       input: request.input,
       decision: response,
     };
-    this.#queue.push(JSON.stringify(entry));
+    let line: string;
+    try {
+      line = JSON.stringify(entry);
+    } catch {
+      // an input nested too deep to serialize (the engine denied it): counted, never thrown
+      this.metrics.decisionLogDrops.inc();
+      return;
+    }
+    this.#queue.push(line);
   }
 
   /** Decisions queued but not yet written. */

@@ -43,9 +43,12 @@ export class Loader {
     try {
       const event = await this.#refresh(now);
       this.runtime.lastLedgerRead = now;
-      if (this.runtime.health !== "tampered")
+      // a refusal's reason lasts until the ledger verifies again; tampering with what runs lasts
+      // until a newly verified release replaces it
+      if (this.runtime.health !== "tampered" || event.outcome === "loaded") {
         this.runtime.health = this.runtime.active ? "ok" : "starting";
-      if (event.outcome === "loaded") this.runtime.reason = undefined;
+        this.runtime.reason = undefined;
+      }
       return event;
     } catch (e) {
       if (!(e instanceof SteleError)) throw e;
@@ -90,7 +93,10 @@ export class Loader {
   async #refresh(now: number): Promise<LoadEvent> {
     const state = await this.stateFile.read();
     const verifier = await ledgerVerifier(this.store);
-    if (!verifier) return { outcome: "unchanged", message: "the ledger is empty" };
+    if (!verifier) {
+      if (state.checkpoint) throw emptied();
+      return { outcome: "unchanged", message: "the ledger is empty" };
+    }
     // pin the ledger key on first use; a different key later is a different (forged) ledger
     if (state.vkey && state.vkey !== verifier.vkey)
       throw new SteleError(
@@ -102,7 +108,11 @@ export class Loader {
       );
     const view = await readView(this.store);
     const latest = await this.store.latestCheckpoint();
-    if (!latest) return { outcome: "unchanged", message: "no checkpoint yet" };
+    if (!latest) {
+      // DESIGN promise 6: a ledger that lost what this PDP trusted is a rollback, not a fresh read
+      if (state.checkpoint) throw emptied();
+      return { outcome: "unchanged", message: "no checkpoint yet" };
+    }
     const checkpoint = verifyStoredCheckpoint(view, latest.note, verifier.vkey, verifier.origin);
     if (state.checkpoint) {
       const seen = verifyCheckpoint(state.checkpoint, verifier.vkey, verifier.origin);
@@ -166,6 +176,16 @@ export class Loader {
   async #save(state: PdpState, vkey: string, checkpoint: string): Promise<void> {
     await this.stateFile.write({ ...state, vkey, checkpoint });
   }
+}
+
+function emptied(): SteleError {
+  return new SteleError(
+    "ledger.rollback",
+    "the store has no signed checkpoint, but this decision point already trusted one",
+    {
+      hint: "the store was removed or rolled back; keep serving the last verified release and investigate",
+    },
+  );
 }
 
 function proof(view: LedgerView, seen: Checkpoint, next: Checkpoint): Uint8Array[] {

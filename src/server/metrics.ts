@@ -42,7 +42,7 @@ export function createMetrics(runtime: Runtime): Metrics {
   });
   const decisionLogDrops = new Counter({
     name: "stele_decision_log_dropped_total",
-    help: "Decisions not written to the decision log because it could not keep up",
+    help: "Decisions not written to the decision log: it could not keep up, or could not serialize one",
     registers: [registry],
   });
   const decisionLogAppended = new Counter({

@@ -1,9 +1,9 @@
 import { createHash } from "node:crypto";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { type VerifyReport, verifyLedger } from "../../release/index.js";
-import { ledgerVerifier, openStore } from "../../store/index.js";
+import { openStore } from "../../store/index.js";
 import { type Command, Exit, stringOpt } from "../command.js";
 
 /** `stele verify`: the whole ledger, every bundle, every approval. */
@@ -16,13 +16,13 @@ export const verify: Command<VerifyReport> = {
       "where to remember the last checkpoint verified, to catch a store rolled back or rewritten (default: ~/.local/state/stele/witness/…)",
   },
   async run(args) {
-    const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
+    const url = stringOpt(args, "store") ?? "file:.stele";
+    const store = await openStore(url);
     try {
-      const verifier = await ledgerVerifier(store);
-      const path = stringOpt(args, "witness") ?? (verifier && defaultWitness(verifier.vkey));
-      const witness = path ? await readFile(path, "utf8").catch(() => undefined) : undefined;
+      const path = stringOpt(args, "witness") ?? defaultWitness(url);
+      const witness = await readFile(path, "utf8").catch(() => undefined);
       const report = await verifyLedger(store, witness !== undefined ? { witness } : {});
-      if (report.ok && path && report.checkpoint) {
+      if (report.ok && report.checkpoint) {
         await mkdir(dirname(path), { recursive: true });
         await writeFile(path, report.checkpoint);
       }
@@ -38,10 +38,12 @@ export const verify: Command<VerifyReport> = {
       : `TAMPERED: ${r.problem?.message} [${r.problem?.code}]${r.problem?.hint ? `\n  hint: ${r.problem.hint}` : ""}`,
 };
 
-// witnesses live outside the store, so whoever can rewrite the store cannot rewrite them
-function defaultWitness(vkey: string): string {
+// witnesses live outside the store, so whoever can rewrite the store cannot rewrite them; they
+// are named by where the store is, never by its key: a store whose key was replaced is a fork
+function defaultWitness(url: string): string {
   const base =
     process.env.STELE_STATE_DIR ??
     join(process.env.XDG_STATE_HOME ?? join(homedir(), ".local", "state"), "stele");
-  return join(base, "witness", createHash("sha256").update(vkey).digest("hex").slice(0, 32));
+  const where = /^file:(?!\/\/)/.test(url) ? `file:${resolve(url.slice("file:".length))}` : url;
+  return join(base, "witness", createHash("sha256").update(where).digest("hex").slice(0, 32));
 }

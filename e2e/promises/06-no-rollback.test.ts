@@ -1,0 +1,95 @@
+// DESIGN promise 6 under attack: versions per environment only go up; going back to an older
+// bundle is a new, approved, recorded weakening; and a store restored from an older copy (or
+// removed) is caught by the witness `stele verify` keeps outside it.
+import assert from "node:assert/strict";
+import { cpSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { tempDir } from "../../src/testing/index.js";
+import { makeRepo, strengthen } from "../fixture.js";
+import { refused } from "./attack.js";
+
+const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum: 2 } });
+const store = join(repo.dir, ".stele");
+const backup = join(tempDir("stele-06-"), "store");
+const v1 = repo.build("v1.json");
+repo.edit("policies/db-guardrails.yaml", strengthen);
+repo.commit("stronger");
+repo.build("v2.json");
+repo.edit("policies/db-guardrails.yaml", (t) => t.replace("append-only", "append only"));
+repo.commit("reworded");
+const v3 = repo.build("v3.json");
+
+repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
+repo.ok("release", "v1.json", "--env", "staging");
+repo.ok("verify");
+cpSync(store, backup, { recursive: true });
+
+function release(bundle: string, ...extra: string[]) {
+  return repo.run("release", bundle, "--env", "staging", "--json", ...extra);
+}
+
+test("a release with the version the environment runs is refused", () => {
+  repo.ok("approve", "v2.json", "--key", repo.key("alice"), "--env", "staging");
+  const error = refused(release("v2.json", "--version", "1"), "release.version_not_newer");
+  assert.equal(error.message, "`staging` runs v1; a release must have a higher version, found v1");
+  assert.match(error.hint ?? "", /omit --version/);
+});
+
+test("a release with a lower version than the environment runs is refused", () => {
+  assert.equal(
+    JSON.parse(repo.ok("release", "v2.json", "--env", "staging", "--version", "5", "--json"))
+      .version,
+    5,
+  );
+  repo.ok("approve", "v3.json", "--key", repo.key("alice"), "--env", "staging");
+  const error = refused(release("v3.json", "--version", "4"), "release.version_not_newer");
+  assert.equal(error.message, "`staging` runs v5; a release must have a higher version, found v4");
+  assert.equal(JSON.parse(repo.ok("release", "v3.json", "--env", "staging", "--json")).version, 6);
+});
+
+test("going back to an older bundle is a weakening that needs fresh approvals and a reason", () => {
+  // v1's approval was used by its own release: it counts for nothing now
+  const first = refused(
+    release("v1.json", "--justification", "revert"),
+    "release.weakening_quorum_not_met",
+  );
+  assert.match(first.message, /needs 2 approvals from reviewers in the config in force, found 0$/);
+  repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
+  repo.ok("approve", "v1.json", "--key", repo.key("bob"), "--env", "staging");
+  refused(release("v1.json"), "release.justification_required");
+  const r = JSON.parse(
+    repo.ok(
+      "release",
+      "v1.json",
+      "--env",
+      "staging",
+      "--justification",
+      "revert the audit rule",
+      "--json",
+    ),
+  );
+  assert.equal(r.bundle, v1);
+  assert.equal(r.version, 7);
+  assert.equal(r.class, "weakening");
+  assert.equal(r.previous, v3);
+});
+
+test("a store restored from an older copy after verify is caught as a rollback", () => {
+  assert.match(repo.ok("verify"), /^ok: 9 ledger entries/);
+  rmSync(store, { recursive: true });
+  cpSync(backup, store, { recursive: true });
+  const r = repo.run("verify", "--json");
+  assert.equal(r.code, 1, r.stdout);
+  const { problem } = JSON.parse(r.stdout);
+  assert.equal(problem.code, "ledger.rollback");
+  assert.equal(problem.message, "the ledger holds 2 entries, but 9 were seen before");
+  assert.match(problem.hint, /rolled back/);
+});
+
+test("a store removed after verify is caught as a rollback", () => {
+  rmSync(store, { recursive: true });
+  const r = repo.run("verify", "--json");
+  assert.equal(r.code, 1, r.stdout);
+  assert.equal(JSON.parse(r.stdout).problem.code, "ledger.rollback");
+});
