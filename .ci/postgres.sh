@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Starts a local PostgreSQL (Debian's package) for the postgres: store tests and prints the URL.
+# Only the URL goes to stdout: everything the tools say goes to stderr.
 set -euo pipefail
+exec 3>&1 1>&2
 if ! command -v pg_ctlcluster >/dev/null 2>&1; then
   apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
 fi
@@ -17,4 +19,4 @@ su postgres -c "psql -qtAc \"SELECT 1 FROM pg_roles WHERE rolname='stele'\"" | g
   su postgres -c "psql -qc \"CREATE ROLE stele LOGIN PASSWORD 'stele'\""
 su postgres -c "psql -qtAc \"SELECT 1 FROM pg_database WHERE datname='stele'\"" | grep -q 1 ||
   su postgres -c "createdb -O stele stele"
-echo "postgres://stele:stele@127.0.0.1:5432/stele"
+echo "postgres://stele:stele@127.0.0.1:5432/stele" >&3

@@ -121,7 +121,9 @@ export async function checkReleaseGates(
         hint: "say why with `--justification TEXT`; the record keeps it forever",
       },
     );
-  return { bundle, config, environment, previous, approvers: counted.map((a) => a.reviewer) };
+  // by name: the order approvals were handed in, or stored in, means nothing
+  const approvers = counted.map((a) => a.reviewer).sort();
+  return { bundle, config, environment, previous, approvers };
 }
 
 /**
