@@ -103,7 +103,10 @@ async function main(): Promise<void> {
   const now = Date.now();
   const engine: Decide = (input) => {
     const d = decide(set, { input }, { now });
-    return { decision: d.decision, matched: d.policies.flatMap((p) => p.matched) };
+    // one policy judges the api example: its matched list is the decision's
+    const only = d.policies.length === 1 ? d.policies[0] : undefined;
+    const matched = only ? only.matched : d.policies.flatMap((p) => p.matched);
+    return { decision: d.decision, matched };
   };
   const candidates: Record<string, Decide> = { handwritten, engine, "cel-js": celJs(set) };
   checkAgreement(inputs, candidates);

@@ -76,7 +76,9 @@ type RulesEvaluator = NonNullable<PolicyPlan["evaluate"]>;
 interface Judge {
   readonly policy: PolicyPlan;
   readonly evaluate: RulesEvaluator;
-  readonly outcome: Int8Array;
+  // per rule, what a match means: one small integer each, so the loop reads no rule object
+  readonly kinds: readonly number[];
+  readonly outcome: number[];
   readonly errors: unknown[];
   // per rule: the exceptions that may waive it, if any
   readonly waivers: readonly (readonly ExceptionPlan[] | undefined)[];
@@ -144,7 +146,8 @@ function makeJudge(
     policy,
     evaluate:
       policy.evaluate ?? ((input, outcome, errors) => runEach(rules, input, outcome, errors)),
-    outcome: new Int8Array(rules.length),
+    kinds: rules.map((r) => ruleKind(r, waivers?.get(r.name) !== undefined)),
+    outcome: new Array<number>(rules.length).fill(0),
     errors: new Array<unknown>(rules.length).fill(undefined),
     waivers: rules.map((r) => waivers?.get(r.name)),
     reasons: rules.map((r) =>
@@ -155,13 +158,26 @@ function makeJudge(
   };
 }
 
+// what a rule's match means (Judge.kinds)
+const ALLOW = 0;
+const DENY = 1;
+const WAIVABLE_DENY = 2;
+const WARN_DENY = 3;
+const WARN_ALLOW = 4;
+
+function ruleKind(rule: RulePlan, waivable: boolean): number {
+  if (rule.enforcement === "warn") return rule.effect === "deny" ? WARN_DENY : WARN_ALLOW;
+  if (rule.effect !== "deny") return ALLOW;
+  return waivable ? WAIVABLE_DENY : DENY;
+}
+
 // each rule's own compiled condition, one by one: for plans without a fused evaluator
 function runEach(
   rules: readonly RulePlan[],
   input: unknown,
-  outcome: Int8Array,
+  outcome: number[],
   errors: unknown[],
-): void {
+): number {
   for (let i = 0; i < rules.length; i++) {
     try {
       outcome[i] = (rules[i] as RulePlan).when.test(input) ? 1 : 0;
@@ -170,6 +186,7 @@ function runEach(
       errors[i] = e;
     }
   }
+  return -1;
 }
 
 function selectJudges(set: PolicySet, selector: Selector): readonly Judge[] {
@@ -259,9 +276,9 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
  * A deny that cannot be evaluated counts as matched and no exception waives it.
  */
 function decidePolicy(judge: Judge, input: unknown, now: number): PolicyDecision {
-  const { policy, outcome, waivers } = judge;
+  const { policy, outcome, kinds } = judge;
   const rules = policy.rules;
-  judge.evaluate(input, outcome, judge.errors);
+  const mask = judge.evaluate(input, outcome, judge.errors);
   // lists are made only when something goes in them: most decisions fill one or two
   let matched: string[] | undefined;
   let reasons: Reason[] | undefined;
@@ -272,25 +289,30 @@ function decidePolicy(judge: Judge, input: unknown, now: number): PolicyDecision
   let denied = false;
   let allowed = false;
 
-  for (let i = 0; i < rules.length; i++) {
+  // the rules whose outcome is not 0, in rule order: from the mask, or by looking at each
+  let left = mask;
+  let i = -1;
+  for (;;) {
+    if (mask === -1) {
+      if (++i >= outcome.length) break;
+      if (outcome[i] === 0) continue;
+    } else {
+      if (left === 0) break;
+      const bit = left & -left;
+      left ^= bit;
+      i = 31 - Math.clz32(bit);
+    }
     const o = outcome[i];
-    if (o === 0) continue;
-    const rule = rules[i] as RulePlan;
-    const failed = o === 2;
-    if (failed) {
-      errors = append(errors, evalError(policy, rule, judge.errors[i]));
-      // DESIGN: fail closed; an allow that cannot be evaluated grants nothing
-      if (rule.effect !== "deny") continue;
-    }
-    if (rule.enforcement === "warn") {
-      warned = append(warned, rule.name);
-      warnings = append(warnings, judge.warnings[i] as string);
-      continue;
-    }
-    const candidates = waivers[i];
-    if (candidates !== undefined && rule.effect === "deny" && !failed) {
+    const kind = kinds[i];
+    if (o === 2) {
+      errors = append(errors, evalError(policy, rules[i] as RulePlan, judge.errors[i]));
+      // DESIGN: fail closed; an allow that cannot be evaluated grants nothing, a deny matches
+      // and no exception waives it
+      if (kind === ALLOW || kind === WARN_ALLOW) continue;
+    } else if (kind === WAIVABLE_DENY) {
+      const rule = rules[i] as RulePlan;
       errors ??= [];
-      const waiver = findWaiver(policy, rule, candidates, input, now, errors);
+      const waiver = findWaiver(policy, rule, judge.waivers[i] ?? NONE, input, now, errors);
       if (waiver) {
         const use = exceptions?.find((u) => u.name === waiver.name);
         if (use) use.rules.push(rule.name);
@@ -304,10 +326,16 @@ function decidePolicy(judge: Judge, input: unknown, now: number): PolicyDecision
         continue;
       }
     }
-    matched = append(matched, rule.name);
-    reasons = append(reasons, judge.reasons[i] as Reason);
-    if (rule.effect === "deny") denied = true;
-    else allowed = true;
+    if (kind === WARN_DENY || kind === WARN_ALLOW) {
+      warned = append(warned, (rules[i] as RulePlan).name);
+      warnings = append(warnings, judge.warnings[i] as string);
+      continue;
+    }
+    const reason = judge.reasons[i] as Reason;
+    matched = append(matched, reason.rule);
+    reasons = append(reasons, reason);
+    if (kind === ALLOW) allowed = true;
+    else denied = true;
   }
 
   const effect: Effect = denied ? "deny" : allowed ? "allow" : policy.default;
@@ -319,7 +347,7 @@ function decidePolicy(judge: Judge, input: unknown, now: number): PolicyDecision
     warned: warned ?? NONE,
     warnings: warnings ?? NONE,
     exceptions: exceptions ?? NONE,
-    errors: errors ?? NONE,
+    errors: errors === undefined || errors.length === 0 ? NONE : errors,
   };
 }
 

@@ -316,6 +316,13 @@ export function inStrings(s: string, list: readonly unknown[]): boolean {
   return false;
 }
 
+/** An array of at most `max` strings (a proven operand of a total `in`, cel-total.ts). */
+export function isStringList(v: unknown, max: number): boolean {
+  if (!Array.isArray(v) || v.length > max) return false;
+  for (let i = 0; i < v.length; i++) if (typeof v[i] !== "string") return false;
+  return true;
+}
+
 /** A condition's result: a bool, or the error of a condition that gave something else. */
 export function toCondition(v: unknown): boolean {
   if (typeof v !== "boolean")

@@ -27,9 +27,11 @@ export interface RulePlan {
 /**
  * Every rule condition of a policy in one pass, each with its own CEL semantics and budget:
  * sets `outcome[i]` for `rules[i]` to 0 (no match), 1 (match) or 2 (cannot be evaluated, the
- * error in `errors[i]`), exactly as `rules[i].when.test` would return or throw.
+ * error in `errors[i]`), exactly as `rules[i].when.test` would return or throw. Returns either a
+ * bit mask of the rules whose outcome is not 0 (bit i for rule i; only their `outcome` entries
+ * are set, every other outcome is 0), or -1: every `outcome` entry is set.
  */
-export type RulesEvaluator = (input: unknown, outcome: Int8Array, errors: unknown[]) => void;
+export type RulesEvaluator = (input: unknown, outcome: number[], errors: unknown[]) => number;
 
 /** A policy, compiled: its rules in source order. */
 export interface PolicyPlan {
