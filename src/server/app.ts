@@ -18,16 +18,46 @@ export interface AppOptions {
   readonly clock?: () => number;
   /** Deny everything while the ledger view is stale. */
   readonly failClosedWhenStale?: boolean;
-  /** Called with every decision made (the decision log). */
-  readonly onDecision?: (response: DecisionResponse, request: DecisionRequest) => void;
+  /**
+   * Called with every decision made (the decision log), and the response as JSON when the
+   * route already serialized it.
+   */
+  readonly onDecision?: (
+    response: DecisionResponse,
+    request: DecisionRequest,
+    json: string | undefined,
+  ) => void;
   /** Extra status fields (drift, decision log, verification), merged into `/v1/status`. */
   readonly status?: () => Record<string, unknown>;
+}
+
+/** What a POST route answers, before any transport writes it. */
+export interface Reply {
+  readonly status: number;
+  readonly json: unknown;
+  /** `json` already serialized, when the route needed the text itself. */
+  readonly text?: string;
+  /** The connection cannot be reused (an unread body is left on it). */
+  readonly close?: boolean;
+}
+
+/** A POST route's request, as any transport hands it over. */
+export interface PostRequest {
+  readonly path: string;
+  readonly contentType: string | undefined;
+  readonly body: string;
+  readonly query: URLSearchParams;
 }
 
 /** The HTTP app and its metrics; no socket (serve.ts binds one). */
 export interface App {
   readonly app: Hono;
   readonly metrics: Metrics;
+  /** The POST routes; undefined for a path that is not one. Never throws. */
+  post(request: PostRequest): Reply | undefined;
+  /** The reply to a body over the size limit. */
+  tooLarge(): Reply;
+  readonly maxBodyBytes: number;
 }
 
 /**
@@ -40,20 +70,20 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
   const clock = options.clock ?? Date.now;
   const metrics = createMetrics(runtime);
   const app = new Hono();
+  const tooLarge = (): Reply => ({
+    ...failure(
+      new SteleError("server.body_too_large", `request body is larger than ${maxBody} bytes`),
+    ),
+    // the unread rest of the body leaves the connection unusable: say so, or a keep-alive
+    // client's next (good) request fails on a socket the server is about to drop
+    close: true,
+  });
   const limit = bodyLimit({
     maxSize: maxBody,
-    onError: (c) => {
-      // the unread rest of the body leaves the connection unusable: say so, or a keep-alive
-      // client's next (good) request fails on a socket the server is about to drop
-      c.header("Connection", "close");
-      return fail(
-        c,
-        new SteleError("server.body_too_large", `request body is larger than ${maxBody} bytes`),
-      );
-    },
+    onError: (c) => send(c, tooLarge()),
   });
 
-  const fail = (c: Context, e: SteleError) => {
+  const failure = (e: SteleError): Reply => {
     metrics.requestErrors.inc({ code: e.code });
     const status =
       e.code === "server.body_too_large"
@@ -61,25 +91,63 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
         : e.code === "server.unsupported_media_type"
           ? 415
           : e.status;
-    return c.json({ error: e.toJSON() }, status as 400);
+    return { status, json: { error: e.toJSON() } };
+  };
+  const fail = (c: Context, e: SteleError) => send(c, failure(e));
+  // anything unexpected: a 500 that is never a decision, let alone an allow
+  const internal = (e: unknown): Reply => {
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "internal error",
+        error: String(e),
+        stack: e instanceof Error ? e.stack : undefined,
+      }),
+    );
+    metrics.requestErrors.inc({ code: "internal" });
+    return {
+      status: 500,
+      json: { error: { code: "internal", message: "internal error; the request was not decided" } },
+    };
   };
 
-  // one decision on the release that was active when the request arrived
-  const judge = (active: Active, request: DecisionRequest): DecisionResponse => {
+  // decisions in the same millisecond share one timestamp string
+  let stampedAt = Number.NaN;
+  let stamp = "";
+  const timestamp = (now: number) => {
+    if (now !== stampedAt) {
+      stampedAt = now;
+      stamp = new Date(now).toISOString();
+    }
+    return stamp;
+  };
+
+  // one decision on the release that was active when the request arrived; `serialize` when the
+  // caller sends it alone, so the decision log reuses the text
+  const judge = (
+    active: Active,
+    request: DecisionRequest,
+    serialize = false,
+  ): { response: DecisionResponse; text: string | undefined } => {
     const now = clock();
-    const decision = decide(active.set, request, { now, bundle: active.digest });
-    const response = {
-      ...denyIfStale(decision),
+    const d = denyIfStale(decide(active.set, request, { now, bundle: active.digest }));
+    const response: DecisionResponse = {
+      decision: d.decision,
+      policies: d.policies,
+      warnings: d.warnings,
+      exceptions: d.exceptions,
+      errors: d.errors,
+      bundle: d.bundle,
       id: randomUUID(),
-      time: new Date(now).toISOString(),
+      time: timestamp(now),
       env: active.env,
       version: active.version,
     };
-    metrics.decisions.inc({ decision: response.decision, policy: "*", effect: response.decision });
-    for (const p of response.policies)
-      metrics.decisions.inc({ decision: response.decision, policy: p.policy, effect: p.effect });
-    options.onDecision?.(response, request);
-    return response;
+    metrics.countDecision(response.decision, "*", response.decision);
+    for (const p of response.policies) metrics.countDecision(response.decision, p.policy, p.effect);
+    const text = serialize ? JSON.stringify(response) : undefined;
+    options.onDecision?.(response, request, text);
+    return { response, text };
   };
 
   const denyIfStale = (decision: Decision): Decision => {
@@ -95,21 +163,21 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     return { ...decision, decision: "deny", errors: [...decision.errors, error] };
   };
 
-  app.post("/v1/decide", limit, async (c) => {
+  const decideRoute = (raw: string, type: string | undefined): Reply => {
     const started = performance.now();
-    const body = await readJson(c);
+    const body = parseJson(raw, type);
     const active = runtime.active;
-    if (!active) return notReady(c);
-    const response = judge(active, readDecisionRequest(body));
-    metrics.latency.observe({ route: "decide" }, (performance.now() - started) / 1000);
-    return c.json(response);
-  });
+    if (!active) return notReady();
+    const { response, text } = judge(active, readDecisionRequest(body), true);
+    metrics.observeLatency("decide", (performance.now() - started) / 1000);
+    return { status: 200, json: response, ...(text !== undefined && { text }) };
+  };
 
-  app.post("/v1/decide/batch", limit, async (c) => {
+  const batchRoute = (text: string, type: string | undefined): Reply => {
     const started = performance.now();
-    const body = await readJson(c);
+    const body = parseJson(text, type);
     const active = runtime.active;
-    if (!active) return notReady(c);
+    if (!active) return notReady();
     const requests = (body as { requests?: unknown })?.requests;
     if (!Array.isArray(requests) || Object.keys(body as object).some((k) => k !== "requests"))
       throw new SteleError("server.bad_request", 'a batch is `{"requests": [...]}`');
@@ -120,33 +188,71 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
       );
     const results = requests.map((r, i) => {
       try {
-        return judge(active, readDecisionRequest(r, `request ${i}`));
+        return judge(active, readDecisionRequest(r, `request ${i}`)).response;
       } catch (e) {
         if (!(e instanceof SteleError)) throw e;
         metrics.requestErrors.inc({ code: e.code });
         return { error: e.toJSON() };
       }
     });
-    metrics.latency.observe({ route: "batch" }, (performance.now() - started) / 1000);
-    return c.json({ env: active.env, version: active.version, bundle: active.digest, results });
-  });
+    metrics.observeLatency("batch", (performance.now() - started) / 1000);
+    return {
+      status: 200,
+      json: { env: active.env, version: active.version, bundle: active.digest, results },
+    };
+  };
 
-  app.post("/v1/admission", limit, async (c) => {
+  const admissionRoute = (
+    text: string,
+    type: string | undefined,
+    query: URLSearchParams,
+  ): Reply => {
     const started = performance.now();
-    const body = await readJson(c);
+    const body = parseJson(text, type);
     const { uid, input } = toAdmissionInput(body);
     const active = runtime.active;
-    const policies = c.req.queries("policy");
-    const subject = c.req.query("subject");
+    const policies = query.getAll("policy");
+    const subject = query.get("subject") ?? undefined;
     const request: DecisionRequest = {
       input,
-      ...(policies && policies.length > 0 && { policies }),
+      ...(policies.length > 0 && { policies }),
       ...(subject !== undefined && { subject }),
     };
-    const response = active ? judge(active, request) : undefined;
-    metrics.latency.observe({ route: "admission" }, (performance.now() - started) / 1000);
-    return c.json(toAdmissionReview(uid, response));
-  });
+    const response = active ? judge(active, request).response : undefined;
+    metrics.observeLatency("admission", (performance.now() - started) / 1000);
+    return { status: 200, json: toAdmissionReview(uid, response) };
+  };
+
+  const post = (request: PostRequest): Reply | undefined => {
+    const route =
+      request.path === "/v1/decide"
+        ? decideRoute
+        : request.path === "/v1/decide/batch"
+          ? batchRoute
+          : request.path === "/v1/admission"
+            ? admissionRoute
+            : undefined;
+    if (!route) return undefined;
+    try {
+      return route(request.body, request.contentType, request.query);
+    } catch (e) {
+      return e instanceof SteleError ? failure(e) : internal(e);
+    }
+  };
+
+  // the same routes through Hono (tests call app.request; serve.ts answers them without it)
+  for (const path of ["/v1/decide", "/v1/decide/batch", "/v1/admission"]) {
+    app.post(path, limit, async (c) => {
+      const url = new URL(c.req.url);
+      const reply = post({
+        path,
+        contentType: c.req.header("content-type"),
+        body: await c.req.text(),
+        query: url.searchParams,
+      }) as Reply;
+      return send(c, reply);
+    });
+  }
 
   app.get("/v1/status", (c) => {
     const a = runtime.active;
@@ -178,28 +284,22 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
   app.notFound((c) =>
     fail(c, new SteleError("server.bad_request", `no route \`${c.req.method} ${c.req.path}\``)),
   );
-  app.onError((e, c) => {
-    if (e instanceof SteleError) return fail(c, e);
-    console.error(
-      JSON.stringify({ level: "error", msg: "internal error", error: String(e), stack: e.stack }),
-    );
-    metrics.requestErrors.inc({ code: "internal" });
-    return c.json(
-      { error: { code: "internal", message: "internal error; the request was not decided" } },
-      500,
-    );
-  });
-  return { app, metrics };
+  app.onError((e, c) => send(c, e instanceof SteleError ? failure(e) : internal(e)));
+  return { app, metrics, post, tooLarge, maxBodyBytes: maxBody };
 }
 
-async function readJson(c: Context): Promise<unknown> {
-  const type = c.req.header("content-type") ?? "";
-  if (!/^application\/json\s*(;|$)/i.test(type))
+function send(c: Context, reply: Reply) {
+  if (reply.close) c.header("Connection", "close");
+  if (reply.text === undefined) return c.json(reply.json as object, reply.status as 200);
+  return c.body(reply.text, reply.status as 200, { "Content-Type": "application/json" });
+}
+
+function parseJson(text: string, type: string | undefined): unknown {
+  if (!/^application\/json\s*(;|$)/i.test(type ?? ""))
     throw new SteleError(
       "server.unsupported_media_type",
       `content type must be application/json, found \`${type || "none"}\``,
     );
-  const text = await c.req.text();
   try {
     return JSON.parse(text);
   } catch {
@@ -207,10 +307,11 @@ async function readJson(c: Context): Promise<unknown> {
   }
 }
 
-function notReady(c: Context) {
-  // DESIGN: until a release verifies, every decision is a deny with a reason
-  return c.json(
-    {
+// DESIGN: until a release verifies, every decision is a deny with a reason
+function notReady(): Reply {
+  return {
+    status: 503,
+    json: {
       decision: "deny",
       policies: [],
       warnings: [],
@@ -218,6 +319,5 @@ function notReady(c: Context) {
       errors: [{ code: "server.not_ready", message: "no verified release is loaded yet" }],
       bundle: null,
     },
-    503,
-  );
+  };
 }

@@ -92,7 +92,7 @@ export class DecisionLog {
   }
 
   /** Queues one decision; never blocks a request and never throws. */
-  record(response: DecisionResponse, request: DecisionRequest): void {
+  record(response: DecisionResponse, request: DecisionRequest, json?: string): void {
     if (this.options.sample < 1 && Math.random() >= this.options.sample) {
       this.#sampledOut++;
       return;
@@ -101,20 +101,9 @@ export class DecisionLog {
       this.metrics.decisionLogDrops.inc();
       return;
     }
-    const entry: LoggedDecision = {
-      id: response.id,
-      time: response.time,
-      env: response.env,
-      version: response.version,
-      bundle: response.bundle ?? "",
-      ...(request.policies !== undefined && { policies: request.policies }),
-      ...(request.subject !== undefined && { subject: request.subject }),
-      input: request.input,
-      decision: response,
-    };
     let line: string;
     try {
-      line = JSON.stringify(entry);
+      line = entryLine(response, request, json);
     } catch {
       // an input nested too deep to serialize (the engine denied it): counted, never thrown
       this.metrics.decisionLogDrops.inc();
@@ -173,4 +162,28 @@ export class DecisionLog {
       });
     }
   }
+}
+
+/**
+ * One decision as a log line: a LoggedDecision in JSON, fields in its declared order. The
+ * response's own JSON, when the route already made it, goes in as it is.
+ */
+export function entryLine(
+  response: DecisionResponse,
+  request: DecisionRequest,
+  json = JSON.stringify(response),
+): string {
+  const head: Omit<LoggedDecision, "input" | "decision"> = {
+    id: response.id,
+    time: response.time,
+    env: response.env,
+    version: response.version,
+    bundle: response.bundle ?? "",
+    ...(request.policies !== undefined && { policies: request.policies }),
+    ...(request.subject !== undefined && { subject: request.subject }),
+  };
+  const input = JSON.stringify(request.input);
+  // an input JSON cannot represent (undefined, a function) has no line: the caller counts a drop
+  if (input === undefined) throw new TypeError("the input has no JSON form");
+  return `${JSON.stringify(head).slice(0, -1)},"input":${input},"decision":${json}}`;
 }

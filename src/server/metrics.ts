@@ -10,16 +10,36 @@ export interface Metrics {
   readonly verificationFailures: Counter<"reason">;
   readonly decisionLogDrops: Counter;
   readonly decisionLogAppended: Counter;
+  /** Counts one decision (or one policy's effect in it); cheap enough for every request. */
+  countDecision(decision: string, policy: string, effect: string): void;
+  /** Observes one request's latency on a route. */
+  observeLatency(route: string, seconds: number): void;
 }
 
 /** Creates the metrics; gauges read the runtime when scraped. */
 export function createMetrics(runtime: Runtime): Metrics {
   const registry = new Registry();
+  // decision → policy → effect → count, kept as plain numbers and handed over when scraped:
+  // labelled increments hash their labels on every call, and there is one per policy per request
+  const counts = new Map<string, Map<string, Map<string, number>>>();
+  const countDecision = (decision: string, policy: string, effect: string) => {
+    let byPolicy = counts.get(decision);
+    if (!byPolicy) counts.set(decision, (byPolicy = new Map()));
+    let byEffect = byPolicy.get(policy);
+    if (!byEffect) byPolicy.set(policy, (byEffect = new Map()));
+    byEffect.set(effect, (byEffect.get(effect) ?? 0) + 1);
+  };
   const decisions = new Counter({
     name: "stele_decisions_total",
     help: "Decisions made, by outcome and by each policy's effect",
     labelNames: ["decision", "policy", "effect"] as const,
     registers: [registry],
+    collect() {
+      this.reset();
+      for (const [decision, byPolicy] of counts)
+        for (const [policy, byEffect] of byPolicy)
+          for (const [effect, n] of byEffect) this.inc({ decision, policy, effect }, n);
+    },
   });
   const latency = new Histogram({
     name: "stele_decision_duration_seconds",
@@ -96,5 +116,7 @@ export function createMetrics(runtime: Runtime): Metrics {
     verificationFailures,
     decisionLogDrops,
     decisionLogAppended,
+    countDecision,
+    observeLatency: (route, seconds) => latency.observe({ route }, seconds),
   };
 }

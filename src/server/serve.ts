@@ -1,9 +1,11 @@
+import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { serve as listen } from "@hono/node-server";
+import { getRequestListener } from "@hono/node-server";
 import type { Store } from "../store/index.js";
 import { createApp } from "./app.js";
 import { DecisionLog } from "./decision-log.js";
 import { writeHeartbeat } from "./heartbeat.js";
+import { createListener } from "./http.js";
 import { pdpIdentity } from "./identity.js";
 import { Loader } from "./loader.js";
 import { Runtime } from "./runtime.js";
@@ -52,9 +54,9 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   const maxStaleness = options.maxStalenessMs ?? 5 * 60_000;
   const identity = await pdpIdentity(`${options.statePath}.key`, options.env);
   let decisionLog: DecisionLog | undefined;
-  const { app, metrics } = createApp(runtime, {
+  const http = createApp(runtime, {
     ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
-    onDecision: (response, request) => decisionLog?.record(response, request),
+    onDecision: (response, request, json) => decisionLog?.record(response, request, json),
     ...(options.failClosedWhenStale !== undefined && {
       failClosedWhenStale: options.failClosedWhenStale,
     }),
@@ -76,6 +78,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
         : null,
     }),
   });
+  const metrics = http.metrics;
   if (options.decisionLog !== false)
     decisionLog = await DecisionLog.open(options.store, identity.name, identity, metrics, {
       ...(options.decisionLogSample !== undefined && { sample: options.decisionLogSample }),
@@ -128,11 +131,10 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   ];
 
   const host = options.host ?? "127.0.0.1";
-  const server = await new Promise<ReturnType<typeof listen>>((resolve, reject) => {
-    const s = listen({ fetch: app.fetch, hostname: host, port: options.port ?? 8181 }, () =>
-      resolve(s),
-    );
-    s.once("error", reject);
+  const server: HttpServer = createServer(createListener(http, getRequestListener(http.app.fetch)));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8181, host, () => resolve());
   });
   const address = server.address() as AddressInfo;
   url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;

@@ -1,0 +1,83 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import type { App, Reply } from "./app.js";
+
+// the decision routes straight on node:http: the body read as bytes with a running limit, the
+// reply written as one JSON string. Web Request and stream objects per call cost more than the
+// decision itself; every other route (status, metrics, probes) goes through Hono.
+
+const POST_ROUTES = new Set(["/v1/decide", "/v1/decide/batch", "/v1/admission"]);
+
+/** A request listener answering the POST routes itself and handing the rest to `fallback`. */
+export function createListener(app: App, fallback: RequestListener): RequestListener {
+  const max = app.maxBodyBytes;
+  return (req, res) => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const path = q < 0 ? url : url.slice(0, q);
+    if (req.method !== "POST" || !POST_ROUTES.has(path)) {
+      fallback(req, res);
+      return;
+    }
+    const declared = Number(req.headers["content-length"]);
+    if (declared > max) {
+      // never read: the declared body alone is over the limit
+      write(res, app.tooLarge());
+      req.resume();
+      return;
+    }
+    readBody(req, max, (body) => {
+      if (body === undefined) {
+        write(res, app.tooLarge());
+        return;
+      }
+      const reply = app.post({
+        path,
+        contentType: req.headers["content-type"],
+        body,
+        query: new URLSearchParams(q < 0 ? "" : url.slice(q + 1)),
+      }) as Reply;
+      write(res, reply);
+    });
+  };
+}
+
+// the body as text, or undefined once it passes `max` bytes (the rest is drained, not kept)
+function readBody(req: IncomingMessage, max: number, done: (body: string | undefined) => void) {
+  let first: Buffer | undefined;
+  let more: Buffer[] | undefined;
+  let size = 0;
+  let over = false;
+  req.on("data", (chunk: Buffer) => {
+    if (over) return;
+    size += chunk.length;
+    if (size > max) {
+      over = true;
+      first = undefined;
+      more = undefined;
+      done(undefined);
+      return;
+    }
+    if (first === undefined) first = chunk;
+    else (more ??= [first]).push(chunk);
+  });
+  req.on("end", () => {
+    if (over) return;
+    done(more ? Buffer.concat(more, size).toString("utf8") : (first?.toString("utf8") ?? ""));
+  });
+  req.on("error", () => {
+    // the client went away mid-body: nothing to answer
+    over = true;
+  });
+}
+
+function write(res: ServerResponse, reply: Reply): void {
+  if (res.headersSent || res.destroyed) return;
+  const body = reply.text ?? JSON.stringify(reply.json);
+  const headers: Record<string, string | number> = {
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+  };
+  if (reply.close) headers.connection = "close";
+  res.writeHead(reply.status, headers);
+  res.end(body);
+}
