@@ -58,7 +58,8 @@ function readBody(req: IncomingMessage, max: number, done: (body: string | undef
       return;
     }
     if (first === undefined) first = chunk;
-    else (more ??= [first]).push(chunk);
+    else if (more === undefined) more = [first, chunk];
+    else more.push(chunk);
   });
   req.on("end", () => {
     if (over) return;

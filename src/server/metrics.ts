@@ -24,9 +24,15 @@ export function createMetrics(runtime: Runtime): Metrics {
   const counts = new Map<string, Map<string, Map<string, number>>>();
   const countDecision = (decision: string, policy: string, effect: string) => {
     let byPolicy = counts.get(decision);
-    if (!byPolicy) counts.set(decision, (byPolicy = new Map()));
+    if (!byPolicy) {
+      byPolicy = new Map();
+      counts.set(decision, byPolicy);
+    }
     let byEffect = byPolicy.get(policy);
-    if (!byEffect) byPolicy.set(policy, (byEffect = new Map()));
+    if (!byEffect) {
+      byEffect = new Map();
+      byPolicy.set(policy, byEffect);
+    }
     byEffect.set(effect, (byEffect.get(effect) ?? 0) + 1);
   };
   const decisions = new Counter({
