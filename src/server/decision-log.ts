@@ -145,7 +145,11 @@ export class DecisionLog {
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.options.maxBatch);
-      const bytes = batch.map((line) => Buffer.from(line, "utf8"));
+      const bytes: Buffer[] = [];
+      for (let i = 0; i < batch.length; i++) {
+        bytes.push(Buffer.from(batch[i] as string, "utf8"));
+        if (i % SLICE === SLICE - 1) await yieldToRequests();
+      }
       try {
         await this.store.appendLogBatch(this.name, this.#size, bytes);
       } catch {
@@ -153,7 +157,11 @@ export class DecisionLog {
         this.metrics.decisionLogDrops.inc(batch.length);
         continue;
       }
-      for (const b of bytes) this.#tree.append(b);
+      // hashing a batch is milliseconds of work: in slices, so no request waits behind all of it
+      for (let i = 0; i < bytes.length; i++) {
+        this.#tree.append(bytes[i] as Buffer);
+        if (i % SLICE === SLICE - 1) await yieldToRequests();
+      }
       this.#size += batch.length;
       this.metrics.decisionLogAppended.inc(batch.length);
       await this.store.putLogCheckpoint(this.name, {
@@ -163,6 +171,10 @@ export class DecisionLog {
     }
   }
 }
+
+// entries converted or hashed between two looks at the sockets
+const SLICE = 128;
+const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /**
  * One decision as a log line: a LoggedDecision in JSON, fields in its declared order. The

@@ -122,13 +122,14 @@ export class FileStore implements Store {
     const dir = this.#logDir(log);
     const size = await this.#logSize(dir);
     if (size !== first) throw conflict(first);
-    for (const e of entries)
-      if (Buffer.from(e).includes(0x0a))
+    const parts: Uint8Array[] = [];
+    for (const e of entries) {
+      if (e.includes(0x0a))
         throw new SteleError("store.corrupt", "a log entry may not hold a newline");
-    const bytes = Buffer.from(
-      entries.map((e) => Buffer.from(e).toString("utf8")).join("\n"),
-      "utf8",
-    );
+      if (parts.length > 0) parts.push(NEWLINE);
+      parts.push(e);
+    }
+    const bytes = Buffer.concat(parts);
     if (
       !(await createOnce(
         this.#tmp,
@@ -226,6 +227,8 @@ export class FileStore implements Store {
     return { size: Number(name), note };
   }
 }
+
+const NEWLINE = Buffer.from("\n");
 
 function conflict(size: number): SteleError {
   return new SteleError("store.conflict", `the ledger no longer has ${size} entries`, {
