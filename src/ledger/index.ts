@@ -12,6 +12,8 @@ export {
   signCheckpoint,
   verifyCheckpoint,
 } from "./checkpoint.js";
+/** The right edge of an append-only Merkle tree: appends and its root in O(log n) memory. */
+export { MerkleFrontier } from "./frontier.js";
 export type { BundleSource, CheckedRelease } from "./gates.js";
 /** Checks one release record against the ledger before it: every release gate. */
 /** Approval digests already counted by earlier releases. */
@@ -27,6 +29,7 @@ export {
   checkpointOf,
   latestRelease,
   readLedger,
+  signRoot,
   signTree,
   verifyStoredCheckpoint,
 } from "./log.js";

@@ -69,7 +69,12 @@ export function checkpointOf(view: LedgerView, key: LedgerKey): string {
 
 /** Signs a checkpoint of a tree at a size with a log key. */
 export function signTree(tree: MerkleTree, size: number, key: LedgerKey): string {
-  const cp: Checkpoint = { origin: key.origin, size, root: tree.root(size), extensions: [] };
+  return signRoot(tree.root(size), size, key);
+}
+
+/** Signs a checkpoint of a tree given by its root hash at a size with a log key. */
+export function signRoot(root: Uint8Array, size: number, key: LedgerKey): string {
+  const cp: Checkpoint = { origin: key.origin, size, root, extensions: [] };
   return signCheckpoint(cp, key.privateKey, key.name);
 }
 

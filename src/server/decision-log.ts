@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { DecisionRequest } from "../engine/index.js";
-import { type LedgerKey, MerkleTree, signTree } from "../ledger/index.js";
+import { type LedgerKey, MerkleFrontier, signRoot } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
 import type { Metrics } from "./metrics.js";
 import type { DecisionResponse } from "./wire.js";
@@ -42,7 +42,8 @@ export function logKeyDoc(log: string): string {
  */
 export class DecisionLog {
   readonly #queue: string[] = [];
-  readonly #tree = new MerkleTree();
+  // the log's proofs are made by whoever reads it back: here only its root is needed
+  readonly #tree = new MerkleFrontier();
   readonly #timer: NodeJS.Timeout;
   #size = 0;
   #flushing: Promise<void> | undefined;
@@ -166,7 +167,7 @@ export class DecisionLog {
       this.metrics.decisionLogAppended.inc(batch.length);
       await this.store.putLogCheckpoint(this.name, {
         size: this.#size,
-        note: signTree(this.#tree, this.#size, this.key),
+        note: signRoot(this.#tree.root(), this.#size, this.key),
       });
     }
   }

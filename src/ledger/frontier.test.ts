@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { MerkleFrontier } from "./frontier.js";
+import { emptyRoot } from "./merkle.js";
+import { MerkleTree } from "./tree.js";
+
+test("the frontier's root is the full tree's root at every size", () => {
+  fc.assert(
+    fc.property(fc.array(fc.uint8Array({ maxLength: 8 }), { maxLength: 70 }), (entries) => {
+      const frontier = new MerkleFrontier();
+      const tree = new MerkleTree();
+      assert.deepEqual(frontier.root(), emptyRoot());
+      for (const e of entries) {
+        frontier.append(e);
+        tree.append(e);
+        assert.equal(frontier.size, tree.size);
+        assert.deepEqual(frontier.root(), tree.root());
+      }
+    }),
+    { seed: 20261129, numRuns: 200 },
+  );
+});
+
+test("the frontier's root changes with any entry, and its root is a copy", () => {
+  const a = new MerkleFrontier();
+  const b = new MerkleFrontier();
+  for (let i = 0; i < 13; i++) {
+    a.append(Uint8Array.of(i));
+    b.append(Uint8Array.of(i === 6 ? 99 : i));
+  }
+  assert.notDeepEqual(a.root(), b.root());
+  const root = a.root();
+  root.fill(0);
+  assert.notDeepEqual(a.root(), root);
+});
