@@ -34,3 +34,18 @@ test("the frontier's root changes with any entry, and its root is a copy", () =>
   root.fill(0);
   assert.notDeepEqual(a.root(), root);
 });
+
+test("a frontier restored from its snapshot goes on exactly as the original", () => {
+  const a = new MerkleFrontier();
+  for (let i = 0; i < 11; i++) a.append(Uint8Array.of(i));
+  const b = MerkleFrontier.restore(a.snapshot());
+  for (let i = 11; i < 20; i++) {
+    a.append(Uint8Array.of(i));
+    b.append(Uint8Array.of(i));
+  }
+  assert.deepEqual(b.root(), a.root());
+  assert.equal(b.size, 20);
+  const s = a.snapshot();
+  assert.throws(() => MerkleFrontier.restore({ ...s, size: s.size + 1 }));
+  assert.throws(() => MerkleFrontier.restore({ ...s, heights: [...s.heights].reverse() }));
+});

@@ -1,4 +1,16 @@
-import { emptyRoot, leafHash, nodeHash } from "./merkle.js";
+import { SteleError } from "../errors.js";
+import { emptyRoot, HASH_SIZE, leafHash, nodeHash } from "./merkle.js";
+
+/** A frontier as plain data. */
+export interface FrontierState {
+  readonly size: number;
+  readonly roots: readonly Uint8Array[];
+  readonly heights: readonly number[];
+}
+
+function bad(): SteleError {
+  return new SteleError("internal", "not a Merkle frontier snapshot");
+}
 
 /**
  * The right edge of an append-only RFC 6962 tree: the roots of its complete subtrees, one per
@@ -11,6 +23,34 @@ export class MerkleFrontier {
   readonly #roots: Uint8Array[] = [];
   readonly #heights: number[] = [];
   #size = 0;
+
+  /** The frontier as plain data (to hand to another thread, or to return to later). */
+  snapshot(): FrontierState {
+    return {
+      size: this.#size,
+      roots: this.#roots.map((r) => Uint8Array.from(r)),
+      heights: [...this.#heights],
+    };
+  }
+
+  /** A frontier from a snapshot; throws when the snapshot is not one. */
+  static restore(state: FrontierState): MerkleFrontier {
+    const f = new MerkleFrontier();
+    let size = 0;
+    let last = Number.POSITIVE_INFINITY;
+    if (state.roots.length !== state.heights.length) throw bad();
+    for (const [j, h] of state.heights.entries()) {
+      const root = state.roots[j];
+      if (!Number.isSafeInteger(h) || h < 0 || h >= last || root?.length !== HASH_SIZE) throw bad();
+      last = h;
+      size += 2 ** h;
+      f.#roots.push(Uint8Array.from(root));
+      f.#heights.push(h);
+    }
+    if (size !== state.size) throw bad();
+    f.#size = size;
+    return f;
+  }
 
   /** The number of leaves. */
   get size(): number {

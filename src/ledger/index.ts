@@ -13,7 +13,7 @@ export {
   verifyCheckpoint,
 } from "./checkpoint.js";
 /** The right edge of an append-only Merkle tree: appends and its root in O(log n) memory. */
-export { MerkleFrontier } from "./frontier.js";
+export { type FrontierState, MerkleFrontier } from "./frontier.js";
 export type { BundleSource, CheckedRelease } from "./gates.js";
 /** Checks one release record against the ledger before it: every release gate. */
 /** Approval digests already counted by earlier releases. */

@@ -1,3 +1,4 @@
+import * as crypto from "node:crypto";
 import { createHash } from "node:crypto";
 import { SteleError } from "../errors.js";
 
@@ -9,15 +10,22 @@ const LEAF_PREFIX = Uint8Array.of(0x00);
 const NODE_PREFIX = Uint8Array.of(0x01);
 const EMPTY_ROOT = createHash("sha256").digest();
 
+// Node's one-shot hash (20.12 and later) skips a Hash object per call: most of the cost of
+// hashing 65 bytes, a third of hashing a decision
+const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: "buffer") => Buffer })
+  .hash;
+
 /** The RFC 6962 hash of one log entry: SHA-256(0x00 ‖ data). */
 export function leafHash(data: Uint8Array): Uint8Array {
   // spec: RFC 6962 §2.1 MTH({d(0)}) = SHA-256(0x00 || d(0))
+  if (oneShot) return oneShot("sha256", Buffer.concat([LEAF_PREFIX, data]), "buffer");
   return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
 }
 
 /** The RFC 6962 hash of an interior node: SHA-256(0x01 ‖ left ‖ right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   // spec: RFC 6962 §2.1 MTH(D[n]) = SHA-256(0x01 || MTH(D[0:k]) || MTH(D[k:n]))
+  if (oneShot) return oneShot("sha256", Buffer.concat([NODE_PREFIX, left, right]), "buffer");
   return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
 }
 

@@ -1,7 +1,9 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
+import { Worker } from "node:worker_threads";
 import type { DecisionRequest } from "../engine/index.js";
-import { type LedgerKey, MerkleFrontier, signRoot } from "../ledger/index.js";
+import { type FrontierState, type LedgerKey, signRoot } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
+import type { WorkerAnswer, WorkerRequest } from "./decision-log-worker.js";
 import type { Metrics } from "./metrics.js";
 import type { DecisionResponse } from "./wire.js";
 
@@ -42,8 +44,9 @@ export function logKeyDoc(log: string): string {
  */
 export class DecisionLog {
   readonly #queue: string[] = [];
-  // the log's proofs are made by whoever reads it back: here only its root is needed
-  readonly #tree = new MerkleFrontier();
+  // hashes entries off the request thread; holds the right edge of the log's Merkle tree (its
+  // proofs are made by whoever reads the log back: here only its root is needed)
+  readonly #sealer = new Sealer();
   readonly #timer: NodeJS.Timeout;
   #size = 0;
   #flushing: Promise<void> | undefined;
@@ -87,8 +90,7 @@ export class DecisionLog {
       },
     );
     await store.writeDoc(logKeyDoc(name), Buffer.from(key.vkey));
-    for (const entry of await store.readLog(name)) log.#tree.append(entry);
-    log.#size = log.#tree.size;
+    log.#size = await log.#sealer.load(await store.readLog(name));
     return log;
   }
 
@@ -141,41 +143,117 @@ export class DecisionLog {
     clearInterval(this.#timer);
     await this.flush();
     if (this.#queue.length > 0) await this.flush();
+    await this.#sealer.close();
   }
 
   async #drain(): Promise<void> {
     while (this.#queue.length > 0) {
       const batch = this.#queue.splice(0, this.options.maxBatch);
-      const bytes: Buffer[] = [];
-      for (let i = 0; i < batch.length; i++) {
-        bytes.push(Buffer.from(batch[i] as string, "utf8"));
-        if (i % SLICE === SLICE - 1) await yieldToRequests();
-      }
+      let sealed: Sealed;
       try {
-        await this.store.appendLogBatch(this.name, this.#size, bytes);
+        sealed = await this.#sealer.seal(batch);
+        const entries = Array.from(sealed.ends, (end, i) =>
+          sealed.bytes.subarray(i === 0 ? 0 : (sealed.ends[i - 1] as number) + 1, end),
+        );
+        await this.store.appendLogBatch(this.name, this.#size, entries);
       } catch {
-        // the store failed: these decisions are lost, and counted as such
+        // the worker or the store failed: these decisions are lost, and counted as such
         this.metrics.decisionLogDrops.inc(batch.length);
+        await this.#sealer.rollback();
         continue;
       }
-      // hashing a batch is milliseconds of work: in slices, so no request waits behind all of it
-      for (let i = 0; i < bytes.length; i++) {
-        this.#tree.append(bytes[i] as Buffer);
-        if (i % SLICE === SLICE - 1) await yieldToRequests();
-      }
+      this.#sealer.commit(sealed);
       this.#size += batch.length;
       this.metrics.decisionLogAppended.inc(batch.length);
       await this.store.putLogCheckpoint(this.name, {
         size: this.#size,
-        note: signRoot(this.#tree.root(), this.#size, this.key),
+        note: signRoot(sealed.root, this.#size, this.key),
       });
     }
   }
 }
 
-// entries converted or hashed between two looks at the sockets
-const SLICE = 128;
-const yieldToRequests = () => new Promise<void>((resolve) => setImmediate(resolve));
+type Sealed = Extract<WorkerAnswer, { kind: "sealed" }>;
+
+// the decision log's side of its worker: one request at a time, answers in order; a worker that
+// dies is replaced, from the last frontier whose entries the store took
+class Sealer {
+  #worker: Worker | undefined;
+  readonly #waiting: { resolve: (a: WorkerAnswer) => void; reject: (e: Error) => void }[] = [];
+  #committed: FrontierState = { size: 0, roots: [], heights: [] };
+
+  /** Hashes what the store already holds; returns the log's size. */
+  async load(entries: readonly Uint8Array[]): Promise<number> {
+    const a = await this.#ask({ kind: "load", entries });
+    if (a.kind !== "state") throw new Error(`the decision log worker failed: ${describe(a)}`);
+    this.#committed = a.state;
+    return a.state.size;
+  }
+
+  /** The entry bytes of `lines`, and the root with them appended (not committed yet). */
+  async seal(lines: readonly string[]): Promise<Sealed> {
+    const a = await this.#ask({ kind: "seal", lines });
+    if (a.kind !== "sealed") throw new Error(`the decision log worker failed: ${describe(a)}`);
+    return a;
+  }
+
+  /** The store took a sealed batch: its frontier is the log's. */
+  commit(sealed: Sealed): void {
+    this.#committed = sealed.state;
+  }
+
+  /** The store did not take the last batch: back to the last committed frontier. */
+  async rollback(): Promise<void> {
+    try {
+      await this.#ask({ kind: "reset", state: this.#committed });
+    } catch {
+      // a dead worker is replaced from the committed frontier on the next request
+    }
+  }
+
+  async close(): Promise<void> {
+    const w = this.#worker;
+    this.#worker = undefined;
+    await w?.terminate();
+  }
+
+  #ask(request: WorkerRequest): Promise<WorkerAnswer> {
+    const worker = this.#worker ?? this.#start();
+    // a worker with an answer owed keeps the process alive: the last batch is written on exit
+    worker.ref();
+    return new Promise((resolve, reject) => {
+      this.#waiting.push({ resolve, reject });
+      worker.postMessage(request);
+    });
+  }
+
+  #start(): Worker {
+    const worker = new Worker(new URL("./decision-log-worker.js", import.meta.url));
+    worker.unref();
+    worker.on("message", (a: WorkerAnswer) => {
+      this.#waiting.shift()?.resolve(a);
+      if (this.#waiting.length === 0) worker.unref();
+    });
+    const dead = (e: Error) => {
+      if (this.#worker !== worker) return;
+      this.#worker = undefined;
+      for (const w of this.#waiting.splice(0)) w.reject(e);
+    };
+    worker.on("error", dead);
+    worker.on("exit", (code) => dead(new Error(`the decision log worker exited (${code})`)));
+    this.#worker = worker;
+    // a replacement starts where the store is; its answer is awaited like any other
+    if (this.#committed.size > 0) {
+      this.#waiting.push({ resolve: () => undefined, reject: () => undefined });
+      worker.postMessage({ kind: "reset", state: this.#committed } satisfies WorkerRequest);
+    }
+    return worker;
+  }
+}
+
+function describe(a: WorkerAnswer): string {
+  return a.kind === "failed" ? a.message : `unexpected answer \`${a.kind}\``;
+}
 
 /**
  * One decision as a log line: a LoggedDecision in JSON, fields in its declared order. The

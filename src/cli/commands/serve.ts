@@ -9,7 +9,7 @@ import { type Command, Exit, stringOpt, usageError } from "../command.js";
 export const serve: Command<{ url: string }> = {
   summary: "run the decision point for an environment (only verified releases)",
   usage:
-    "--env ENV [--port N] [--host H] [--poll-interval 5s] [--verify-interval 30s] [--max-staleness 5m] [--fail-closed-when-stale] [--state FILE]",
+    "--env ENV [--port N] [--host H] [--poll-interval 5s] [--verify-interval 30s] [--max-staleness 5m] [--fail-closed-when-stale] [--decision-log-sample F] [--state FILE]",
   options: {
     env: { type: "string" },
     port: { type: "string" },
@@ -18,6 +18,7 @@ export const serve: Command<{ url: string }> = {
     "verify-interval": { type: "string" },
     "max-staleness": { type: "string" },
     "fail-closed-when-stale": { type: "boolean", default: false },
+    "decision-log-sample": { type: "string" },
     state: { type: "string" },
   },
   help: {
@@ -28,6 +29,8 @@ export const serve: Command<{ url: string }> = {
     "verify-interval": "how often to re-verify the running bundle (default 30s)",
     "max-staleness": "how old the ledger view may get before status says stale (default 5m)",
     "fail-closed-when-stale": "deny every request while stale",
+    "decision-log-sample":
+      "fraction of decisions written to the decision log, 0–1 (default 1); the rest are counted in status",
     state:
       "where to keep the version floor and pinned ledger key (default: ~/.local/state/stele/pdp-…)",
   },
@@ -39,6 +42,13 @@ export const serve: Command<{ url: string }> = {
     const port = Number(stringOpt(args, "port") ?? "8181");
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw usageError(`--port must be 0–65535`);
+    const sampleText = stringOpt(args, "decision-log-sample");
+    const sample = sampleText === undefined ? undefined : Number(sampleText);
+    if (sample !== undefined && !(sampleText !== "" && sample >= 0 && sample <= 1))
+      throw usageError(
+        `--decision-log-sample must be a number from 0 to 1, found \`${sampleText}\``,
+        "e.g. 0.1 logs one decision in ten",
+      );
     const server = await startServer({
       env,
       store,
@@ -49,6 +59,7 @@ export const serve: Command<{ url: string }> = {
       verifyIntervalMs: duration(stringOpt(args, "verify-interval") ?? "30s"),
       maxStalenessMs: duration(stringOpt(args, "max-staleness") ?? "5m"),
       failClosedWhenStale: args.values["fail-closed-when-stale"] === true,
+      ...(sample !== undefined && { decisionLogSample: sample }),
     });
     if (!io.json) io.err(`stele: serving ${env} on ${server.url}`);
     await new Promise<void>((resolve) => {

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { openStore, type Store } from "../store/index.js";
+import { verifyDecisionLogs } from "./decision-audit.js";
+import { DecisionLog } from "./decision-log.js";
+import { pdpIdentity } from "./identity.js";
+import { createMetrics } from "./metrics.js";
+import { Runtime } from "./runtime.js";
+import type { DecisionResponse } from "./wire.js";
+
+// the decision log hashes in a worker thread: whatever fails (the store, the worker), what it
+// wrote still verifies, and what it could not write is counted
+
+async function fixture(wrap: (store: Store) => Store = (s) => s) {
+  const dir = mkdtempSync(join(tmpdir(), "stele-dlog-"));
+  const store = await openStore(`file:${join(dir, "store")}`);
+  const identity = await pdpIdentity(join(dir, "pdp.key"), "test");
+  const metrics = createMetrics(new Runtime("test"));
+  const log = await DecisionLog.open(wrap(store), identity.name, identity, metrics, {
+    flushIntervalMs: 60_000,
+    maxBatch: 5,
+  });
+  const drops = async () =>
+    (await metrics.registry.getSingleMetricAsString("stele_decision_log_dropped_total")).match(
+      /_total (\d+)/,
+    )?.[1];
+  return {
+    store,
+    log,
+    drops,
+    async done() {
+      await log.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+let n = 0;
+function record(log: DecisionLog): void {
+  const id = `d-${n++}`;
+  const response: DecisionResponse = {
+    decision: "deny",
+    policies: [],
+    warnings: [],
+    exceptions: [],
+    errors: [],
+    bundle: "sha256:00",
+    id,
+    time: "2026-11-29T00:00:00.000Z",
+    env: "test",
+    version: 1,
+  };
+  log.record(response, { input: { id, text: "line\nbreak é \u2028" } });
+}
+
+test("decisions written in batches verify, across a reopen", async () => {
+  const f = await fixture();
+  for (let i = 0; i < 12; i++) record(f.log);
+  await f.log.flush();
+  assert.equal(f.log.size, 12);
+  await f.log.close();
+  const again = await DecisionLog.open(
+    f.store,
+    f.log.name,
+    await pdpIdentity(join(f.store.url.slice(5), "..", "pdp.key"), "test"),
+    createMetrics(new Runtime("test")),
+  );
+  assert.equal(again.size, 12);
+  for (let i = 0; i < 3; i++) record(again);
+  await again.close();
+  const [report] = await verifyDecisionLogs(f.store);
+  assert.deepEqual(
+    { ok: report?.ok, entries: report?.entries, uncovered: report?.uncovered },
+    { ok: true, entries: 15, uncovered: 0 },
+  );
+  await f.done();
+});
+
+test("a batch the store refuses is dropped and counted; the log goes on and verifies", async () => {
+  let fail = 1;
+  const f = await fixture(
+    (store) =>
+      new Proxy(store, {
+        get(target, key, receiver) {
+          if (key === "appendLogBatch" && fail > 0)
+            return async () => {
+              fail--;
+              throw new Error("disk full");
+            };
+          const v = Reflect.get(target, key, receiver);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      }),
+  );
+  for (let i = 0; i < 5; i++) record(f.log);
+  await f.log.flush();
+  assert.equal(f.log.size, 0);
+  assert.equal(await f.drops(), "5");
+  for (let i = 0; i < 7; i++) record(f.log);
+  await f.log.flush();
+  assert.equal(f.log.size, 7);
+  const [report] = await verifyDecisionLogs(f.store);
+  assert.equal(report?.ok, true, report?.problem?.message);
+  assert.equal(report?.entries, 7);
+  await f.done();
+});
