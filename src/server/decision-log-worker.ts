@@ -7,7 +7,12 @@ import { type FrontierState, MerkleFrontier } from "../ledger/index.js";
 export type WorkerRequest =
   | { readonly kind: "reset"; readonly state: FrontierState }
   | { readonly kind: "load"; readonly entries: readonly Uint8Array[] }
-  | { readonly kind: "seal"; readonly lines: readonly string[] };
+  /** Holds lines until they are sealed; no answer. */
+  | { readonly kind: "queue"; readonly lines: readonly string[] }
+  /** Seals up to `max` held lines. */
+  | { readonly kind: "seal"; readonly max: number }
+  /** Drops every held line (they were counted lost). */
+  | { readonly kind: "discard" };
 
 /** What the worker answers, one answer per request, in order. */
 export type WorkerAnswer =
@@ -26,9 +31,19 @@ export type WorkerAnswer =
 
 let frontier = new MerkleFrontier();
 const encoder = new TextEncoder();
+// lines handed over and not sealed yet: they wait here, not on the request thread's heap
+let held: string[] = [];
 
-function answer(request: WorkerRequest): { answer: WorkerAnswer; transfer: ArrayBuffer[] } {
+function answer(
+  request: WorkerRequest,
+): { answer: WorkerAnswer; transfer: ArrayBuffer[] } | undefined {
   switch (request.kind) {
+    case "queue":
+      for (const line of request.lines) held.push(line);
+      return undefined;
+    case "discard":
+      held = [];
+      return undefined;
     case "reset":
       frontier = MerkleFrontier.restore(request.state);
       return { answer: { kind: "state", state: frontier.snapshot() }, transfer: [] };
@@ -37,9 +52,10 @@ function answer(request: WorkerRequest): { answer: WorkerAnswer; transfer: Array
       for (const e of request.entries) frontier.append(e);
       return { answer: { kind: "state", state: frontier.snapshot() }, transfer: [] };
     case "seal": {
+      const lines = held.splice(0, request.max);
       // invariant: a line is JSON text, so it holds no raw newline and encodes losslessly
-      const bytes = encoder.encode(request.lines.join("\n"));
-      const ends = new Uint32Array(request.lines.length);
+      const bytes = encoder.encode(lines.join("\n"));
+      const ends = new Uint32Array(lines.length);
       let start = 0;
       for (let i = 0; i < ends.length; i++) {
         const end = i + 1 < ends.length ? bytes.indexOf(0x0a, start) : bytes.length;
@@ -61,8 +77,8 @@ function answer(request: WorkerRequest): { answer: WorkerAnswer; transfer: Array
 
 parentPort?.on("message", (request: WorkerRequest) => {
   try {
-    const { answer: a, transfer } = answer(request);
-    parentPort?.postMessage(a, transfer);
+    const a = answer(request);
+    if (a) parentPort?.postMessage(a.answer, a.transfer);
   } catch (e) {
     parentPort?.postMessage({ kind: "failed", message: String(e) } satisfies WorkerAnswer);
   }

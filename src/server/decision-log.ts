@@ -28,6 +28,8 @@ export interface DecisionLogOptions {
   readonly maxBatch?: number;
   /** How often a batch is written. */
   readonly flushIntervalMs?: number;
+  /** How often queued decisions move to the worker thread (off the request thread's heap). */
+  readonly handOffIntervalMs?: number;
   /** Fraction of decisions logged, 0–1; the rest are counted, never silently skipped. */
   readonly sample?: number;
 }
@@ -48,6 +50,9 @@ export class DecisionLog {
   // proofs are made by whoever reads the log back: here only its root is needed)
   readonly #sealer = new Sealer();
   readonly #timer: NodeJS.Timeout;
+  readonly #handOff: NodeJS.Timeout;
+  // decisions handed to the worker and not yet sealed
+  #held = 0;
   #size = 0;
   #flushing: Promise<void> | undefined;
   #sampledOut = 0;
@@ -61,6 +66,9 @@ export class DecisionLog {
   ) {
     this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs);
     this.#timer.unref();
+    // short-lived lines on the request thread: its young-generation collections stay short
+    this.#handOff = setInterval(() => this.#handOver(), options.handOffIntervalMs);
+    this.#handOff.unref();
   }
 
   /** Opens (or continues) the log `name`, rebuilding its tree from what is stored. */
@@ -86,6 +94,7 @@ export class DecisionLog {
         maxQueue: options.maxQueue ?? 50_000,
         maxBatch: options.maxBatch ?? 2_000,
         flushIntervalMs: options.flushIntervalMs ?? 100,
+        handOffIntervalMs: options.handOffIntervalMs ?? 10,
         sample: options.sample ?? 1,
       },
     );
@@ -100,7 +109,7 @@ export class DecisionLog {
       this.#sampledOut++;
       return;
     }
-    if (this.#queue.length >= this.options.maxQueue) {
+    if (this.#queue.length + this.#held >= this.options.maxQueue) {
       this.metrics.decisionLogDrops.inc();
       return;
     }
@@ -117,7 +126,7 @@ export class DecisionLog {
 
   /** Decisions queued but not yet written. */
   get pending(): number {
-    return this.#queue.length;
+    return this.#queue.length + this.#held;
   }
 
   /** Decisions written so far (the log's size). */
@@ -141,30 +150,62 @@ export class DecisionLog {
   /** Stops the timer and writes everything still queued. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
+    clearInterval(this.#handOff);
     await this.flush();
-    if (this.#queue.length > 0) await this.flush();
+    if (this.pending > 0) await this.flush();
     await this.#sealer.close();
   }
 
+  #handOver(): void {
+    if (this.#queue.length === 0) return;
+    const lines = this.#queue.splice(0);
+    try {
+      this.#sealer.hold(lines);
+      this.#held += lines.length;
+    } catch {
+      this.metrics.decisionLogDrops.inc(lines.length);
+    }
+  }
+
+  // what the worker held is gone with it: counted
+  #lost(): void {
+    this.metrics.decisionLogDrops.inc(this.#held);
+    this.#held = 0;
+  }
+
   async #drain(): Promise<void> {
-    while (this.#queue.length > 0) {
-      const batch = this.#queue.splice(0, this.options.maxBatch);
+    this.#handOver();
+    while (this.#held > 0) {
+      const generation = this.#sealer.generation;
       let sealed: Sealed;
       try {
-        sealed = await this.#sealer.seal(batch);
-        const entries = Array.from(sealed.ends, (end, i) =>
-          sealed.bytes.subarray(i === 0 ? 0 : (sealed.ends[i - 1] as number) + 1, end),
-        );
+        sealed = await this.#sealer.seal(Math.min(this.#held, this.options.maxBatch));
+      } catch {
+        this.#lost();
+        await this.#sealer.rollback();
+        continue;
+      }
+      if (this.#sealer.generation !== generation || sealed.ends.length === 0) {
+        // a replaced worker sealed nothing of what the old one held
+        this.#lost();
+        await this.#sealer.rollback();
+        continue;
+      }
+      this.#held -= sealed.ends.length;
+      const entries = Array.from(sealed.ends, (end, i) =>
+        sealed.bytes.subarray(i === 0 ? 0 : (sealed.ends[i - 1] as number) + 1, end),
+      );
+      try {
         await this.store.appendLogBatch(this.name, this.#size, entries);
       } catch {
-        // the worker or the store failed: these decisions are lost, and counted as such
-        this.metrics.decisionLogDrops.inc(batch.length);
+        // the store failed: these decisions are lost, and counted as such
+        this.metrics.decisionLogDrops.inc(entries.length);
         await this.#sealer.rollback();
         continue;
       }
       this.#sealer.commit(sealed);
-      this.#size += batch.length;
-      this.metrics.decisionLogAppended.inc(batch.length);
+      this.#size += entries.length;
+      this.metrics.decisionLogAppended.inc(entries.length);
       await this.store.putLogCheckpoint(this.name, {
         size: this.#size,
         note: signRoot(sealed.root, this.#size, this.key),
@@ -190,9 +231,17 @@ class Sealer {
     return a.state.size;
   }
 
-  /** The entry bytes of `lines`, and the root with them appended (not committed yet). */
-  async seal(lines: readonly string[]): Promise<Sealed> {
-    const a = await this.#ask({ kind: "seal", lines });
+  /** Workers started so far: lines held by an earlier one are gone. */
+  generation = 0;
+
+  /** Hands lines to the worker to hold until sealed. */
+  hold(lines: readonly string[]): void {
+    (this.#worker ?? this.#start()).postMessage({ kind: "queue", lines } satisfies WorkerRequest);
+  }
+
+  /** The entry bytes of up to `max` held lines, and the root with them appended (not committed). */
+  async seal(max: number): Promise<Sealed> {
+    const a = await this.#ask({ kind: "seal", max });
     if (a.kind !== "sealed") throw new Error(`the decision log worker failed: ${describe(a)}`);
     return a;
   }
@@ -229,6 +278,7 @@ class Sealer {
 
   #start(): Worker {
     const worker = new Worker(new URL("./decision-log-worker.js", import.meta.url));
+    this.generation += 1;
     worker.unref();
     worker.on("message", (a: WorkerAnswer) => {
       this.#waiting.shift()?.resolve(a);
