@@ -113,7 +113,7 @@ test("two entries swapped by hand fail verify at the first of them", () => {
   tampered(repo, freshWitness(), "ledger.tampered", 2);
 });
 
-test("a release record appended by hand fails verify at its index, even once a later command ran", () => {
+test("a release record appended by hand fails verify at its index, and no later command signs it", () => {
   const staging2 = entries(repo)[6] as { bundle: string };
   const prod1 = entries(repo)[4] as Record<string, unknown>;
   // a well-formed record that promotes v2 to prod with no approvals at all
@@ -130,8 +130,13 @@ test("a release record appended by hand fails verify at its index, even once a l
   );
   const problem = tampered(repo, freshWitness(), "trust.quorum_not_met", SIZE);
   assert.match(problem.message, /needs 2 approvals from reviewers in the config in force, found 0/);
-  // a later command covering it with a checkpoint does not make it valid
-  repo.ok("log");
+  // a later command refuses to sign it into the history, and says where it is
+  const later = repo.run("log");
+  assert.equal(later.code, 1, later.stderr);
+  assert.match(later.stderr, /ledger entry 7 has no checkpoint and is not what a release writes/);
+  const json = repo.run("log", "--json");
+  assert.equal(json.code, 1);
+  assert.match(json.stdout + json.stderr, /"code":\s*"ledger\.tampered"/);
   tampered(repo, freshWitness(), "trust.quorum_not_met", SIZE);
 });
 

@@ -20,6 +20,7 @@ import {
   storedBundle,
 } from "../store/index.js";
 import { countedApprovals, type Envelope, toEnvelope, toReviewers } from "../trust/index.js";
+import { checkRecordedRelease } from "./verify.js";
 
 /** What to release, where, and on whose word. */
 export interface ReleaseRequest {
@@ -142,12 +143,48 @@ async function attemptRelease(
   };
 }
 
-/** Reads the ledger, checks it against its latest checkpoint, and covers an interrupted tail. */
+/**
+ * Reads the ledger, checks it against its latest checkpoint, and covers an interrupted tail: the
+ * entries a release wrote before it was stopped, and only once each passes every gate again.
+ */
 export async function openLedger(store: Store): Promise<LedgerView> {
   const view = await readView(store);
   await requireCheckpointMatches(store, view);
+  await requireTailPasses(store, view);
   await coverTail(store, view);
   return view;
+}
+
+// DESIGN promise 8: entries past the last checkpoint are signed only if they are what a release
+// would have written; anything appended by hand is refused, never signed into the history
+async function requireTailPasses(store: Store, view: LedgerView): Promise<void> {
+  const covered = (await store.latestCheckpoint())?.size ?? 0;
+  if (view.size <= covered) return;
+  const refuse = (index: number, e: unknown) =>
+    new SteleError(
+      "ledger.tampered",
+      `ledger entry ${index} has no checkpoint and is not what a release writes: ${e instanceof Error ? e.message : String(e)}`,
+      {
+        hint: "nothing was signed; run `stele verify` for the full report and restore the store from a copy",
+        cause: e,
+      },
+    );
+  for (const a of view.approvals) {
+    if (a.index < covered) continue;
+    try {
+      toEnvelope(a.envelope);
+    } catch (e) {
+      throw refuse(a.index, e);
+    }
+  }
+  for (const r of view.releases) {
+    if (r.index < covered) continue;
+    try {
+      await checkRecordedRelease(store, view, r.record, r.index);
+    } catch (e) {
+      throw refuse(r.index, e);
+    }
+  }
 }
 
 /**

@@ -6,6 +6,7 @@ import {
   hashEqual,
   type LedgerView,
   parseEntry,
+  type ReleaseRecord,
   readLedger,
   requireConsistent,
   verifyCheckpoint,
@@ -142,26 +143,39 @@ export async function verifyLedger(
       return failed(base, e, a.index);
     }
   }
-  const bundles = (digest: string) => storedBundle(store, digest);
   const used = new Set<string>();
   for (const r of view.releases) {
     try {
-      const checked = await checkReleaseGates(view, r.record, r.index, bundles, used);
-      if (checked.previous) {
-        const old = await storedBundle(store, checked.previous.record.bundle);
-        const cls = diffSets(old.set, checked.bundle.set).class;
-        if (cls !== r.record.class)
-          throw new SteleError(
-            "ledger.tampered",
-            `release records class \`${r.record.class}\` but the change is \`${cls}\``,
-          );
-      }
+      await checkRecordedRelease(store, view, r.record, r.index, used);
       for (const a of r.record.approvals) used.add(a);
     } catch (e) {
       return failed(base, e, r.index);
     }
   }
   return { ok: true, ...base };
+}
+
+/**
+ * Checks one recorded release as it was checked when released: every gate against the ledger
+ * before it, and the change class it records. Throws the gate's code.
+ */
+export async function checkRecordedRelease(
+  store: Store,
+  view: LedgerView,
+  record: ReleaseRecord,
+  index: number,
+  used?: ReadonlySet<string>,
+): Promise<void> {
+  const bundles = (digest: string) => storedBundle(store, digest);
+  const checked = await checkReleaseGates(view, record, index, bundles, used);
+  if (!checked.previous) return;
+  const old = await storedBundle(store, checked.previous.record.bundle);
+  const cls = diffSets(old.set, checked.bundle.set).class;
+  if (cls !== record.class)
+    throw new SteleError(
+      "ledger.tampered",
+      `release records class \`${record.class}\` but the change is \`${cls}\``,
+    );
 }
 
 function failed(
