@@ -276,6 +276,30 @@ test("a decision point whose state remembers a higher version refuses to start o
   await pdp.stop();
 });
 
+test("a clock earlier than the time the decision point last trusted is reported, and never judged by", async () => {
+  const state = join(copies, "trusted-tomorrow.json");
+  const tomorrow = Date.now() + 86_400_000;
+  writeFileSync(state, JSON.stringify({ trustedTime: tomorrow }));
+  const pdp = await serve({ state });
+  const status = await until("the release to load", async () => {
+    const s = await pdp.status();
+    return s.ready && s;
+  });
+  assert.ok(status.clock.behindSeconds > 86_000, JSON.stringify(status.clock));
+  assert.equal(status.clock.trustedTime, new Date(tomorrow).toISOString());
+  assert.ok(
+    pdp.logs().some((l) => l.level === "warn" && /the clock is \d+ s earlier/.test(String(l.msg))),
+    "a warning is logged",
+  );
+  // decisions are stamped, and exceptions expire, by the trusted time: the clock cannot go back
+  const d = await pdp.post("/v1/decide", { input: audit });
+  assert.ok(Date.parse(d.json.time) >= tomorrow, d.json.time);
+  assert.ok((sample(await metrics(pdp), "stele_clock_behind_seconds") ?? 0) > 86_000);
+  await pdp.stop();
+  // remembered across restarts
+  assert.ok(JSON.parse(readFileSync(state, "utf8")).trustedTime >= tomorrow);
+});
+
 test("a forked ledger under a running decision point is refused; the last verified release keeps serving", async () => {
   // another history from the same store and key: v1, then v3 where the live ledger has v2
   const fork = join(copies, "fork", ".stele");

@@ -129,7 +129,8 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     request: DecisionRequest,
     serialize = false,
   ): { response: DecisionResponse; text: string | undefined } => {
-    const now = clock();
+    // never before the latest time this decision point trusted (a clock turned back)
+    const now = Math.max(clock(), runtime.trustedTime);
     const d = denyIfStale(decide(active.set, request, { now, bundle: active.digest }));
     const response: DecisionResponse = {
       decision: d.decision,
@@ -266,6 +267,10 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
       verifiedAt: a ? new Date(a.verifiedAt).toISOString() : null,
       lastCheck: runtime.lastCheck !== undefined ? new Date(runtime.lastCheck).toISOString() : null,
       reason: runtime.reason ?? null,
+      clock: {
+        behindSeconds: runtime.clockBehindMs / 1000,
+        trustedTime: runtime.trustedTime > 0 ? new Date(runtime.trustedTime).toISOString() : null,
+      },
       ...options.status?.(),
     });
   });

@@ -56,7 +56,7 @@ export class Loader {
       const unavailable = e.kind === "unavailable";
       if (!unavailable && this.runtime.health !== "tampered")
         this.runtime.health = tampered ? "tampered" : "refusing";
-      if (!unavailable) this.runtime.lastLedgerRead = now;
+      // a refused read is no fresh view of the ledger: staleness goes on counting
       this.runtime.reason = `${e.code}: ${e.message}`;
       return {
         outcome: tampered ? "tampered" : unavailable ? "unavailable" : "refused",
@@ -118,6 +118,7 @@ export class Loader {
       const seen = verifyCheckpoint(state.checkpoint, verifier.vkey, verifier.origin);
       requireConsistent(seen, checkpoint, proof(view, seen, checkpoint));
     }
+    this.#checkClock(state, view, checkpoint.size, now);
     const found = latestCovered(view, this.runtime.env, checkpoint.size);
     if (!found) {
       await this.#save(state, verifier.vkey, latest.note);
@@ -173,8 +174,25 @@ export class Loader {
     };
   }
 
+  // DESIGN: a clock earlier than what this PDP trusted is reported, and never judged by
+  #checkClock(state: PdpState, view: LedgerView, size: number, now: number): void {
+    let trusted = Math.max(state.trustedTime ?? 0, this.runtime.trustedTime);
+    for (const r of view.releases) {
+      if (r.index >= size) break;
+      const t = Date.parse(r.record.time);
+      if (t > trusted) trusted = t;
+    }
+    this.runtime.clockBehindMs = trusted > now ? trusted - now : 0;
+    this.runtime.trustedTime = Math.max(trusted, now);
+  }
+
   async #save(state: PdpState, vkey: string, checkpoint: string): Promise<void> {
-    await this.stateFile.write({ ...state, vkey, checkpoint });
+    await this.stateFile.write({
+      ...state,
+      vkey,
+      checkpoint,
+      trustedTime: this.runtime.trustedTime,
+    });
   }
 }
 

@@ -106,6 +106,14 @@ export function createMetrics(runtime: Runtime): Metrics {
     },
   });
   new Gauge({
+    name: "stele_clock_behind_seconds",
+    help: "How far the clock was behind the latest time this decision point trusted (0 when not)",
+    registers: [registry],
+    collect() {
+      this.set(runtime.clockBehindMs / 1000);
+    },
+  });
+  new Gauge({
     name: "stele_ledger_age_seconds",
     help: "Seconds since the ledger was last read and verified",
     registers: [registry],

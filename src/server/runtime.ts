@@ -32,6 +32,13 @@ export class Runtime {
   lastVerified: number | undefined;
   /** When the ledger was last read successfully (freshness). */
   lastLedgerRead: number | undefined;
+  /**
+   * The latest time this decision point trusted (PdpState.trustedTime): decisions never judge
+   * by an earlier one, so a clock turned back cannot revive an expired exception.
+   */
+  trustedTime = 0;
+  /** How far the clock was behind the trusted time at the last read of the ledger (ms). */
+  clockBehindMs = 0;
 
   constructor(readonly env: string) {}
 

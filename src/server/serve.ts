@@ -85,6 +85,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     });
   let url: string | null = null;
 
+  let clockWarned = false;
   const refresh = async () => {
     const event = await loader.refresh();
     if (event.outcome !== "unchanged")
@@ -97,6 +98,18 @@ export async function startServer(options: ServeOptions): Promise<Server> {
       });
     if (event.outcome === "refused" || event.outcome === "tampered")
       metrics.verificationFailures.inc({ reason: event.code ?? event.outcome });
+    // releases are stamped by other machines' clocks: a minute of skew is not worth a warning
+    const behind = runtime.clockBehindMs > CLOCK_TOLERANCE_MS;
+    if (behind !== clockWarned) {
+      clockWarned = behind;
+      log({
+        level: behind ? "warn" : "info",
+        msg: behind
+          ? `the clock is ${Math.round(runtime.clockBehindMs / 1000)} s earlier than the latest time this decision point trusted; decisions use that time until the clock catches up`
+          : "the clock caught up with the latest time this decision point trusted",
+        env: options.env,
+      });
+    }
     await writeHeartbeat(options.store, identity, runtime, url).catch((e) =>
       log({ level: "warn", msg: "cannot write heartbeat", error: String(e) }),
     );
@@ -157,6 +170,8 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     },
   };
 }
+
+const CLOCK_TOLERANCE_MS = 60_000;
 
 // a periodic task that never overlaps itself and never crashes the process
 function every(

@@ -14,6 +14,11 @@ export interface PdpState {
   readonly vkey?: string;
   /** The last checkpoint note it trusted. */
   readonly checkpoint?: string;
+  /**
+   * The latest time (ms) it trusted: its own clock at each verified read of the ledger, and the
+   * time of every release in it. Its clock is never to be earlier.
+   */
+  readonly trustedTime?: number;
 }
 
 /** A PDP state file: read whole, written atomically. */
