@@ -205,3 +205,17 @@ test("a quorum lowered by the bundle being released still needs the old quorum",
   assert.equal(r.code, 0, r.stderr);
   assert.equal(JSON.parse(r.stdout).version, 2);
 });
+
+test("an approval file with a duplicated key is refused as written, naming the file", () => {
+  emptyStore();
+  const file = approval("v1.json", "alice", "staging");
+  const text = readFileSync(join(repo.dir, file), "utf8");
+  // a second `payloadType` after the first: a lenient parser would keep either one
+  writeFileSync(join(repo.dir, file), text.replace(/^\{/, '{"payloadType": "text/plain",'));
+  const error = refused(
+    release("v1.json", file, approval("v1.json", "bob", "staging")),
+    "trust.duplicate_key_json",
+  );
+  assert.match(error.message, new RegExp(`^\`${file}\`: `));
+  assert.match(error.message, /payloadType/);
+});

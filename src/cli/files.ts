@@ -1,5 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { SteleError } from "../errors.js";
+import { type Envelope, parseEnvelope } from "../trust/index.js";
 
 // a bundle larger than this is refused before reading
 const MAX_BUNDLE_BYTES = 64 * 1024 * 1024;
@@ -20,7 +21,11 @@ export async function readBundleFile(path: string): Promise<Buffer> {
 }
 
 /** Reads and parses a JSON file, with a clear error naming it. */
-export async function readJsonFile(path: string): Promise<unknown> {
+/**
+ * An approval envelope file, parsed strictly (exact shape, no duplicate keys): what a reviewer
+ * signed is read only one way.
+ */
+export async function readEnvelopeFile(path: string): Promise<Envelope> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -28,8 +33,12 @@ export async function readJsonFile(path: string): Promise<unknown> {
     throw new SteleError("cli.io", `cannot read \`${path}\``, { cause: e });
   }
   try {
-    return JSON.parse(text);
+    return parseEnvelope(text);
   } catch (e) {
-    throw new SteleError("cli.io", `\`${path}\` is not valid JSON`, { cause: e });
+    if (!(e instanceof SteleError)) throw e;
+    throw new SteleError(e.code, `\`${path}\`: ${e.message}`, {
+      cause: e,
+      hint: e.hint ?? "an approval file is what `stele approve -o FILE` wrote, unedited",
+    });
   }
 }

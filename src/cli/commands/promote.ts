@@ -2,7 +2,7 @@ import type { ReleaseOutcome } from "../../release/index.js";
 import { promote } from "../../release/index.js";
 import { openStore } from "../../store/index.js";
 import { type Command, Exit, listOpt, stringOpt, usageError } from "../command.js";
-import { readJsonFile } from "../files.js";
+import { readEnvelopeFile } from "../files.js";
 import { whoAmI } from "../identity.js";
 import { describeRelease, releaseCommand } from "./release.js";
 
@@ -35,7 +35,7 @@ export const promoteCommand: Command<ReleaseOutcome> = {
       return await promote(store, {
         from,
         env: to,
-        approvals: await Promise.all(listOpt(args, "approval").map(readJsonFile)),
+        approvals: await Promise.all(listOpt(args, "approval").map(readEnvelopeFile)),
         justification: stringOpt(args, "justification"),
         releasedBy: await whoAmI(process.cwd()),
         now: new Date(),

@@ -2,7 +2,7 @@ import type { ReleaseOutcome } from "../../release/index.js";
 import { release } from "../../release/index.js";
 import { openStore } from "../../store/index.js";
 import { type Command, Exit, listOpt, stringOpt, usageError } from "../command.js";
-import { readBundleFile, readJsonFile } from "../files.js";
+import { readBundleFile, readEnvelopeFile } from "../files.js";
 import { whoAmI } from "../identity.js";
 
 /** `stele release BUNDLE --env ENV`: every gate, then append to the ledger. */
@@ -35,7 +35,7 @@ export const releaseCommand: Command<ReleaseOutcome> = {
       return await release(store, {
         bundle: await readBundleFile(path),
         env,
-        approvals: await Promise.all(listOpt(args, "approval").map(readJsonFile)),
+        approvals: await Promise.all(listOpt(args, "approval").map(readEnvelopeFile)),
         justification: stringOpt(args, "justification"),
         version,
         releasedBy: await whoAmI(process.cwd()),
