@@ -108,6 +108,17 @@ test("a live decision point, its heartbeat and the working tree that match the l
   assert.match(human.stdout, /no drift\n?$/);
 });
 
+test("an environment nothing knows is refused, not reported as free of drift", async () => {
+  const r = repo.run("drift", "--env", "prdo", "--json");
+  assert.equal(r.code, 1, r.stdout);
+  const error = JSON.parse(r.stderr).error;
+  assert.equal(error.code, "release.unknown_env");
+  assert.match(error.message, /no environment `prdo`/);
+  assert.match(error.hint, /known environments: .*staging/);
+  // an environment the released config declares, with nothing released to it yet, is fine
+  assert.equal(repo.run("drift", "--env", "prod").code, 0);
+});
+
 test("a decision point nobody answers at is silent drift: exit 4", async () => {
   const closed = await fakePdp({});
   const server = servers.pop();

@@ -1,4 +1,5 @@
 import { digestOf } from "../bundle/index.js";
+import { SteleError } from "../errors.js";
 import { type LedgerView, latestRelease } from "../ledger/index.js";
 import { type Heartbeat, readHeartbeats } from "../server/index.js";
 import { readView, type Store, storedBundle } from "../store/index.js";
@@ -73,6 +74,17 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
     ...beats.map((b) => b.env),
     ...live.flatMap((l) => (l.env ? [l.env] : [])),
   ]);
+  if (
+    options.env !== undefined &&
+    !envNames.has(options.env) &&
+    !live.some((l) => l.env === undefined) &&
+    !(await configuredEnvs(store, view)).has(options.env)
+  )
+    throw new SteleError(
+      "release.unknown_env",
+      `no environment \`${options.env}\` in the ledger, the released configs, the heartbeats or the decision points asked`,
+      { hint: `known environments: ${[...envNames].sort().join(", ") || "none yet"}` },
+    );
   const envs: EnvDrift[] = [];
   for (const env of [...envNames].sort()) {
     if (options.env !== undefined && env !== options.env) continue;
@@ -107,6 +119,14 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
   const drift =
     envs.some((e) => e.pdps.some((p) => p.status !== "in-sync")) || (source?.files.length ?? 0) > 0;
   return { drift, envs, ...(source && { source }) };
+}
+
+// the environments the project config of the newest release declares
+async function configuredEnvs(store: Store, view: LedgerView): Promise<Set<string>> {
+  const newest = view.releases.at(-1);
+  if (!newest) return new Set();
+  const bundle = await storedBundle(store, newest.record.bundle);
+  return new Set(bundle.set.project.environments.map((e) => e.name));
 }
 
 interface Live {
