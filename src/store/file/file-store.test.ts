@@ -18,6 +18,8 @@ test("file: an object edited on disk is refused as corrupt", async () => {
   writeFileSync(join(dir, "objects", "sha256", hex.slice(0, 2), hex.slice(2)), "evil bytes");
   await assert.rejects(store.getObject(d), { code: "store.corrupt" });
   assert.notEqual(d, digestOf("evil bytes"));
+  // storing the real bytes again neither overwrites nor hides the tampered file
+  await assert.rejects(store.putObject(Buffer.from("bundle bytes")), { code: "store.corrupt" });
 });
 
 test("file: a relative URL resolves against the working directory and file:/// is absolute", async () => {
