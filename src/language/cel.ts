@@ -4,8 +4,9 @@ import { Gen, Problem } from "./cel-codegen.js";
 import { toDyn } from "./cel-convert.js";
 import * as functions from "./cel-functions.js";
 import * as runtime from "./cel-runtime.js";
-import { type SchemaTypes, schemaToTypes, typeName } from "./cel-types.js";
+import { type CelT, type SchemaTypes, schemaToTypes, typeName } from "./cel-types.js";
 import { budget, CelEvalError, EVAL_BUDGET } from "./cel-values.js";
+import { didYouMean } from "./suggest.js";
 
 export { SUPPORTED_FUNCTIONS } from "./cel-codegen-calls.js";
 export { toCondition } from "./cel-runtime.js";
@@ -24,6 +25,8 @@ export interface CelProblem {
   readonly start: number;
   /** Offset just past the last character. */
   readonly end: number;
+  /** How to fix it, when there is a likely fix (a misspelled field's nearest name). */
+  readonly hint?: string;
 }
 
 /** What the expression may refer to. */
@@ -105,7 +108,10 @@ export function checkCel(expression: string, options: CelOptions = {}): CheckedC
     return fromLibrary(e, "language.cel_syntax", expression);
   }
   const checked = parsed.check();
-  if (!checked.valid) return fromLibrary(checked.error, "language.cel_type", expression);
+  if (!checked.valid) {
+    const failed = fromLibrary(checked.error, "language.cel_type", expression);
+    return { ok: false, problems: failed.problems.map((p) => withFieldHint(p, expression, types)) };
+  }
   return { ok: true, ast: parsed.ast, types };
 }
 
@@ -168,6 +174,25 @@ function fail(
     ok: false,
     problems: [{ code, message, start: s, end: e === s && e < expression.length ? e + 1 : e }],
   };
+}
+
+// an undeclared field: the nearest name the schema declares where it was read, if one is close
+function withFieldHint(p: CelProblem, expression: string, types: SchemaTypes): CelProblem {
+  const field = /^undeclared field `(.+)`$/.exec(p.message)?.[1];
+  if (field === undefined) return p;
+  const path = /([A-Za-z_][\w]*(?:\s*\.\s*[A-Za-z_][\w]*)*)\s*\.\s*$/.exec(
+    expression.slice(0, p.start),
+  )?.[1];
+  let t: CelT | undefined = types.root;
+  const [first, ...rest] = (path ?? "").split(/\s*\.\s*/);
+  if (first !== "input") t = undefined;
+  for (const name of rest) t = t?.kind === "message" ? t.fields.get(name) : undefined;
+  const names =
+    t?.kind === "message"
+      ? [...t.fields.keys()]
+      : [...new Set([...types.messages.values()].flatMap((m) => [...m.fields.keys()]))];
+  const near = didYouMean(field, names);
+  return near === undefined ? p : { ...p, hint: `did you mean \`${near}\`?` };
 }
 
 interface LibraryError {

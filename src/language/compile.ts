@@ -352,7 +352,7 @@ function checkConditions(unit: Unit, out: Diagnostics, options: CompileOptions):
       for (const p of program.problems) {
         const start = map(p.start);
         const end = p.end > p.start ? map(p.end - 1) + 1 : start + 1;
-        out.at(doc.source, start, end, p.code, p.message);
+        out.at(doc.source, start, end, p.code, p.message, { hint: p.hint });
       }
       return;
     }
