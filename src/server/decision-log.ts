@@ -1,7 +1,15 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import { Worker } from "node:worker_threads";
 import type { DecisionRequest } from "../engine/index.js";
-import { type FrontierState, type LedgerKey, signRoot } from "../ledger/index.js";
+import { SteleError } from "../errors.js";
+import {
+  type FrontierState,
+  hashEqual,
+  type LedgerKey,
+  MerkleFrontier,
+  signRoot,
+  verifyCheckpoint,
+} from "../ledger/index.js";
 import type { Store } from "../store/index.js";
 import type { WorkerAnswer, WorkerRequest } from "./decision-log-worker.js";
 import type { Metrics } from "./metrics.js";
@@ -99,7 +107,10 @@ export class DecisionLog {
       },
     );
     await store.writeDoc(logKeyDoc(name), Buffer.from(key.vkey));
-    log.#size = await log.#sealer.load(await store.readLog(name));
+    // where the log's own signed checkpoint vouches for the saved frontier, start from it;
+    // otherwise (first start, a crash between writes, anything off) hash the whole log again
+    const saved = await readFrontier(store, name, key.vkey, origin);
+    log.#size = saved ? await log.#sealer.restore(saved) : await log.#rebuild();
     return log;
   }
 
@@ -156,6 +167,11 @@ export class DecisionLog {
     await this.#sealer.close();
   }
 
+  // the frontier from every stored entry
+  async #rebuild(): Promise<number> {
+    return this.#sealer.load(await this.store.readLog(this.name));
+  }
+
   #handOver(): void {
     if (this.#queue.length === 0) return;
     const lines = this.#queue.splice(0);
@@ -197,19 +213,22 @@ export class DecisionLog {
       );
       try {
         await this.store.appendLogBatch(this.name, this.#size, entries);
-      } catch {
+      } catch (e) {
         // the store failed: these decisions are lost, and counted as such
         this.metrics.decisionLogDrops.inc(entries.length);
         await this.#sealer.rollback();
+        // the log is not the size this writer thought (a saved frontier behind a batch written
+        // before a crash): start again from what is stored
+        if (e instanceof SteleError && e.code === "store.conflict")
+          this.#size = await this.#rebuild().catch(() => this.#size);
         continue;
       }
       this.#sealer.commit(sealed);
       this.#size += entries.length;
       this.metrics.decisionLogAppended.inc(entries.length);
-      await this.store.putLogCheckpoint(this.name, {
-        size: this.#size,
-        note: signRoot(sealed.root, this.#size, this.key),
-      });
+      const note = signRoot(sealed.root, this.#size, this.key);
+      await this.store.putLogCheckpoint(this.name, { size: this.#size, note });
+      await writeFrontier(this.store, this.name, sealed.state, note);
     }
   }
 }
@@ -222,6 +241,14 @@ class Sealer {
   #worker: Worker | undefined;
   readonly #waiting: { resolve: (a: WorkerAnswer) => void; reject: (e: Error) => void }[] = [];
   #committed: FrontierState = { size: 0, roots: [], heights: [] };
+
+  /** Starts from a saved frontier; returns the log's size. */
+  async restore(state: FrontierState): Promise<number> {
+    const a = await this.#ask({ kind: "reset", state });
+    if (a.kind !== "state") throw new Error(`the decision log worker failed: ${describe(a)}`);
+    this.#committed = a.state;
+    return a.state.size;
+  }
 
   /** Hashes what the store already holds; returns the log's size. */
   async load(entries: readonly Uint8Array[]): Promise<number> {
@@ -298,6 +325,57 @@ class Sealer {
       worker.postMessage({ kind: "reset", state: this.#committed } satisfies WorkerRequest);
     }
     return worker;
+  }
+}
+
+/** The store document holding a decision log's saved frontier and the checkpoint vouching for it. */
+export function frontierDoc(log: string): string {
+  return `decision-logs/${log}.frontier`;
+}
+
+async function writeFrontier(
+  store: Store,
+  log: string,
+  state: FrontierState,
+  note: string,
+): Promise<void> {
+  const doc = {
+    size: state.size,
+    heights: state.heights,
+    roots: state.roots.map((r) => Buffer.from(r).toString("base64")),
+    checkpoint: note,
+  };
+  await store.writeDoc(frontierDoc(log), Buffer.from(JSON.stringify(doc)));
+}
+
+// the saved frontier, only when the log's checkpoint, signed by this PDP's key, commits to
+// exactly its size and root; anything else is no saved frontier
+async function readFrontier(
+  store: Store,
+  log: string,
+  vkey: string,
+  origin: string,
+): Promise<FrontierState | undefined> {
+  try {
+    const bytes = await store.readDoc(frontierDoc(log));
+    if (!bytes) return undefined;
+    const doc = JSON.parse(bytes.toString("utf8")) as {
+      size: number;
+      heights: number[];
+      roots: string[];
+      checkpoint: string;
+    };
+    const state: FrontierState = {
+      size: doc.size,
+      heights: doc.heights,
+      roots: doc.roots.map((r) => Buffer.from(r, "base64")),
+    };
+    const frontier = MerkleFrontier.restore(state);
+    const cp = verifyCheckpoint(doc.checkpoint, vkey, origin);
+    if (cp.size !== frontier.size || !hashEqual(cp.root, frontier.root())) return undefined;
+    return state;
+  } catch {
+    return undefined;
   }
 }
 
