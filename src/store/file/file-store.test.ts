@@ -31,3 +31,29 @@ test("file: a relative URL resolves against the working directory and file:/// i
   assert.equal(await abs.ledgerSize(), 1);
   await assert.rejects(openStore("s3://bucket"), { code: "store.bad_url" });
 });
+
+test("file: a writer with a stale idea of a log's size is refused, and old batch names still read", async () => {
+  const dir = tempDir();
+  const a = await openStore(`file:${dir}`);
+  const b = await openStore(`file:${dir}`);
+  const e = (...xs: string[]) => xs.map((x) => Buffer.from(x));
+  await a.appendLogBatch("pdp-x", 0, e("a0", "a1"));
+  await b.appendLogBatch("pdp-x", 2, e("b2", "b3", "b4"));
+  await assert.rejects(a.appendLogBatch("pdp-x", 2, e("stale")), { code: "store.conflict" });
+  await a.appendLogBatch("pdp-x", 5, e("a5"));
+  // a batch named `<first>-<count>`, as earlier versions wrote them
+  const batches = join(dir, "logs", "pdp-x", "batches");
+  writeFileSync(join(batches, `${"6".padStart(20, "0")}-${"2".padStart(20, "0")}`), "o6\no7");
+  assert.deepEqual((await b.readLog("pdp-x")).map(String), [
+    "a0",
+    "a1",
+    "b2",
+    "b3",
+    "b4",
+    "a5",
+    "o6",
+    "o7",
+  ]);
+  await b.appendLogBatch("pdp-x", 8, e("b8"));
+  assert.equal((await a.readLog("pdp-x")).length, 9);
+});

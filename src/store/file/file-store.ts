@@ -22,6 +22,8 @@ export class FileStore implements Store {
   readonly url: string;
   readonly #root: string;
   readonly #tmp: string;
+  // per named log, its size after this store's last append (decision logs have one writer)
+  readonly #logSizes = new Map<string, number>();
 
   constructor(url: string, root: string) {
     this.url = url;
@@ -123,7 +125,9 @@ export class FileStore implements Store {
 
   async appendLogBatch(log: string, first: number, entries: readonly Uint8Array[]): Promise<void> {
     const dir = this.#logDir(log);
-    const size = await this.#logSize(dir);
+    // the size this store last wrote, else what the folder says: no listing per batch
+    let size = this.#logSizes.get(log) ?? (await this.#logSize(dir));
+    if (size !== first) size = await this.#logSize(dir);
     if (size !== first) throw conflict(first);
     const parts: Uint8Array[] = [];
     for (const e of entries) {
@@ -132,15 +136,18 @@ export class FileStore implements Store {
       if (parts.length > 0) parts.push(NEWLINE);
       parts.push(e);
     }
-    const bytes = Buffer.concat(parts);
-    if (
-      !(await createOnce(
-        this.#tmp,
-        join(dir, "batches", `${pad(first)}-${pad(entries.length)}`),
-        bytes,
-      ))
-    )
+    // named by its first index alone: whoever else appended at `first` holds the name, so a
+    // writer that believed a stale size is refused here, as the ledger's entries are
+    const written = await createOnce(
+      this.#tmp,
+      join(dir, "batches", pad(first)),
+      Buffer.concat(parts),
+    );
+    if (!written) {
+      this.#logSizes.delete(log);
       throw conflict(first);
+    }
+    this.#logSizes.set(log, first + entries.length);
   }
 
   async readLog(log: string): Promise<Buffer[]> {
@@ -154,7 +161,8 @@ export class FileStore implements Store {
           `log \`${log}\` has a gap or overlap at entry ${out.length}`,
         );
       const lines = (await readFile(join(dir, "batches", name), "utf8")).split("\n");
-      if (lines.length !== count)
+      // `<first>-<count>` names (earlier stores) say how many entries they hold
+      if (count !== undefined && lines.length !== count)
         throw new SteleError(
           "store.corrupt",
           `log \`${log}\` batch ${name} holds ${lines.length} entries, not ${count}`,
@@ -195,14 +203,18 @@ export class FileStore implements Store {
 
   async #batchNames(dir: string): Promise<string[]> {
     const names = await readdir(join(dir, "batches")).catch(() => []);
-    return names.filter((n) => /^\d{20}-\d{20}$/.test(n)).sort();
+    return names.filter((n) => /^\d{20}(-\d{20})?$/.test(n)).sort();
   }
 
   async #logSize(dir: string): Promise<number> {
     const last = (await this.#batchNames(dir)).at(-1);
     if (last === undefined) return 0;
     const [first, count] = last.split("-").map(Number);
-    return (first ?? 0) + (count ?? 0);
+    if (count !== undefined) return (first ?? 0) + count;
+    const text = await readFile(join(dir, "batches", last), "utf8");
+    let lines = 1;
+    for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) lines++;
+    return (first ?? 0) + lines;
   }
 
   #objectPath(digest: Digest): string {
