@@ -5,13 +5,13 @@
 // (every server agrees with `handwritten` on a sample), then interleaved rounds of fixed duration
 // and connections; medians of req/s, p50 and p99, printed with ratios from this same run.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { cliPath, repoRoot } from "../src/testing/index.js";
+import { addReviewer, cliPath, repoRoot } from "../src/testing/index.js";
 import { type ApiDecision, type ApiRequest, handwritten, makeInputs } from "./api-workload.js";
 
 const ROUNDS = 3; // per target, interleaved
@@ -150,15 +150,7 @@ function releaseApiExample(): { work: string; env: NodeJS.ProcessEnv } {
   git("config", "commit.gpgsign", "false");
   writeFileSync(join(work, ".gitignore"), "keys/*.key\n.stele/\n.state/\nbuild/\n");
   stele("keygen", "--name", "alice", "--out", "keys");
-  const key = readFileSync(join(work, "keys", "alice.pub"), "utf8")
-    .split(" ")
-    .slice(0, 2)
-    .join(" ");
-  const config = readFileSync(join(work, "stele.yaml"), "utf8");
-  writeFileSync(
-    join(work, "stele.yaml"),
-    config.replace(/^spec:\n/m, `spec:\n  reviewers:\n    - name: alice\n      key: ${key}\n`),
-  );
+  addReviewer(work, "alice");
   git("add", "-A");
   git("commit", "-qm", "api policies with a bench reviewer");
   stele("build", "-o", "build/api.bundle.json");

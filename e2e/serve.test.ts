@@ -12,7 +12,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { git, repoRoot, tempDir, tempGitRepo } from "../src/testing/index.js";
+import { addReviewer, git, repoRoot, tempDir, tempGitRepo } from "../src/testing/index.js";
 import { makeRepo, strengthen } from "./fixture.js";
 import { type Pdp, startPdp, steleAsync, until } from "./pdp.js";
 import { stele } from "./run.js";
@@ -541,15 +541,7 @@ test("an AdmissionReview of a pod is answered with its uid, the verdict, the fai
     return r.stdout;
   };
   run("keygen", "--name", "alice", "--out", "keys");
-  const key = readFileSync(join(dir, "keys", "alice.pub"), "utf8")
-    .split(" ")
-    .slice(0, 2)
-    .join(" ");
-  const config = readFileSync(join(dir, "stele.yaml"), "utf8");
-  writeFileSync(
-    join(dir, "stele.yaml"),
-    config.replace(/^spec:\n/m, `spec:\n  reviewers:\n    - name: alice\n      key: ${key}\n`),
-  );
+  addReviewer(dir, "alice");
   git(dir, "add", "-A");
   git(dir, "commit", "-qm", "kubernetes policies");
   const digest = run("build", "-o", "k8s.json").trim().split("\n").at(-1);

@@ -3,10 +3,10 @@
 // approves and releases it to staging, then serves it and prints a curl line to try.
 // `--once` asks one decision and stops (the README test uses it).
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cliPath, repoRoot } from "../src/testing/index.js";
+import { addReviewer, cliPath, repoRoot } from "../src/testing/index.js";
 
 const once = process.argv.includes("--once");
 const port = process.env.PORT ?? (once ? "0" : "8181");
@@ -37,15 +37,7 @@ writeFileSync(join(work, ".gitignore"), "keys/*.key\n.stele/\n.state/\nbuild/\n"
 stele(["check"]);
 stele(["test"]);
 stele(["keygen", "--name", "alice", "--out", "keys"]);
-const key = readFileSync(join(work, "keys", "alice.pub"), "utf8")
-  .split(" ")
-  .slice(0, 2)
-  .join(" ");
-const config = readFileSync(join(work, "stele.yaml"), "utf8");
-writeFileSync(
-  join(work, "stele.yaml"),
-  config.replace(/^spec:\n/m, `spec:\n  reviewers:\n    - name: alice\n      key: ${key}\n`),
-);
+addReviewer(work, "alice");
 git("add", "-A");
 git("commit", "-qm", "api policies with a demo reviewer");
 stele(["build", "-o", "build/api.bundle.json"]);

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -34,4 +34,23 @@ export function tempGitRepo(prefix = "stele-git-"): string {
 /** Runs git in `dir`, returning its standard output. */
 export function git(dir: string, ...args: string[]): string {
   return execFileSync("git", args, { cwd: dir, stdio: "pipe" }).toString();
+}
+
+/**
+ * Adds a reviewer to a policy repository's `stele.yaml` with the key `stele keygen` wrote to
+ * `<keys>/<name>.pub` (the examples ship with no reviewers: every user brings their own).
+ */
+export function addReviewer(dir: string, name: string, keys = "keys"): void {
+  const key = readFileSync(join(dir, keys, `${name}.pub`), "utf8")
+    .split(" ")
+    .slice(0, 2)
+    .join(" ");
+  const path = join(dir, "stele.yaml");
+  const config = readFileSync(path, "utf8");
+  if (!/^spec:\n/m.test(config))
+    throw new Error(`${path} has no \`spec:\` line to add a reviewer under`);
+  writeFileSync(
+    path,
+    config.replace(/^spec:\n/m, `spec:\n  reviewers:\n    - name: ${name}\n      key: ${key}\n`),
+  );
 }
