@@ -159,18 +159,32 @@ function releaseApiExample(): { work: string; env: NodeJS.ProcessEnv } {
   return { work, env };
 }
 
-async function startStele(): Promise<Target> {
-  const { work, env } = releaseApiExample();
+/** A decision point on the released api example; `nolog` turns its decision log off. */
+async function startStele(
+  released: { work: string; env: NodeJS.ProcessEnv },
+  nolog = false,
+): Promise<Target> {
+  const { work, env } = released;
   // the decision log is on by default; nothing here turns it off
   const server = start(
     "stele serve",
     process.execPath,
-    [cliPath, "serve", "--env", "staging", "--port", "0"],
+    [
+      cliPath,
+      "serve",
+      "--env",
+      "staging",
+      "--port",
+      "0",
+      ...(nolog
+        ? ["--decision-log-sample", "0", "--state", join(work, ".state", "nolog.json")]
+        : []),
+    ],
     { cwd: work, env },
   );
   const m = await server.waitFor(/"msg":"listening","url":"([^"]+)"/, 15_000);
   return {
-    name: "stele",
+    name: nolog ? "nolog" : "stele",
     child: server,
     origin: m[1] as string,
     path: "/v1/decide",
@@ -478,10 +492,16 @@ async function main(): Promise<void> {
     `load average before: ${load()} (${availableParallelism()} CPUs; shared machine: absolute numbers drift, ratios less so)`,
   );
 
-  const targets = [await startStele(), await startMinimal(), await startCerbos()];
-  const [stele, minimal, cerbos] = targets as [Target, Target, Target];
+  const released = releaseApiExample();
+  const targets = [
+    await startStele(released),
+    await startMinimal(),
+    await startCerbos(),
+    await startStele(released, true),
+  ];
+  const [stele, minimal, cerbos, nolog] = targets as [Target, Target, Target, Target];
   console.log(
-    `servers: stele ${stele.origin} (decision log on), minimal ${minimal.origin}, cerbos ${cerbos.origin}`,
+    `servers: stele ${stele.origin} (decision log on), minimal ${minimal.origin}, cerbos ${cerbos.origin}, nolog ${nolog.origin} (stele, decision log off)`,
   );
   console.log("  (stele and minimal run one JS thread; cerbos, in Go, may use every CPU)");
 
@@ -530,6 +550,9 @@ async function main(): Promise<void> {
     `stele / minimal: ${(steleRate / med(minimal, "rps")).toFixed(2)}x req/s   (target >= 0.60x)`,
   );
   console.log(`stele / cerbos:  ${(steleRate / med(cerbos, "rps")).toFixed(2)}x req/s`);
+  console.log(
+    `decision log cost: ${((1 - steleRate / med(nolog, "rps")) * 100).toFixed(0)}% of throughput (stele vs nolog; target <= 10%)`,
+  );
   console.log(
     `stele p99 ${steleP99.toFixed(2)} ms: ${steleP99 <= 2 ? "within" : "over"} the 2 ms target (at ${CONNECTIONS} connections)`,
   );

@@ -129,20 +129,12 @@ export class FileStore implements Store {
     let size = this.#logSizes.get(log) ?? (await this.#logSize(dir));
     if (size !== first) size = await this.#logSize(dir);
     if (size !== first) throw conflict(first);
-    const parts: Uint8Array[] = [];
-    for (const e of entries) {
+    for (const e of entries)
       if (e.includes(0x0a))
         throw new SteleError("store.corrupt", "a log entry may not hold a newline");
-      if (parts.length > 0) parts.push(NEWLINE);
-      parts.push(e);
-    }
     // named by its first index alone: whoever else appended at `first` holds the name, so a
     // writer that believed a stale size is refused here, as the ledger's entries are
-    const written = await createOnce(
-      this.#tmp,
-      join(dir, "batches", pad(first)),
-      Buffer.concat(parts),
-    );
+    const written = await createOnce(this.#tmp, join(dir, "batches", pad(first)), joined(entries));
     if (!written) {
       this.#logSizes.delete(log);
       throw conflict(first);
@@ -244,6 +236,25 @@ export class FileStore implements Store {
 }
 
 const NEWLINE = Buffer.from("\n");
+
+// the entries one per line; when they already lie that way in one buffer (as the decision log's
+// worker hands them over), that buffer, uncopied
+function joined(entries: readonly Uint8Array[]): Uint8Array {
+  const head = entries[0];
+  if (head === undefined) return new Uint8Array(0);
+  let end = head.byteOffset + head.length;
+  for (let i = 1; i < entries.length; i++) {
+    const e = entries[i] as Uint8Array;
+    const newlineBetween =
+      e.buffer === head.buffer &&
+      e.byteOffset === end + 1 &&
+      new Uint8Array(head.buffer, end, 1)[0] === 0x0a;
+    if (!newlineBetween)
+      return Buffer.concat(entries.flatMap((x, j) => (j === 0 ? [x] : [NEWLINE, x])));
+    end = e.byteOffset + e.length;
+  }
+  return new Uint8Array(head.buffer, head.byteOffset, end - head.byteOffset);
+}
 
 function conflict(size: number): SteleError {
   return new SteleError("store.conflict", `the ledger no longer has ${size} entries`, {
