@@ -125,8 +125,9 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
 async function configuredEnvs(store: Store, view: LedgerView): Promise<Set<string>> {
   const newest = view.releases.at(-1);
   if (!newest) return new Set();
-  const bundle = await storedBundle(store, newest.record.bundle);
-  return new Set(bundle.set.project.environments.map((e) => e.name));
+  // a bundle missing from the store is `stele verify`'s to report; here it declares nothing
+  const bundle = await storedBundle(store, newest.record.bundle).catch(() => undefined);
+  return new Set(bundle?.set.project.environments.map((e) => e.name));
 }
 
 interface Live {

@@ -220,6 +220,16 @@ function selectJudges(set: PolicySet, selector: Selector): readonly Judge[] {
   return all;
 }
 
+// the schema-shaped check reads fields the generic walk may not (a getter that throws): anything
+// it cannot answer is left to the generic walk
+function provenFit(fits: ShapeCheck, input: unknown): boolean {
+  try {
+    return fits(input);
+  } catch {
+    return false;
+  }
+}
+
 /** The policies a selector names; throws `engine.unknown_policy`/`engine.unknown_subject`. */
 export function selectPolicies(set: PolicySet, selector: Selector): readonly PolicyPlan[] {
   return selectJudges(set, selector).map((j) => j.policy);
@@ -237,7 +247,9 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
   // the schema-shaped walk proves most inputs fine; anything else gets the generic one
   const fits = judges[0]?.fits;
   const inputProblem =
-    fits?.(request.input) === true ? undefined : checkInput(request.input, set.project.limits);
+    fits !== undefined && provenFit(fits, request.input)
+      ? undefined
+      : checkInput(request.input, set.project.limits);
   if (inputProblem) {
     return {
       decision: "deny",
@@ -278,7 +290,14 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
 function decidePolicy(judge: Judge, input: unknown, now: number): PolicyDecision {
   const { policy, outcome, kinds } = judge;
   const rules = policy.rules;
-  const mask = judge.evaluate(input, outcome, judge.errors);
+  let mask: number;
+  try {
+    mask = judge.evaluate(input, outcome, judge.errors);
+  } catch {
+    // the fused path reads fields outside any rule (a getter that throws, on an input that is not
+    // JSON): each rule's own function then decides, with its own error
+    mask = runEach(rules, input, outcome, judge.errors);
+  }
   // lists are made only when something goes in them: most decisions fill one or two
   let matched: string[] | undefined;
   let reasons: Reason[] | undefined;

@@ -378,3 +378,31 @@ test("fused: without a schema, a condition that gives no bool cannot be evaluate
   assert.equal(d.decision, "deny");
   assert.equal(d.errors[0]?.message, "condition gave string, not a bool");
 });
+
+test("fused: an input whose fields throw when read (not JSON) is decided as each rule alone decides it", () => {
+  const input: Record<string, unknown> = { env: "prod", action: "read" };
+  Object.defineProperty(input, "principal", {
+    enumerable: false,
+    get() {
+      throw new Error("boom");
+    },
+  });
+  const roles = ["reader"];
+  roles[Symbol.iterator] = function* () {
+    yield 1;
+  } as unknown as () => ArrayIterator<string>;
+  const sneaky = {
+    env: "dev",
+    action: "read",
+    principal: { id: "ann", roles, department: "sales", clearance: 1, mfa: true },
+    resource: { type: "report", id: "r", owner: "bill", department: "sales", classification: 0 },
+  };
+  for (const x of [input, sneaky])
+    assert.deepStrictEqual(
+      decide(api, { input: x }, { now: NOW }),
+      decide(reference(api), { input: x }, { now: NOW }),
+    );
+  // a field that cannot be read fails closed; an iterator the input carries is never used
+  assert.equal(decide(api, { input }, { now: NOW }).decision, "deny");
+  assert.equal(decide(api, { input: sneaky }, { now: NOW }).decision, "allow");
+});

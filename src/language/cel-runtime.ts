@@ -309,7 +309,9 @@ export function index(k: unknown): N {
 /** `s in list` for a list of strings, checking each element is one. */
 export function inStrings(s: string, list: readonly unknown[]): boolean {
   spend(list.length);
-  for (const e of list) {
+  // by index, never an iterator the input may carry
+  for (let i = 0; i < list.length; i++) {
+    const e = list[i];
     if (e === s) return true;
     if (typeof e !== "string") fail(`expected \`string\`, found \`${dynTypeName(e)}\``);
   }

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { Worker } from "node:worker_threads";
 import { openStore, type Store } from "../store/index.js";
 import { verifyDecisionLogs } from "./decision-audit.js";
 import { DecisionLog, frontierDoc } from "./decision-log.js";
@@ -148,4 +149,83 @@ test("a reopened log continues from its saved frontier, and from the whole log w
     report?.problem?.message,
   );
   await f.done();
+});
+
+test("a worker that dies while its batch is being written is replaced without forking the tree", async () => {
+  let current: Worker | undefined;
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (
+    this: Worker,
+    ...args: Parameters<Worker["postMessage"]>
+  ) {
+    current = this;
+    return post.apply(this, args);
+  };
+  let gate: (() => void) | undefined;
+  let appends = 0;
+  const f = await fixture(
+    (store) =>
+      new Proxy(store, {
+        get(target, key, receiver) {
+          const v = Reflect.get(target, key, receiver);
+          if (key === "appendLogBatch")
+            return async (...args: Parameters<Store["appendLogBatch"]>) => {
+              if (++appends === 2) await new Promise<void>((resolve) => (gate = resolve));
+              return target.appendLogBatch(...args);
+            };
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      }),
+  );
+  try {
+    for (let i = 0; i < 3; i++) record(f.log);
+    await f.log.flush();
+    for (let i = 0; i < 3; i++) record(f.log);
+    const writing = f.log.flush();
+    while (gate === undefined) await new Promise((r) => setTimeout(r, 5));
+    const dying = current;
+    await dying?.terminate();
+    // the next decisions go to a new worker, started while the batch is still being written
+    for (let i = 0; i < 3; i++) record(f.log);
+    await new Promise((r) => setTimeout(r, 40));
+    assert.notEqual(current, dying);
+    gate();
+    await writing;
+    await f.log.flush();
+    assert.equal(f.log.size, 9);
+    assert.equal(await f.drops(), "0");
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+  } finally {
+    Worker.prototype.postMessage = post;
+    await f.done();
+  }
+});
+
+test("lines a dying worker held are counted lost, exactly once, and the log goes on", async () => {
+  let current: Worker | undefined;
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (
+    this: Worker,
+    ...args: Parameters<Worker["postMessage"]>
+  ) {
+    current = this;
+    return post.apply(this, args);
+  };
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 4; i++) record(f.log);
+    await new Promise((r) => setTimeout(r, 40)); // handed to the worker, not sealed
+    await current?.terminate();
+    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 2; i++) record(f.log);
+    await f.log.flush();
+    assert.equal(f.log.size, 2);
+    assert.equal(await f.drops(), "4");
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+  } finally {
+    Worker.prototype.postMessage = post;
+    await f.done();
+  }
 });

@@ -56,11 +56,9 @@ export class DecisionLog {
   readonly #queue: string[] = [];
   // hashes entries off the request thread; holds the right edge of the log's Merkle tree (its
   // proofs are made by whoever reads the log back: here only its root is needed)
-  readonly #sealer = new Sealer();
+  readonly #sealer = new Sealer((n) => this.metrics.decisionLogDrops.inc(n));
   readonly #timer: NodeJS.Timeout;
   readonly #handOff: NodeJS.Timeout;
-  // decisions handed to the worker and not yet sealed
-  #held = 0;
   #size = 0;
   #flushing: Promise<void> | undefined;
   #sampledOut = 0;
@@ -72,7 +70,10 @@ export class DecisionLog {
     private readonly metrics: Metrics,
     private readonly options: Required<DecisionLogOptions>,
   ) {
-    this.#timer = setInterval(() => void this.flush(), options.flushIntervalMs);
+    this.#timer = setInterval(
+      () => void this.flush().catch(() => undefined),
+      options.flushIntervalMs,
+    );
     this.#timer.unref();
     // short-lived lines on the request thread: its young-generation collections stay short
     this.#handOff = setInterval(() => this.#handOver(), options.handOffIntervalMs);
@@ -120,7 +121,7 @@ export class DecisionLog {
       this.#sampledOut++;
       return;
     }
-    if (this.#queue.length + this.#held >= this.options.maxQueue) {
+    if (this.#queue.length + this.#sealer.held >= this.options.maxQueue) {
       this.metrics.decisionLogDrops.inc();
       return;
     }
@@ -137,7 +138,7 @@ export class DecisionLog {
 
   /** Decisions queued but not yet written. */
   get pending(): number {
-    return this.#queue.length + this.#held;
+    return this.#queue.length + this.#sealer.held;
   }
 
   /** Decisions written so far (the log's size). */
@@ -162,9 +163,14 @@ export class DecisionLog {
   async close(): Promise<void> {
     clearInterval(this.#timer);
     clearInterval(this.#handOff);
-    await this.flush();
-    if (this.pending > 0) await this.flush();
-    await this.#sealer.close();
+    try {
+      await this.flush();
+      if (this.pending > 0) await this.flush();
+    } finally {
+      // whatever is still pending now is lost with the worker, and counted
+      this.metrics.decisionLogDrops.inc(this.#queue.splice(0).length);
+      await this.#sealer.close();
+    }
   }
 
   // the frontier from every stored entry
@@ -177,39 +183,27 @@ export class DecisionLog {
     const lines = this.#queue.splice(0);
     try {
       this.#sealer.hold(lines);
-      this.#held += lines.length;
     } catch {
       this.metrics.decisionLogDrops.inc(lines.length);
     }
   }
 
-  // what the worker held is gone with it: counted
-  #lost(): void {
-    this.metrics.decisionLogDrops.inc(this.#held);
-    this.#held = 0;
-  }
-
+  // never throws: every decision ends written, or counted as dropped
   async #drain(): Promise<void> {
     this.#handOver();
-    while (this.#held > 0) {
-      const generation = this.#sealer.generation;
-      let sealed: Sealed;
+    while (this.#sealer.held > 0) {
+      let sealed: Sealing;
       try {
-        sealed = await this.#sealer.seal(Math.min(this.#held, this.options.maxBatch));
+        sealed = await this.#sealer.seal(this.options.maxBatch);
       } catch {
-        this.#lost();
+        // the worker failed or died: what it held is counted lost (by the sealer), and the
+        // next one starts from the last frontier the store took
         await this.#sealer.rollback();
         continue;
       }
-      if (this.#sealer.generation !== generation || sealed.ends.length === 0) {
-        // a replaced worker sealed nothing of what the old one held
-        this.#lost();
-        await this.#sealer.rollback();
-        continue;
-      }
-      this.#held -= sealed.ends.length;
-      const entries = Array.from(sealed.ends, (end, i) =>
-        sealed.bytes.subarray(i === 0 ? 0 : (sealed.ends[i - 1] as number) + 1, end),
+      const { bytes, ends, root, state } = sealed.answer;
+      const entries = Array.from(ends, (end, i) =>
+        bytes.subarray(i === 0 ? 0 : (ends[i - 1] as number) + 1, end),
       );
       try {
         await this.store.appendLogBatch(this.name, this.#size, entries);
@@ -223,24 +217,42 @@ export class DecisionLog {
           this.#size = await this.#rebuild().catch(() => this.#size);
         continue;
       }
-      this.#sealer.commit(sealed);
+      await this.#sealer.commit(sealed);
       this.#size += entries.length;
       this.metrics.decisionLogAppended.inc(entries.length);
-      const note = signRoot(sealed.root, this.#size, this.key);
-      await this.store.putLogCheckpoint(this.name, { size: this.#size, note });
-      await writeFrontier(this.store, this.name, sealed.state, note);
+      try {
+        const note = signRoot(root, this.#size, this.key);
+        await this.store.putLogCheckpoint(this.name, { size: this.#size, note });
+        await writeFrontier(this.store, this.name, state, note);
+      } catch {
+        // the entries are written; the next batch's checkpoint covers them, and a missing or
+        // stale saved frontier only means a slower restart
+      }
     }
   }
 }
 
 type Sealed = Extract<WorkerAnswer, { kind: "sealed" }>;
 
-// the decision log's side of its worker: one request at a time, answers in order; a worker that
-// dies is replaced, from the last frontier whose entries the store took
+/** A sealed batch, and which worker sealed it. */
+interface Sealing {
+  readonly answer: Sealed;
+  readonly generation: number;
+}
+
+// the decision log's side of its worker: one request at a time, answers in order. It counts the
+// lines the worker holds; a worker that dies takes them with it (counted lost through `lost`) and
+// is replaced from the last frontier whose entries the store took
 class Sealer {
   #worker: Worker | undefined;
   readonly #waiting: { resolve: (a: WorkerAnswer) => void; reject: (e: Error) => void }[] = [];
   #committed: FrontierState = { size: 0, roots: [], heights: [] };
+  /** Workers started so far. */
+  generation = 0;
+  /** Lines handed to the current worker and not sealed yet. */
+  held = 0;
+
+  constructor(private readonly lost: (n: number) => void) {}
 
   /** Starts from a saved frontier; returns the log's size. */
   async restore(state: FrontierState): Promise<number> {
@@ -258,27 +270,33 @@ class Sealer {
     return a.state.size;
   }
 
-  /** Workers started so far: lines held by an earlier one are gone. */
-  generation = 0;
-
   /** Hands lines to the worker to hold until sealed. */
   hold(lines: readonly string[]): void {
     (this.#worker ?? this.#start()).postMessage({ kind: "queue", lines } satisfies WorkerRequest);
+    this.held += lines.length;
   }
 
   /** The entry bytes of up to `max` held lines, and the root with them appended (not committed). */
-  async seal(max: number): Promise<Sealed> {
-    const a = await this.#ask({ kind: "seal", max });
-    if (a.kind !== "sealed") throw new Error(`the decision log worker failed: ${describe(a)}`);
-    return a;
+  async seal(max: number): Promise<Sealing> {
+    const generation = this.generation;
+    const a = await this.#ask({ kind: "seal", max: Math.min(max, this.held) });
+    if (a.kind !== "sealed" || a.ends.length === 0) {
+      // a worker that cannot seal what it holds: those lines are lost, and counted
+      this.#discard();
+      throw new Error(`the decision log worker failed: ${describe(a)}`);
+    }
+    this.held -= a.ends.length;
+    return { answer: a, generation };
   }
 
   /** The store took a sealed batch: its frontier is the log's. */
-  commit(sealed: Sealed): void {
-    this.#committed = sealed.state;
+  async commit(sealing: Sealing): Promise<void> {
+    this.#committed = sealing.answer.state;
+    // a worker started while this batch was being written began from the frontier before it
+    if (this.generation !== sealing.generation) await this.rollback();
   }
 
-  /** The store did not take the last batch: back to the last committed frontier. */
+  /** Back to the last committed frontier (the store did not take the last batch). */
   async rollback(): Promise<void> {
     try {
       await this.#ask({ kind: "reset", state: this.#committed });
@@ -290,7 +308,15 @@ class Sealer {
   async close(): Promise<void> {
     const w = this.#worker;
     this.#worker = undefined;
+    this.#discard();
     await w?.terminate();
+  }
+
+  #discard(): void {
+    if (this.held === 0) return;
+    this.lost(this.held);
+    this.held = 0;
+    this.#worker?.postMessage({ kind: "discard" } satisfies WorkerRequest);
   }
 
   #ask(request: WorkerRequest): Promise<WorkerAnswer> {
@@ -314,6 +340,9 @@ class Sealer {
     const dead = (e: Error) => {
       if (this.#worker !== worker) return;
       this.#worker = undefined;
+      // what it held died with it
+      if (this.held > 0) this.lost(this.held);
+      this.held = 0;
       for (const w of this.#waiting.splice(0)) w.reject(e);
     };
     worker.on("error", dead);
@@ -326,6 +355,10 @@ class Sealer {
     }
     return worker;
   }
+}
+
+function describe(a: WorkerAnswer): string {
+  return a.kind === "failed" ? a.message : `unexpected answer \`${a.kind}\``;
 }
 
 /** The store document holding a decision log's saved frontier and the checkpoint vouching for it. */
@@ -377,10 +410,6 @@ async function readFrontier(
   } catch {
     return undefined;
   }
-}
-
-function describe(a: WorkerAnswer): string {
-  return a.kind === "failed" ? a.message : `unexpected answer \`${a.kind}\``;
 }
 
 /**

@@ -174,16 +174,20 @@ export class Loader {
     };
   }
 
-  // DESIGN: a clock earlier than what this PDP trusted is reported, and never judged by
+  // DESIGN: a clock earlier than the last checkpoint this PDP trusted is reported. What it judges
+  // by never goes back past its own earlier readings (persisted); a release's time, stamped by
+  // another machine's clock, is reported against but never judged by, so one release dated in
+  // the future cannot move every decision point's time
   #checkClock(state: PdpState, view: LedgerView, size: number, now: number): void {
-    let trusted = Math.max(state.trustedTime ?? 0, this.runtime.trustedTime);
+    const own = Math.max(state.trustedTime ?? 0, this.runtime.trustedTime);
+    let seen = own;
     for (const r of view.releases) {
       if (r.index >= size) break;
       const t = Date.parse(r.record.time);
-      if (t > trusted) trusted = t;
+      if (t > seen) seen = t;
     }
-    this.runtime.clockBehindMs = trusted > now ? trusted - now : 0;
-    this.runtime.trustedTime = Math.max(trusted, now);
+    this.runtime.clockBehindMs = seen > now ? seen - now : 0;
+    this.runtime.trustedTime = Math.max(own, now);
   }
 
   async #save(state: PdpState, vkey: string, checkpoint: string): Promise<void> {

@@ -33,11 +33,14 @@ export class Runtime {
   /** When the ledger was last read successfully (freshness). */
   lastLedgerRead: number | undefined;
   /**
-   * The latest time this decision point trusted (PdpState.trustedTime): decisions never judge
-   * by an earlier one, so a clock turned back cannot revive an expired exception.
+   * The latest time this decision point's clock read (PdpState.trustedTime): decisions never
+   * judge by an earlier one, so a clock turned back cannot revive an expired exception.
    */
   trustedTime = 0;
-  /** How far the clock was behind the trusted time at the last read of the ledger (ms). */
+  /**
+   * How far the clock was behind the latest time trusted (its own earlier readings, and the time
+   * of every release in the checkpoint it trusted) at the last read of the ledger (ms).
+   */
   clockBehindMs = 0;
 
   constructor(readonly env: string) {}

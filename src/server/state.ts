@@ -15,8 +15,8 @@ export interface PdpState {
   /** The last checkpoint note it trusted. */
   readonly checkpoint?: string;
   /**
-   * The latest time (ms) it trusted: its own clock at each verified read of the ledger, and the
-   * time of every release in it. Its clock is never to be earlier.
+   * The latest time (ms) its own clock read at a verified read of the ledger: it never judges
+   * by an earlier one.
    */
   readonly trustedTime?: number;
 }

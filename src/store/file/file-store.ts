@@ -129,6 +129,7 @@ export class FileStore implements Store {
     let size = this.#logSizes.get(log) ?? (await this.#logSize(dir));
     if (size !== first) size = await this.#logSize(dir);
     if (size !== first) throw conflict(first);
+    if (entries.length === 0) return;
     for (const e of entries)
       if (e.includes(0x0a))
         throw new SteleError("store.corrupt", "a log entry may not hold a newline");
