@@ -421,17 +421,13 @@ export function entryLine(
   request: DecisionRequest,
   json = JSON.stringify(response),
 ): string {
-  const head: Omit<LoggedDecision, "input" | "decision"> = {
-    id: response.id,
-    time: response.time,
-    env: response.env,
-    version: response.version,
-    bundle: response.bundle ?? "",
-    ...(request.policies !== undefined && { policies: request.policies }),
-    ...(request.subject !== undefined && { subject: request.subject }),
-  };
   const input = JSON.stringify(request.input);
   // an input JSON cannot represent (undefined, a function) has no line: the caller counts a drop
   if (input === undefined) throw new TypeError("the input has no JSON form");
-  return `${JSON.stringify(head).slice(0, -1)},"input":${input},"decision":${json}}`;
+  // the head written out field by field (it is on every request's path); strings that might
+  // need escaping go through JSON.stringify
+  let head = `{"id":${JSON.stringify(response.id)},"time":${JSON.stringify(response.time)},"env":${JSON.stringify(response.env)},"version":${response.version},"bundle":${JSON.stringify(response.bundle ?? "")}`;
+  if (request.policies !== undefined) head += `,"policies":${JSON.stringify(request.policies)}`;
+  if (request.subject !== undefined) head += `,"subject":${JSON.stringify(request.subject)}`;
+  return `${head},"input":${input},"decision":${json}}`;
 }
