@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { MerkleFrontier } from "./frontier.js";
-import { emptyRoot } from "./merkle.js";
+import { emptyRoot, leafHash, leafHashPrefixed } from "./merkle.js";
 import { MerkleTree } from "./tree.js";
 
 test("the frontier's root is the full tree's root at every size", () => {
@@ -48,4 +48,16 @@ test("a frontier restored from its snapshot goes on exactly as the original", ()
   const s = a.snapshot();
   assert.throws(() => MerkleFrontier.restore({ ...s, size: s.size + 1 }));
   assert.throws(() => MerkleFrontier.restore({ ...s, heights: [...s.heights].reverse() }));
+});
+
+test("a leaf hashed where it lies, after its 0x00 prefix, is the leaf hash of the entry", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 64 }), (data) => {
+      const prefixed = new Uint8Array(data.length + 1);
+      prefixed.set(data, 1);
+      assert.deepEqual(Buffer.from(leafHashPrefixed(prefixed)), Buffer.from(leafHash(data)));
+    }),
+    { seed: 20261129, numRuns: 100 },
+  );
+  assert.throws(() => leafHashPrefixed(Uint8Array.of(1, 2)), { code: "internal" });
 });

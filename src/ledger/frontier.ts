@@ -59,7 +59,13 @@ export class MerkleFrontier {
 
   /** Appends one entry, hashed as a leaf. */
   append(data: Uint8Array): void {
-    let hash = leafHash(data);
+    this.appendLeafHash(leafHash(data));
+  }
+
+  /** Appends an entry by its leaf hash. */
+  appendLeafHash(leaf: Uint8Array): void {
+    if (leaf.length !== HASH_SIZE) throw bad();
+    let hash = leaf;
     let height = 0;
     // merge equal complete subtrees, as binary addition carries
     while (this.#heights.length > 0 && this.#heights[this.#heights.length - 1] === height) {

@@ -22,6 +22,16 @@ export function leafHash(data: Uint8Array): Uint8Array {
   return createHash("sha256").update(LEAF_PREFIX).update(data).digest();
 }
 
+/**
+ * The RFC 6962 leaf hash of the entry `prefixed` holds after its first byte, which must be the
+ * leaf prefix 0x00: for callers that can lay entries out that way and spare the copy.
+ */
+export function leafHashPrefixed(prefixed: Uint8Array): Uint8Array {
+  if (prefixed[0] !== 0x00) throw new SteleError("internal", "a prefixed leaf starts with 0x00");
+  if (oneShot) return oneShot("sha256", prefixed, "buffer");
+  return createHash("sha256").update(prefixed).digest();
+}
+
 /** The RFC 6962 hash of an interior node: SHA-256(0x01 ‖ left ‖ right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   // spec: RFC 6962 §2.1 MTH(D[n]) = SHA-256(0x01 || MTH(D[0:k]) || MTH(D[k:n]))

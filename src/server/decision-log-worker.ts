@@ -1,7 +1,7 @@
 // the decision log's worker thread: turns queued log lines into entry bytes and hashes them into
 // the log's Merkle frontier, so the thread that answers requests never hashes (decision-log.ts)
 import { parentPort } from "node:worker_threads";
-import { type FrontierState, MerkleFrontier } from "../ledger/index.js";
+import { type FrontierState, leafHashPrefixed, MerkleFrontier } from "../ledger/index.js";
 
 /** What the decision log asks of its worker. */
 export type WorkerRequest =
@@ -53,13 +53,18 @@ function answer(
       return { answer: { kind: "state", state: frontier.snapshot() }, transfer: [] };
     case "seal": {
       const lines = held.splice(0, request.max);
-      // invariant: a line is JSON text, so it holds no raw newline and encodes losslessly
-      const bytes = encoder.encode(lines.join("\n"));
+      // invariant: a line is JSON text, so it holds no raw newline and encodes losslessly.
+      // Each entry is preceded by one byte (a spare one, then the newlines between entries):
+      // set to the leaf prefix 0x00 for a moment, the entry is hashed where it lies, uncopied
+      const all = encoder.encode(`\n${lines.join("\n")}`);
+      const bytes = all.subarray(1);
       const ends = new Uint32Array(lines.length);
       let start = 0;
       for (let i = 0; i < ends.length; i++) {
         const end = i + 1 < ends.length ? bytes.indexOf(0x0a, start) : bytes.length;
-        frontier.append(bytes.subarray(start, end));
+        all[start] = 0x00;
+        frontier.appendLeafHash(leafHashPrefixed(all.subarray(start, end + 1)));
+        all[start] = 0x0a;
         ends[i] = end;
         start = end + 1;
       }
