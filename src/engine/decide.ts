@@ -1,5 +1,12 @@
 import { type Code, SteleError } from "../errors.js";
-import type { Effect, ExceptionPlan, PolicyPlan, PolicySet, RulePlan } from "../language/index.js";
+import {
+  type Effect,
+  type ExceptionPlan,
+  type PolicyPlan,
+  type PolicySet,
+  type RulePlan,
+  runConditions,
+} from "../language/index.js";
 import { checkInput } from "./input.js";
 import { makeShapeCheck, type ShapeCheck } from "./input-shape.js";
 
@@ -76,6 +83,8 @@ type RulesEvaluator = NonNullable<PolicyPlan["evaluate"]>;
 interface Judge {
   readonly policy: PolicyPlan;
   readonly evaluate: RulesEvaluator;
+  // each rule's own compiled condition: the reference path
+  readonly tests: readonly ((input: unknown) => boolean)[];
   // per rule, what a match means: one small integer each, so the loop reads no rule object
   readonly kinds: readonly number[];
   readonly outcome: number[];
@@ -142,10 +151,12 @@ function makeJudge(
   fits: ShapeCheck | undefined,
 ): Judge {
   const rules = policy.rules;
+  const tests = rules.map((r) => r.when.test);
   return {
     policy,
+    tests,
     evaluate:
-      policy.evaluate ?? ((input, outcome, errors) => runEach(rules, input, outcome, errors)),
+      policy.evaluate ?? ((input, outcome, errors) => runConditions(tests, input, outcome, errors)),
     kinds: rules.map((r) => ruleKind(r, waivers?.get(r.name) !== undefined)),
     outcome: new Array<number>(rules.length).fill(0),
     errors: new Array<unknown>(rules.length).fill(undefined),
@@ -169,24 +180,6 @@ function ruleKind(rule: RulePlan, waivable: boolean): number {
   if (rule.enforcement === "warn") return rule.effect === "deny" ? WARN_DENY : WARN_ALLOW;
   if (rule.effect !== "deny") return ALLOW;
   return waivable ? WAIVABLE_DENY : DENY;
-}
-
-// each rule's own compiled condition, one by one: for plans without a fused evaluator
-function runEach(
-  rules: readonly RulePlan[],
-  input: unknown,
-  outcome: number[],
-  errors: unknown[],
-): number {
-  for (let i = 0; i < rules.length; i++) {
-    try {
-      outcome[i] = (rules[i] as RulePlan).when.test(input) ? 1 : 0;
-    } catch (e) {
-      outcome[i] = 2;
-      errors[i] = e;
-    }
-  }
-  return -1;
 }
 
 function selectJudges(set: PolicySet, selector: Selector): readonly Judge[] {
@@ -296,7 +289,7 @@ function decidePolicy(judge: Judge, input: unknown, now: number): PolicyDecision
   } catch {
     // the fused path reads fields outside any rule (a getter that throws, on an input that is not
     // JSON): each rule's own function then decides, with its own error
-    mask = runEach(rules, input, outcome, judge.errors);
+    mask = runConditions(judge.tests, input, outcome, judge.errors);
   }
   // lists are made only when something goes in them: most decisions fill one or two
   let matched: string[] | undefined;

@@ -173,8 +173,11 @@ export function compileCelGroup(
   return new Function("rt", "k", "B", source)(RT, gen.consts, budget) as GroupEvaluator;
 }
 
-// the unfused path: each condition's own function, one by one
-function runEach(
+/**
+ * The unfused path: each condition's own function, one by one, filling every outcome (0 false,
+ * 1 true, 2 error with the error in `errs`); returns -1 (look at every outcome).
+ */
+export function runEach(
   tests: readonly ((input: unknown) => boolean)[],
   input: unknown,
   out: number[],

@@ -2,8 +2,9 @@ export type { CelOptions, CelProblem, CelProgram } from "./cel.js";
 /** Parses, type-checks and compiles one CEL expression to a JavaScript function. */
 /** Raised when a condition cannot be evaluated on an input; the engine fails closed on it. */
 export { CelEvalError, compileCel } from "./cel.js";
-export type { CompileOptions, CompileResult } from "./compile.js";
 /** Compiles a repository's sources into the plan the engine runs, or reports every problem. */
+export { runEach as runConditions } from "./cel-fuse.js";
+export type { CompileOptions, CompileResult } from "./compile.js";
 export { compile } from "./compile.js";
 export type { Diagnostic } from "./diagnostics.js";
 /** `file:line:col: message` with the source line and a caret, then the hint. */
