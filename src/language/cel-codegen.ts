@@ -1,5 +1,6 @@
 import type { ASTNode } from "@marcbachmann/cel-js";
 import type { CelProblem } from "./cel.js";
+import { genIndex, genSelect } from "./cel-codegen-access.js";
 import { genCall } from "./cel-codegen-calls.js";
 import { genBinary } from "./cel-codegen-ops.js";
 import { conv, fromDyn, toDyn } from "./cel-convert.js";
@@ -211,7 +212,7 @@ export class Gen {
       case ".":
         return this.select(this.value(node.args[0]), node.args[1], node);
       case "[]":
-        return this.index(node);
+        return genIndex(this, node);
       case "&&":
       case "||":
         return this.logical(node.op, node.args[0], node.args[1]);
@@ -301,72 +302,7 @@ export class Gen {
 
   /** `x.name` on a value of any type. */
   select(x: Val, name: string, node: ASTNode): Val {
-    const key = JSON.stringify(name);
-    switch (x.t.kind) {
-      case "message": {
-        const ft = x.t.fields.get(name);
-        if (!ft)
-          throw new Problem("language.cel_type", `undeclared field \`${name}\``, fieldRange(node));
-        const local = this.shared?.field(x, name, ft);
-        if (local !== undefined) {
-          // a shared message was checked once, up front; other fields are checked at each use
-          if (ft.kind === "message") return { js: local, t: ft };
-          const v = this.let(local, ft);
-          this.check(v.js, ft, name);
-          return v;
-        }
-        // untrusted: fields named like Object.prototype members are read as own properties only
-        const v = this.let(
-          name in Object.prototype ? `rt.field(${x.js}, ${key})` : `${x.js}[${key}]`,
-          ft,
-        );
-        this.check(v.js, ft, name);
-        return v;
-      }
-      case "map": {
-        const v = this.let(`rt.mapGet(${x.js}, ${key})`, x.t.value);
-        this.check(v.js, x.t.value);
-        return v;
-      }
-      case "dyn":
-        return this.let(`rt.dynField(${x.js}, ${key})`, T.dyn);
-      default:
-        throw new Problem(
-          "language.cel_type",
-          `type \`${typeName(x.t)}\` does not support field selection`,
-          node,
-        );
-    }
-  }
-
-  private index(node: ASTNode & { op: "[]" }): Val {
-    const [left, right] = node.args;
-    const x = this.value(left);
-    if (x.t.kind === "message" && right.op === "value" && typeof right.args === "string") {
-      return this.select(x, right.args, node);
-    }
-    const i = this.value(right);
-    switch (x.t.kind) {
-      case "list": {
-        const idx = i.t.kind === "int" ? i : this.let(`rt.index(${this.toDyn(i).js})`, T.int);
-        const v = this.let(`rt.listGet(${x.js}, ${idx.js})`, x.t.elem);
-        this.check(v.js, x.t.elem);
-        return v;
-      }
-      case "map": {
-        const v = this.let(`rt.mapGet(${x.js}, ${this.toDyn(i).js})`, x.t.value);
-        this.check(v.js, x.t.value);
-        return v;
-      }
-      case "dyn":
-        return this.let(`rt.dynIndex(${x.js}, ${this.toDyn(i).js})`, T.dyn);
-      default:
-        throw new Problem(
-          "language.cel_type",
-          `type \`${typeName(x.t)}\` does not support indexing`,
-          node,
-        );
-    }
+    return genSelect(this, x, name, node);
   }
 
   /** `a && b` / `a || b`: the short-circuit value absorbs an error on either side. */
@@ -451,11 +387,6 @@ interface Decl {
 
 function intLiteral(v: bigint): string {
   return Number.isSafeInteger(Number(v)) ? String(v) : `${v}n`;
-}
-
-// the field name of a select: the library reports it at the name, after the dot
-function fieldRange(node: ASTNode): { start: number; end: number } {
-  return { start: node.pos, end: node.end };
 }
 
 /** A JavaScript test that is true when `js` is not already a checked value of type `t`. */
