@@ -134,9 +134,11 @@ function commandHelp(name: string, command: Command<unknown>): string {
     ...COMMON,
   };
   const help: Record<string, string> = { ...command.help, ...COMMON_HELP };
-  for (const [opt, spec] of Object.entries(options)) {
-    const flag = `${spec.short ? `-${spec.short}, ` : ""}--${opt}${spec.type === "string" ? " VALUE" : ""}`;
-    lines.push(`  ${flag.padEnd(24)} ${help[opt] ?? ""}`);
-  }
+  const flags = Object.entries(options).map(([opt, spec]) => ({
+    opt,
+    flag: `${spec.short ? `-${spec.short}, ` : ""}--${opt}${spec.type === "string" ? " VALUE" : ""}`,
+  }));
+  const width = Math.max(24, ...flags.map((f) => f.flag.length));
+  for (const { opt, flag } of flags) lines.push(`  ${flag.padEnd(width)} ${help[opt] ?? ""}`);
   return lines.join("\n");
 }
