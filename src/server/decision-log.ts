@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
-import { type LedgerKey, signRoot } from "../ledger/index.js";
+import { type FrontierState, type LedgerKey, signRoot } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
 import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-log-sealer.js";
 import type { Metrics } from "./metrics.js";
@@ -56,6 +56,9 @@ export class DecisionLog {
   #size = 0;
   #flushing: Promise<void> | undefined;
   #sampledOut = 0;
+  // the newest frontier and checkpoint not saved yet, and when one last was
+  #unsaved: { state: FrontierState; note: string } | undefined;
+  #savedAt = 0;
 
   private constructor(
     private readonly store: Store,
@@ -160,6 +163,7 @@ export class DecisionLog {
     try {
       await this.flush();
       if (this.pending > 0) await this.flush();
+      await this.#saveFrontier().catch(() => undefined);
     } finally {
       // whatever is still pending now is lost with the worker, and counted
       this.metrics.decisionLogDrops.inc(this.#queue.splice(0).length);
@@ -180,6 +184,14 @@ export class DecisionLog {
     } catch {
       this.metrics.decisionLogDrops.inc(lines.length);
     }
+  }
+
+  async #saveFrontier(): Promise<void> {
+    const unsaved = this.#unsaved;
+    if (!unsaved) return;
+    this.#unsaved = undefined;
+    this.#savedAt = Date.now();
+    await writeFrontier(this.store, this.name, unsaved.state, unsaved.note);
   }
 
   // never throws: every decision ends written, or counted as dropped
@@ -217,7 +229,9 @@ export class DecisionLog {
       try {
         const note = signRoot(root, this.#size, this.key);
         await this.store.putLogCheckpoint(this.name, { size: this.#size, note });
-        await writeFrontier(this.store, this.name, state, note);
+        this.#unsaved = { state, note };
+        // the saved frontier only spares a restart some hashing: at most once a second
+        if (Date.now() - this.#savedAt >= 1000) await this.#saveFrontier();
       } catch {
         // the entries are written; the next batch's checkpoint covers them, and a missing or
         // stale saved frontier only means a slower restart
