@@ -56,4 +56,9 @@ test("file: a writer with a stale idea of a log's size is refused, and old batch
   ]);
   await b.appendLogBatch("pdp-x", 8, e("b8"));
   assert.equal((await a.readLog("pdp-x")).length, 9);
+  // a log line is one entry: an entry holding a newline is refused, and nothing is written
+  await assert.rejects(b.appendLogBatch("pdp-x", 9, e("ok", "two\nlines")), {
+    code: "store.corrupt",
+  });
+  assert.equal((await a.readLog("pdp-x")).length, 9);
 });

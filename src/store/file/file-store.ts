@@ -130,12 +130,16 @@ export class FileStore implements Store {
     if (size !== first) size = await this.#logSize(dir);
     if (size !== first) throw conflict(first);
     if (entries.length === 0) return;
-    for (const e of entries)
-      if (e.includes(0x0a))
-        throw new SteleError("store.corrupt", "a log entry may not hold a newline");
+    const bytes = joined(entries);
+    // one pass over the batch: exactly the newlines between entries, none inside one
+    const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    let newlines = 0;
+    for (let i = view.indexOf(0x0a); i >= 0; i = view.indexOf(0x0a, i + 1)) newlines++;
+    if (newlines !== entries.length - 1)
+      throw new SteleError("store.corrupt", "a log entry may not hold a newline");
     // named by its first index alone: whoever else appended at `first` holds the name, so a
     // writer that believed a stale size is refused here, as the ledger's entries are
-    const written = await createOnce(this.#tmp, join(dir, "batches", pad(first)), joined(entries));
+    const written = await createOnce(this.#tmp, join(dir, "batches", pad(first)), bytes);
     if (!written) {
       this.#logSizes.delete(log);
       throw conflict(first);
