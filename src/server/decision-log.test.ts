@@ -40,6 +40,25 @@ async function fixture(wrap: (store: Store) => Store = (s) => s) {
   };
 }
 
+// the decision log's worker, as the test sees it: the last one anything was posted to
+function watchWorkers() {
+  let current: Worker | undefined;
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (
+    this: Worker,
+    ...args: Parameters<Worker["postMessage"]>
+  ) {
+    current = this;
+    return post.apply(this, args);
+  };
+  return {
+    current: () => current,
+    restore: () => {
+      Worker.prototype.postMessage = post;
+    },
+  };
+}
+
 let n = 0;
 function record(log: DecisionLog): void {
   const id = `d-${n++}`;
@@ -152,15 +171,7 @@ test("a reopened log continues from its saved frontier, and from the whole log w
 });
 
 test("a worker that dies while its batch is being written is replaced without forking the tree", async () => {
-  let current: Worker | undefined;
-  const post = Worker.prototype.postMessage;
-  Worker.prototype.postMessage = function (
-    this: Worker,
-    ...args: Parameters<Worker["postMessage"]>
-  ) {
-    current = this;
-    return post.apply(this, args);
-  };
+  const workers = watchWorkers();
   let gate: (() => void) | undefined;
   let appends = 0;
   const f = await fixture(
@@ -183,12 +194,12 @@ test("a worker that dies while its batch is being written is replaced without fo
     for (let i = 0; i < 3; i++) record(f.log);
     const writing = f.log.flush();
     while (gate === undefined) await new Promise((r) => setTimeout(r, 5));
-    const dying = current;
+    const dying = workers.current();
     await dying?.terminate();
     // the next decisions go to a new worker, started while the batch is still being written
     for (let i = 0; i < 3; i++) record(f.log);
     await new Promise((r) => setTimeout(r, 40));
-    assert.notEqual(current, dying);
+    assert.notEqual(workers.current(), dying);
     gate();
     await writing;
     await f.log.flush();
@@ -197,26 +208,18 @@ test("a worker that dies while its batch is being written is replaced without fo
     const [report] = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
   } finally {
-    Worker.prototype.postMessage = post;
+    workers.restore();
     await f.done();
   }
 });
 
 test("lines a dying worker held are counted lost, exactly once, and the log goes on", async () => {
-  let current: Worker | undefined;
-  const post = Worker.prototype.postMessage;
-  Worker.prototype.postMessage = function (
-    this: Worker,
-    ...args: Parameters<Worker["postMessage"]>
-  ) {
-    current = this;
-    return post.apply(this, args);
-  };
+  const workers = watchWorkers();
   const f = await fixture();
   try {
     for (let i = 0; i < 4; i++) record(f.log);
     await new Promise((r) => setTimeout(r, 40)); // handed to the worker, not sealed
-    await current?.terminate();
+    await workers.current()?.terminate();
     await new Promise((r) => setTimeout(r, 20));
     for (let i = 0; i < 2; i++) record(f.log);
     await f.log.flush();
@@ -225,7 +228,7 @@ test("lines a dying worker held are counted lost, exactly once, and the log goes
     const [report] = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
   } finally {
-    Worker.prototype.postMessage = post;
+    workers.restore();
     await f.done();
   }
 });
