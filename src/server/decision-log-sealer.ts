@@ -68,6 +68,13 @@ export class Sealer {
     return { answer: a, generation };
   }
 
+  /** Hands a sealed batch's buffer back to the worker once the store is done with it. */
+  recycle(sealing: Sealing): void {
+    const buffer = sealing.answer.bytes.buffer as ArrayBuffer;
+    if (sealing.generation !== this.generation || !this.#worker) return;
+    this.#worker.postMessage({ kind: "recycle", buffer } satisfies WorkerRequest, [buffer]);
+  }
+
   /** The store took a sealed batch: its frontier is the log's. */
   async commit(sealing: Sealing): Promise<void> {
     this.#committed = sealing.answer.state;

@@ -12,7 +12,9 @@ export type WorkerRequest =
   /** Seals up to `max` held lines. */
   | { readonly kind: "seal"; readonly max: number }
   /** Drops every held line (they were counted lost). */
-  | { readonly kind: "discard" };
+  | { readonly kind: "discard" }
+  /** A batch buffer the store is done with, back for reuse; no answer. */
+  | { readonly kind: "recycle"; readonly buffer: ArrayBuffer };
 
 /** What the worker answers, one answer per request, in order. */
 export type WorkerAnswer =
@@ -33,6 +35,9 @@ let frontier = new MerkleFrontier();
 const encoder = new TextEncoder();
 // lines handed over and not sealed yet: they wait here, not on the request thread's heap
 let held: string[] = [];
+// batch buffers handed back: reused, so the request thread does not see fresh memory arrive
+// with every batch (which makes its collector run full collections)
+const pool: ArrayBuffer[] = [];
 
 function answer(
   request: WorkerRequest,
@@ -43,6 +48,9 @@ function answer(
       return undefined;
     case "discard":
       held = [];
+      return undefined;
+    case "recycle":
+      if (pool.length < 4) pool.push(request.buffer);
       return undefined;
     case "reset":
       frontier = MerkleFrontier.restore(request.state);
@@ -56,7 +64,13 @@ function answer(
       // invariant: a line is JSON text, so it holds no raw newline and encodes losslessly.
       // Each entry is preceded by one byte (a spare one, then the newlines between entries):
       // set to the leaf prefix 0x00 for a moment, the entry is hashed where it lies, uncopied
-      const all = encoder.encode(`\n${lines.join("\n")}`);
+      const text = `\n${lines.join("\n")}`;
+      const size = Buffer.byteLength(text, "utf8");
+      let buffer = pool.pop();
+      if (buffer === undefined || buffer.byteLength < size)
+        buffer = new ArrayBuffer(Math.max(size, Math.ceil((buffer?.byteLength ?? 0) * 1.5)));
+      const all = new Uint8Array(buffer, 0, size);
+      encoder.encodeInto(text, all);
       const bytes = all.subarray(1);
       const ends = new Uint32Array(lines.length);
       let start = 0;

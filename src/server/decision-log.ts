@@ -216,6 +216,7 @@ export class DecisionLog {
       } catch (e) {
         // the store failed: these decisions are lost, and counted as such
         this.metrics.decisionLogDrops.inc(entries.length);
+        this.#sealer.recycle(sealed);
         await this.#sealer.rollback();
         // the log is not the size this writer thought (a saved frontier behind a batch written
         // before a crash): start again from what is stored
@@ -223,6 +224,7 @@ export class DecisionLog {
           this.#size = await this.#rebuild().catch(() => this.#size);
         continue;
       }
+      this.#sealer.recycle(sealed);
       await this.#sealer.commit(sealed);
       this.#size += entries.length;
       this.metrics.decisionLogAppended.inc(entries.length);
