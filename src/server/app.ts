@@ -191,7 +191,9 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
       try {
         return judge(active, readDecisionRequest(r, `request ${i}`)).response;
       } catch (e) {
-        if (!(e instanceof SteleError)) throw e;
+        // each request answered for itself: the ones decided (and logged) stay decided, and a
+        // failure is never a decision
+        if (!(e instanceof SteleError)) return internal(e).json as { error: unknown };
         metrics.requestErrors.inc({ code: e.code });
         return { error: e.toJSON() };
       }
