@@ -130,13 +130,23 @@ test("a release record appended by hand fails verify at its index, and no later 
   );
   const problem = tampered(repo, freshWitness(), "trust.quorum_not_met", SIZE);
   assert.match(problem.message, /needs 2 approvals from reviewers in the config in force, found 0/);
-  // a later command refuses to sign it into the history, and says where it is
-  const later = repo.run("log");
+  // `stele log` shows it as vouched for by no checkpoint, and what prod runs stays v1
+  const log = repo.run("log", "--json");
+  assert.equal(log.code, 0, log.stderr);
+  const shown = JSON.parse(log.stdout);
+  assert.equal(shown.uncovered, 1);
+  assert.equal(shown.current.prod.version, 1);
+  assert.match(
+    repo.run("log").stdout,
+    /^7\* .*\n\* 1 ledger entry past the last signed checkpoint/m,
+  );
+  // a command that writes refuses to sign it into the history, and says where it is
+  const later = repo.run("release", "v2.json", "--env", "staging", "--json");
   assert.equal(later.code, 1, later.stderr);
-  assert.match(later.stderr, /ledger entry 7 has no checkpoint and is not what a release writes/);
-  const json = repo.run("log", "--json");
-  assert.equal(json.code, 1);
-  assert.match(json.stdout + json.stderr, /"code":\s*"ledger\.tampered"/);
+  const error = JSON.parse(later.stderr).error;
+  assert.equal(error.code, "ledger.tampered");
+  assert.match(error.message, /ledger entry 7 has no checkpoint and is not what a release writes/);
+  assert.equal(ledgerSize(repo), SIZE + 1);
   tampered(repo, freshWitness(), "trust.quorum_not_met", SIZE);
 });
 

@@ -1,10 +1,11 @@
 import { type IndexedRecord, latestRelease } from "../../ledger/index.js";
-import { openLedger } from "../../release/index.js";
-import { openStore } from "../../store/index.js";
+import { openStore, readView, requireCheckpointMatches } from "../../store/index.js";
 import { type Command, Exit, stringOpt } from "../command.js";
 
 interface LogResult {
   readonly size: number;
+  /** Entries past the last signed checkpoint: not vouched for yet (`stele verify` checks them). */
+  readonly uncovered: number;
   readonly releases: readonly IndexedRecord[];
   readonly current: Readonly<Record<string, { version: number; bundle: string }>>;
 }
@@ -18,17 +19,22 @@ export const log: Command<LogResult> = {
   async run(args) {
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
     try {
-      const view = await openLedger(store);
+      // read only: it shows the ledger, and never signs anything into it
+      const view = await readView(store);
+      await requireCheckpointMatches(store, view);
+      const covered = Math.min(view.size, (await store.latestCheckpoint())?.size ?? 0);
       const env = stringOpt(args, "env");
       const releases = view.releases.filter((r) => env === undefined || r.record.env === env);
-      const envs = [...new Set(view.releases.map((r) => r.record.env))];
+      // what each environment runs is what a checkpoint vouches for
+      const vouched = { ...view, releases: view.releases.filter((r) => r.index < covered) };
+      const envs = [...new Set(vouched.releases.map((r) => r.record.env))];
       const current = Object.fromEntries(
         envs.map((e) => {
-          const r = latestRelease(view, e)?.record;
+          const r = latestRelease(vouched, e)?.record;
           return [e, { version: r?.version ?? 0, bundle: r?.bundle ?? "" }];
         }),
       );
-      return { size: view.size, releases, current };
+      return { size: view.size, uncovered: view.size - covered, releases, current };
     } finally {
       await store.close();
     }
@@ -36,8 +42,10 @@ export const log: Command<LogResult> = {
   exit: () => Exit.ok,
   human: (r) => {
     if (r.releases.length === 0) return "no releases yet";
+    const first = r.size - r.uncovered;
     const rows = r.releases.map(({ index, record: x }) => [
-      String(index),
+      // an entry no checkpoint vouches for yet
+      index >= first ? `${index}*` : String(index),
       x.time.slice(0, 19).replace("T", " "),
       x.env,
       `v${x.version}`,
@@ -66,10 +74,17 @@ export const log: Command<LogResult> = {
         .map((c, i) => c.padEnd(widths[i] ?? 0))
         .join("  ")
         .trimEnd();
-    return [fmt(head), ...rows.map(fmt)].join("\n");
+    const note =
+      r.uncovered > 0
+        ? [
+            `* ${r.uncovered} ledger entr${r.uncovered === 1 ? "y" : "ies"} past the last signed checkpoint: not vouched for yet (the next release covers them only if they pass every gate; \`stele verify\` checks them now)`,
+          ]
+        : [];
+    return [fmt(head), ...rows.map(fmt), ...note].join("\n");
   },
   json: (r) => ({
     size: r.size,
+    uncovered: r.uncovered,
     current: r.current,
     releases: r.releases.map((x) => ({ index: x.index, ...x.record })),
   }),
