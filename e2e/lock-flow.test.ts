@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
 import { makeRepo, strengthen, weaken } from "./fixture.js";
+import { startPdp, until } from "./pdp.js";
 
 test("a new user goes from init through keygen, approve, release, promote and verify", () => {
   const repo = makeRepo();
@@ -97,7 +98,7 @@ test("a weakening release with the weakening quorum and a justification is recor
 
 test("the same flow works on the shared postgres: store", {
   skip: process.env.STELE_TEST_POSTGRES ? false : "skipped: STELE_TEST_POSTGRES is not set",
-}, () => {
+}, async () => {
   const store = `${process.env.STELE_TEST_POSTGRES}?schema=e2e_${randomBytes(6).toString("hex")}`;
   const repo = makeRepo();
   const digest = repo.build();
@@ -121,4 +122,31 @@ test("the same flow works on the shared postgres: store", {
   repo.ok("promote", "--from", "staging", "--to", "prod", "--store", store);
   assert.match(repo.ok("verify", "--store", store), /^ok: /);
   assert.equal(JSON.parse(repo.ok("log", "--json", "--store", store)).releases.length, 2);
+  // a decision point on the shared store: it loads prod, decides, and logs what it decided there
+  const pdp = await startPdp(repo.dir, { env: "prod", store });
+  let id: string;
+  try {
+    await until(
+      "the decision point to serve prod v1",
+      async () => (await pdp.status()).version === 1,
+    );
+    const input = {
+      env: "prod",
+      principal: { id: "bob", roles: [] },
+      statement: { kind: "DROP", table: "orders", hasWhere: false, rowsEstimate: 0 },
+    };
+    const d = await pdp.post("/v1/decide", { input });
+    assert.equal(d.status, 200);
+    assert.equal(d.json.decision, "deny");
+    assert.equal(d.json.bundle, digest);
+    id = d.json.id;
+  } finally {
+    await pdp.stop();
+  }
+  const logs = JSON.parse(repo.ok("decisions", "verify", "--json", "--store", store));
+  assert.equal(logs.ok, true, JSON.stringify(logs));
+  assert.equal(logs.logs[0]?.entries, 1);
+  const replay = JSON.parse(repo.ok("decisions", "replay", id, "--json", "--store", store));
+  assert.equal(replay.replay.same, true);
+  assert.equal(replay.replay.replayed.decision, "deny");
 });
