@@ -56,6 +56,8 @@ export class DecisionLog {
   #size = 0;
   #flushing: Promise<void> | undefined;
   #sampledOut = 0;
+  /** How the log's tree was found at open: from its saved frontier, or by hashing every entry. */
+  openedFrom: "saved frontier" | "stored entries" = "stored entries";
   // the newest frontier and checkpoint not saved yet, and when one last was
   #unsaved: { state: FrontierState; note: string } | undefined;
   #savedAt = 0;
@@ -109,6 +111,7 @@ export class DecisionLog {
     // otherwise (first start, a crash between writes, anything off) hash the whole log again
     const saved = await readFrontier(store, name, key.vkey, origin);
     log.#size = saved ? await log.#sealer.restore(saved) : await log.#rebuild();
+    log.openedFrom = saved ? "saved frontier" : "stored entries";
     return log;
   }
 

@@ -79,10 +79,17 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     }),
   });
   const metrics = http.metrics;
-  if (options.decisionLog !== false)
+  if (options.decisionLog !== false) {
+    const opening = Date.now();
     decisionLog = await DecisionLog.open(options.store, identity.name, identity, metrics, {
       ...(options.decisionLogSample !== undefined && { sample: options.decisionLogSample }),
     });
+    log({
+      level: "info",
+      msg: `decision log ${identity.name}: ${decisionLog.size} decisions, tree from its ${decisionLog.openedFrom} in ${Date.now() - opening} ms`,
+      env: options.env,
+    });
+  }
   let url: string | null = null;
 
   let clockWarned = false;
