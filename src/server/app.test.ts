@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
+import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { DEFAULT_LIMITS, type PolicySet } from "../language/index.js";
-import { createApp } from "./app.js";
+import { type App, createApp } from "./app.js";
+import { createHttpServer } from "./http.js";
 import { Runtime } from "./runtime.js";
+
+// the decision point's routes, always through the server `stele serve` runs (http.ts) on a real
+// socket on 127.0.0.1: the decision routes on node:http, the rest through Hono
 
 const at = { file: "p.yaml", line: 1, col: 1 };
 const NOW = Date.parse("2026-11-28T00:00:00Z");
@@ -73,7 +79,30 @@ function ready(clock = () => NOW) {
     checkpoint: "",
     verifiedAt: NOW,
   });
-  return createApp(runtime, { clock, maxBodyBytes: 4096 }).app;
+  return createApp(runtime, { clock, maxBodyBytes: MAX });
+}
+
+const MAX = 4096;
+
+// the app served on a free port for the length of `use`
+async function served<T>(app: App, use: (origin: string, port: number) => Promise<T>): Promise<T> {
+  const server = createHttpServer(app);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    return await use(`http://127.0.0.1:${port}`, port);
+  } finally {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
+// one request to the served app, its answer read whole
+function request(app: App, path: string, init?: RequestInit): Promise<Response> {
+  return served(app, async (origin) => {
+    const res = await fetch(`${origin}${path}`, init);
+    return new Response(await res.text(), { status: res.status, headers: res.headers });
+  });
 }
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions read arbitrary response JSON
@@ -88,7 +117,8 @@ const post = (_path: string, body: unknown, type = "application/json") => ({
 });
 
 test("decide answers with the decision, its reasons, id, env, version and digest", async () => {
-  const res = await ready().request(
+  const res = await request(
+    ready(),
     "/v1/decide",
     post("/v1/decide", { input: { kind: "DROP", label: "x" } }),
   );
@@ -104,7 +134,7 @@ test("decide answers with the decision, its reasons, id, env, version and digest
 
 test("warnings, exceptions used and the clock come back in the decision", async () => {
   const d = await json(
-    await ready().request("/v1/decide", post("", { input: { kind: "DROP", who: "alice" } })),
+    await request(ready(), "/v1/decide", post("", { input: { kind: "DROP", who: "alice" } })),
   );
   assert.equal(d.decision, "allow");
   assert.deepEqual(d.warnings, ["db/label: missing label"]);
@@ -115,10 +145,11 @@ test("warnings, exceptions used and the clock come back in the decision", async 
 test("no request can set the time: an expired exception never comes back to life", async () => {
   const app = ready(() => Date.parse("2026-12-06T00:00:00Z"));
   const late = await json(
-    await app.request("/v1/decide", post("", { input: { kind: "DROP", who: "alice" } })),
+    await request(app, "/v1/decide", post("", { input: { kind: "DROP", who: "alice" } })),
   );
   assert.equal(late.decision, "deny");
-  const res = await app.request(
+  const res = await request(
+    app,
     "/v1/decide",
     post("", { now: "2026-11-28T00:00:00Z", input: { kind: "DROP", who: "alice" } }),
   );
@@ -139,7 +170,7 @@ test("each kind of bad input gets a 4xx with a code and a reason, never a decisi
     [post("", { policies: "db", input: {} }), 400, "server.bad_request"],
   ];
   for (const [init, status, code] of cases) {
-    const res = await app.request("/v1/decide", init);
+    const res = await request(app, "/v1/decide", init);
     assert.equal(res.status, status, code);
     const body = await json(res);
     assert.equal(body.error.code, code);
@@ -150,21 +181,22 @@ test("each kind of bad input gets a 4xx with a code and a reason, never a decisi
 test("input nested past the limit is denied with a reason", async () => {
   let deep: unknown = {};
   for (let i = 0; i < 40; i++) deep = { a: deep };
-  const d = await json(await ready().request("/v1/decide", post("", { input: deep })));
+  const d = await json(await request(ready(), "/v1/decide", post("", { input: deep })));
   assert.equal(d.decision, "deny");
   assert.equal(d.errors[0].code, "engine.input_too_deep");
 });
 
 test("until a release verifies, readyz is 503 and every decision is a deny with a reason", async () => {
-  const { app } = createApp(new Runtime("prod"));
-  assert.equal((await app.request("/readyz")).status, 503);
-  const res = await app.request("/v1/decide", post("", { input: { kind: "SELECT" } }));
+  const app = createApp(new Runtime("prod"));
+  assert.equal((await request(app, "/readyz")).status, 503);
+  const res = await request(app, "/v1/decide", post("", { input: { kind: "SELECT" } }));
   assert.equal(res.status, 503);
   const body = await json(res);
   assert.equal(body.decision, "deny");
   assert.equal(body.errors[0].code, "server.not_ready");
   const review = await json(
-    await app.request(
+    await request(
+      app,
       "/v1/admission",
       post("", {
         apiVersion: "admission.k8s.io/v1",
@@ -177,7 +209,8 @@ test("until a release verifies, readyz is 503 and every decision is a deny with 
 });
 
 test("a batch answers each request, and a bad one does not spoil the rest", async () => {
-  const res = await ready().request(
+  const res = await request(
+    ready(),
     "/v1/decide/batch",
     post("", {
       requests: [
@@ -201,14 +234,15 @@ test("an AdmissionReview round-trips with the uid, the failed rules and the warn
   };
   const app = ready();
   // the policy sees {object, oldObject, request}; this test policy reads `kind` at the top level
-  const res = await app.request("/v1/admission?policy=db", post("", review));
+  const res = await request(app, "/v1/admission?policy=db", post("", review));
   const body = await json(res);
   assert.equal(body.apiVersion, "admission.k8s.io/v1");
   assert.equal(body.kind, "AdmissionReview");
   assert.equal(body.response.uid, "705ab4f5");
   assert.equal(body.response.allowed, true);
   assert.deepEqual(body.response.warnings, ["db/label: missing label"]);
-  const bad = await app.request(
+  const bad = await request(
+    app,
     "/v1/admission",
     post("", { kind: "AdmissionReview", apiVersion: "v0" }),
   );
@@ -227,12 +261,12 @@ test("a failure inside the server is a 500 that is never a decision", async () =
     checkpoint: "",
     verifiedAt: NOW,
   });
-  const { app } = createApp(runtime, {
+  const app = createApp(runtime, {
     onDecision: () => {
       throw new Error("disk on fire");
     },
   });
-  const res = await app.request("/v1/decide", post("", { input: { kind: "SELECT" } }));
+  const res = await request(app, "/v1/decide", post("", { input: { kind: "SELECT" } }));
   assert.equal(res.status, 500);
   const body = await json(res);
   assert.equal(body.error.code, "internal");
@@ -241,9 +275,97 @@ test("a failure inside the server is a 500 that is never a decision", async () =
 
 test("metrics expose decisions, the bundle being served and readiness", async () => {
   const app = ready();
-  await app.request("/v1/decide", post("", { input: { kind: "DROP" } }));
-  const text = await (await app.request("/metrics")).text();
+  await request(app, "/v1/decide", post("", { input: { kind: "DROP" } }));
+  const text = await (await request(app, "/metrics")).text();
   assert.match(text, /stele_decisions_total\{decision="deny",policy="db",effect="deny"\} 1/);
   assert.match(text, /stele_bundle_info\{env="prod",version="3",digest="sha256:a{64}"\} 1/);
   assert.match(text, /stele_ready 1/);
+});
+
+// a POST whose body goes out in the given pieces (chunked, unless a content-length is given)
+function rawPost(
+  port: number,
+  path: string,
+  pieces: readonly Buffer[],
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Record<string, unknown>; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: "127.0.0.1",
+        port,
+        path,
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+      },
+      (res) => {
+        let body = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          body += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
+    req.on("error", reject);
+    let i = 0;
+    const next = () => {
+      const piece = pieces[i++];
+      if (piece === undefined) {
+        req.end();
+        return;
+      }
+      req.write(piece);
+      setTimeout(next, 2);
+    };
+    next();
+  });
+}
+
+test("a body in many chunks, a character split between two, is read whole", async () => {
+  await served(ready(), async (_, port) => {
+    // the refusal names the policy asked for: it comes back exactly as sent
+    const body = Buffer.from(JSON.stringify({ policies: ["dröp"], input: { kind: "DROP" } }));
+    const split = body.indexOf(0xc3) + 1; // between the two bytes of ö
+    const r = await rawPost(port, "/v1/decide", [body.subarray(0, split), body.subarray(split)]);
+    assert.equal(r.status, 400, r.body);
+    assert.equal(JSON.parse(r.body).error.message, "no policy named `dröp`");
+    const bytes = [...body.subarray(0, 40)].map((b) => Buffer.of(b));
+    const again = await rawPost(port, "/v1/decide?x=1", [...bytes, body.subarray(40)]);
+    assert.equal(JSON.parse(again.body).error.message, "no policy named `dröp`");
+  });
+});
+
+test("the size limit holds to the byte, declared or not, and a refused body closes the connection", async () => {
+  await served(ready(), async (_, port) => {
+    const sized = (n: number) => {
+      const head = '{"input":{"kind":"';
+      const tail = '"}}';
+      return Buffer.from(head + "a".repeat(n - head.length - tail.length) + tail);
+    };
+    const exact = await rawPost(port, "/v1/decide", [sized(MAX)]);
+    assert.equal(exact.status, 200, exact.body);
+    const over = sized(MAX + 1);
+    const chunked = await rawPost(port, "/v1/decide", [
+      over.subarray(0, 1000),
+      over.subarray(1000),
+    ]);
+    assert.equal(chunked.status, 413);
+    assert.equal(JSON.parse(chunked.body).error.code, "server.body_too_large");
+    assert.equal(chunked.headers.connection, "close");
+    const declared = await rawPost(port, "/v1/decide", [over], {
+      "content-length": String(over.length),
+    });
+    assert.equal(declared.status, 413);
+    assert.equal(declared.headers.connection, "close");
+  });
+});
+
+test("a route nobody serves gets a 400 with a code, for any method", async () => {
+  const app = ready();
+  for (const init of [undefined, post("", {})]) {
+    const res = await request(app, "/v1/nope", init);
+    assert.equal(res.status, 400);
+    assert.equal((await json(res)).error.code, "server.bad_request");
+  }
 });

@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { type Context, Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { type Decision, type DecisionRequest, decide } from "../engine/index.js";
 import { type ErrorJson, SteleError } from "../errors.js";
 import { toAdmissionInput, toAdmissionReview } from "./admission.js";
@@ -31,15 +30,19 @@ export interface AppOptions {
   readonly status?: () => Record<string, unknown>;
 }
 
-/** What a POST route answers, before any transport writes it. */
+/** What a POST route answers, before the transport (http.ts) writes it. */
 export interface Reply {
   readonly status: number;
-  readonly json: unknown;
-  /** `json` already serialized, when the route needed the text itself. */
-  readonly text?: string;
+  /** JSON text. */
+  readonly body: string;
   /** The connection cannot be reused (an unread body is left on it). */
   readonly close?: boolean;
 }
+
+const reply = (status: number, value: unknown): Reply => ({
+  status,
+  body: JSON.stringify(value),
+});
 
 /** A POST route's request, as any transport hands it over. */
 export interface PostRequest {
@@ -49,10 +52,13 @@ export interface PostRequest {
   readonly query: URLSearchParams;
 }
 
-/** The HTTP app and its metrics; no socket (serve.ts binds one). */
+/** The HTTP app and its metrics; no socket (http.ts serves it). */
 export interface App {
+  /** The GET routes (status, metrics, probes), and every answer to an unknown route. */
   readonly app: Hono;
   readonly metrics: Metrics;
+  /** The paths of the POST routes, which `post` answers. */
+  readonly routes: ReadonlySet<string>;
   /** The POST routes; undefined for a path that is not one. Never throws. */
   post(request: PostRequest): Reply | undefined;
   /** The reply to a body over the size limit. */
@@ -70,19 +76,6 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
   const clock = options.clock ?? Date.now;
   const metrics = createMetrics(runtime);
   const app = new Hono();
-  const tooLarge = (): Reply => ({
-    ...failure(
-      new SteleError("server.body_too_large", `request body is larger than ${maxBody} bytes`),
-    ),
-    // the unread rest of the body leaves the connection unusable: say so, or a keep-alive
-    // client's next (good) request fails on a socket the server is about to drop
-    close: true,
-  });
-  const limit = bodyLimit({
-    maxSize: maxBody,
-    onError: (c) => send(c, tooLarge()),
-  });
-
   const failure = (e: SteleError): Reply => {
     metrics.requestErrors.inc({ code: e.code });
     const status =
@@ -91,11 +84,18 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
         : e.code === "server.unsupported_media_type"
           ? 415
           : e.status;
-    return { status, json: { error: e.toJSON() } };
+    return reply(status, { error: e.toJSON() });
   };
-  const fail = (c: Context, e: SteleError) => send(c, failure(e));
-  // anything unexpected: a 500 that is never a decision, let alone an allow
-  const internal = (e: unknown): Reply => {
+  const tooLarge = (): Reply => ({
+    ...failure(
+      new SteleError("server.body_too_large", `request body is larger than ${maxBody} bytes`),
+    ),
+    // the unread rest of the body leaves the connection unusable: say so, or a keep-alive
+    // client's next (good) request fails on a socket the server is about to drop
+    close: true,
+  });
+  // anything unexpected: logged and counted, and never a decision, let alone an allow
+  const internalError = (e: unknown): ErrorJson => {
     console.error(
       JSON.stringify({
         level: "error",
@@ -105,11 +105,9 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
       }),
     );
     metrics.requestErrors.inc({ code: "internal" });
-    return {
-      status: 500,
-      json: { error: { code: "internal", message: "internal error; the request was not decided" } },
-    };
+    return { code: "internal", message: "internal error; the request was not decided" };
   };
+  const internal = (e: unknown): Reply => reply(500, { error: internalError(e) });
 
   // decisions in the same millisecond share one timestamp string
   let stampedAt = Number.NaN;
@@ -169,9 +167,9 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     const body = parseJson(raw, type);
     const active = runtime.active;
     if (!active) return notReady();
-    const { response, text } = judge(active, readDecisionRequest(body), true);
+    const { text } = judge(active, readDecisionRequest(body), true);
     metrics.observeLatency("decide", (performance.now() - started) / 1000);
-    return { status: 200, json: response, ...(text !== undefined && { text }) };
+    return { status: 200, body: text as string };
   };
 
   const batchRoute = (text: string, type: string | undefined): Reply => {
@@ -193,16 +191,13 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
       } catch (e) {
         // each request answered for itself: the ones decided (and logged) stay decided, and a
         // failure is never a decision
-        if (!(e instanceof SteleError)) return internal(e).json as { error: unknown };
+        if (!(e instanceof SteleError)) return { error: internalError(e) };
         metrics.requestErrors.inc({ code: e.code });
         return { error: e.toJSON() };
       }
     });
     metrics.observeLatency("batch", (performance.now() - started) / 1000);
-    return {
-      status: 200,
-      json: { env: active.env, version: active.version, bundle: active.digest, results },
-    };
+    return reply(200, { env: active.env, version: active.version, bundle: active.digest, results });
   };
 
   const admissionRoute = (
@@ -223,18 +218,16 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     };
     const response = active ? judge(active, request).response : undefined;
     metrics.observeLatency("admission", (performance.now() - started) / 1000);
-    return { status: 200, json: toAdmissionReview(uid, response) };
+    return reply(200, toAdmissionReview(uid, response));
   };
 
+  const routes = new Map([
+    ["/v1/decide", decideRoute],
+    ["/v1/decide/batch", batchRoute],
+    ["/v1/admission", admissionRoute],
+  ]);
   const post = (request: PostRequest): Reply | undefined => {
-    const route =
-      request.path === "/v1/decide"
-        ? decideRoute
-        : request.path === "/v1/decide/batch"
-          ? batchRoute
-          : request.path === "/v1/admission"
-            ? admissionRoute
-            : undefined;
+    const route = routes.get(request.path);
     if (!route) return undefined;
     try {
       return route(request.body, request.contentType, request.query);
@@ -242,20 +235,6 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
       return e instanceof SteleError ? failure(e) : internal(e);
     }
   };
-
-  // the same routes through Hono (tests call app.request; serve.ts answers them without it)
-  for (const path of ["/v1/decide", "/v1/decide/batch", "/v1/admission"]) {
-    app.post(path, limit, async (c) => {
-      const url = new URL(c.req.url);
-      const reply = post({
-        path,
-        contentType: c.req.header("content-type"),
-        body: await c.req.text(),
-        query: url.searchParams,
-      }) as Reply;
-      return send(c, reply);
-    });
-  }
 
   app.get("/v1/status", (c) => {
     const a = runtime.active;
@@ -289,16 +268,24 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
   );
 
   app.notFound((c) =>
-    fail(c, new SteleError("server.bad_request", `no route \`${c.req.method} ${c.req.path}\``)),
+    send(
+      c,
+      failure(new SteleError("server.bad_request", `no route \`${c.req.method} ${c.req.path}\``)),
+    ),
   );
   app.onError((e, c) => send(c, e instanceof SteleError ? failure(e) : internal(e)));
-  return { app, metrics, post, tooLarge, maxBodyBytes: maxBody };
+  return {
+    app,
+    metrics,
+    routes: new Set(routes.keys()),
+    post,
+    tooLarge,
+    maxBodyBytes: maxBody,
+  };
 }
 
-function send(c: Context, reply: Reply) {
-  if (reply.close) c.header("Connection", "close");
-  if (reply.text === undefined) return c.json(reply.json as object, reply.status as 200);
-  return c.body(reply.text, reply.status as 200, { "Content-Type": "application/json" });
+function send(c: Context, r: Reply) {
+  return c.body(r.body, r.status as 200, { "Content-Type": "application/json" });
 }
 
 function parseJson(text: string, type: string | undefined): unknown {
@@ -316,15 +303,12 @@ function parseJson(text: string, type: string | undefined): unknown {
 
 // DESIGN: until a release verifies, every decision is a deny with a reason
 function notReady(): Reply {
-  return {
-    status: 503,
-    json: {
-      decision: "deny",
-      policies: [],
-      warnings: [],
-      exceptions: [],
-      errors: [{ code: "server.not_ready", message: "no verified release is loaded yet" }],
-      bundle: null,
-    },
-  };
+  return reply(503, {
+    decision: "deny",
+    policies: [],
+    warnings: [],
+    exceptions: [],
+    errors: [{ code: "server.not_ready", message: "no verified release is loaded yet" }],
+    bundle: null,
+  });
 }

@@ -1,11 +1,21 @@
-import type { IncomingMessage, RequestListener, ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingMessage,
+  type RequestListener,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { getRequestListener } from "@hono/node-server";
 import type { App, Reply } from "./app.js";
 
 // the decision routes straight on node:http: the body read as bytes with a running limit, the
 // reply written as one JSON string. Web Request and stream objects per call cost more than the
 // decision itself; every other route (status, metrics, probes) goes through Hono.
 
-const POST_ROUTES = new Set(["/v1/decide", "/v1/decide/batch", "/v1/admission"]);
+/** An HTTP server (not listening yet) answering every route of `app`. */
+export function createHttpServer(app: App): Server {
+  return createServer(createListener(app, getRequestListener(app.app.fetch)));
+}
 
 /** A request listener answering the POST routes itself and handing the rest to `fallback`. */
 export function createListener(app: App, fallback: RequestListener): RequestListener {
@@ -14,7 +24,7 @@ export function createListener(app: App, fallback: RequestListener): RequestList
     const url = req.url ?? "/";
     const q = url.indexOf("?");
     const path = q < 0 ? url : url.slice(0, q);
-    if (req.method !== "POST" || !POST_ROUTES.has(path)) {
+    if (req.method !== "POST" || !app.routes.has(path)) {
       fallback(req, res);
       return;
     }
@@ -73,7 +83,7 @@ function readBody(req: IncomingMessage, max: number, done: (body: string | undef
 
 function write(res: ServerResponse, reply: Reply): void {
   if (res.headersSent || res.destroyed) return;
-  const body = reply.text ?? JSON.stringify(reply.json);
+  const body = reply.body;
   const headers: Record<string, string | number> = {
     "content-type": "application/json",
     "content-length": Buffer.byteLength(body),

@@ -1,11 +1,10 @@
-import { createServer, type Server as HttpServer } from "node:http";
+import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { getRequestListener } from "@hono/node-server";
 import type { Store } from "../store/index.js";
 import { createApp } from "./app.js";
 import { DecisionLog } from "./decision-log.js";
 import { writeHeartbeat } from "./heartbeat.js";
-import { createListener } from "./http.js";
+import { createHttpServer } from "./http.js";
 import { pdpIdentity } from "./identity.js";
 import { Loader } from "./loader.js";
 import { Runtime } from "./runtime.js";
@@ -151,7 +150,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   ];
 
   const host = options.host ?? "127.0.0.1";
-  const server: HttpServer = createServer(createListener(http, getRequestListener(http.app.fetch)));
+  const server: HttpServer = createHttpServer(http);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 8181, host, () => resolve());
