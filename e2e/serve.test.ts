@@ -12,6 +12,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { Loader, Runtime, stateFile } from "../src/server/index.js";
+import { openStore } from "../src/store/index.js";
 import { addReviewer, git, repoRoot, tempDir, tempGitRepo } from "../src/testing/index.js";
 import { makeRepo, strengthen } from "./fixture.js";
 import { type Pdp, startPdp, steleAsync, until } from "./pdp.js";
@@ -298,6 +300,30 @@ test("a clock earlier than the time the decision point last trusted is reported,
   await pdp.stop();
   // remembered across restarts
   assert.ok(JSON.parse(readFileSync(state, "utf8")).trustedTime >= tomorrow);
+});
+
+test("a clock behind the releases' times is reported, yet decisions keep its own time: a release's time is never judged by", async () => {
+  const day = 86_400_000;
+  const state = stateFile(join(copies, "behind-the-releases.json"));
+  const shared = await openStore(`file:${store}`);
+  try {
+    // a decision point whose clock reads a day earlier than the machines that released
+    const runtime = new Runtime("staging");
+    const yesterday = Date.now() - day;
+    const loaded = await new Loader(shared, runtime, state, () => yesterday).refresh();
+    assert.equal(loaded.outcome, "loaded", loaded.message);
+    assert.ok(runtime.clockBehindMs > day - 600_000, String(runtime.clockBehindMs));
+    // what it judges by is its own reading, not a release's time from another clock
+    assert.equal(runtime.trustedTime, yesterday);
+    assert.equal((await state.read()).trustedTime, yesterday);
+    // its own readings are remembered: turned back further still, it keeps the latest of them
+    const again = new Runtime("staging");
+    await new Loader(shared, again, state, () => yesterday - day).refresh();
+    assert.equal(again.trustedTime, yesterday);
+    assert.ok(again.clockBehindMs >= 2 * day - 600_000);
+  } finally {
+    await shared.close();
+  }
 });
 
 test("a forked ledger under a running decision point is refused; the last verified release keeps serving", async () => {

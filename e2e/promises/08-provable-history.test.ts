@@ -196,9 +196,8 @@ test("a history rewritten with the store's own key verifies alone but forks from
   assert.match(problem.message, /first 7 entries differ from the checkpoint seen before/);
 });
 
-test("a history rewritten under a new store key forks from the witness", () => {
-  const witness = freshWitness();
-  assert.equal(verify(repo, witness).code, 0);
+// an entry edited, then the store's key replaced and every checkpoint signed again with it
+function rewriteUnderNewKey(): void {
   editEntry(1, (e) => {
     e.releasedBy = "someone-else";
   });
@@ -208,6 +207,12 @@ test("a history rewritten under a new store key forks from the witness", () => {
     key.privateKey.export({ format: "pem", type: "pkcs8" }),
   );
   resignCheckpoints(repo, key);
+}
+
+test("a history rewritten under a new store key forks from the witness", () => {
+  const witness = freshWitness();
+  assert.equal(verify(repo, witness).code, 0);
+  rewriteUnderNewKey();
   assert.equal(verify(repo, freshWitness()).code, 0);
   tampered(repo, witness, "ledger.fork");
 });
@@ -215,15 +220,7 @@ test("a history rewritten under a new store key forks from the witness", () => {
 test("a history rewritten under a new store key is caught by the default witness too", () => {
   // the default witness lives outside the store (STELE_STATE_DIR in these tests)
   assert.equal(repo.run("verify").code, 0);
-  editEntry(1, (e) => {
-    e.releasedBy = "someone-else";
-  });
-  const key = forgedKey(repo);
-  writeFileSync(
-    join(store, "docs", "ledger", "key.pem"),
-    key.privateKey.export({ format: "pem", type: "pkcs8" }),
-  );
-  resignCheckpoints(repo, key);
+  rewriteUnderNewKey();
   const r = repo.run("verify", "--json");
   assert.equal(r.code, 1, r.stdout);
   assert.equal(JSON.parse(r.stdout).problem.code, "ledger.fork");

@@ -39,7 +39,8 @@ const CONVERSIONS: Record<string, string> = {
   string: "toStr",
   bool: "toBool",
 };
-const STRING_METHODS: Record<string, string> = {
+/** CEL's string methods that are JavaScript's on two strings (code points or not, the same). */
+export const STRING_METHODS: Readonly<Record<string, string>> = {
   contains: "includes",
   startsWith: "startsWith",
   endsWith: "endsWith",

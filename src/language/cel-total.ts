@@ -1,5 +1,6 @@
 import type { ASTNode } from "@marcbachmann/cel-js";
 import type { Val } from "./cel-codegen.js";
+import { STRING_METHODS } from "./cel-codegen-calls.js";
 import { type CelT, T } from "./cel-types.js";
 
 // the total fast path of a fused group (cel-fuse.ts): for a condition built only from operations
@@ -42,11 +43,6 @@ interface TV {
 
 const NUMERIC = new Set(["int", "double"]);
 const EQ = new Set(["string", "bool", "int", "double"]);
-const STRING_METHODS: Record<string, string> = {
-  contains: "includes",
-  startsWith: "startsWith",
-  endsWith: "endsWith",
-};
 const none: ReadonlySet<string> = new Set();
 const union = (...sets: ReadonlySet<string>[]) => new Set(sets.flatMap((s) => [...s]));
 

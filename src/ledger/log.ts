@@ -46,10 +46,14 @@ export function readLedger(entries: readonly Uint8Array[]): LedgerView {
 }
 
 /** The latest release of an environment, or undefined before its first. */
-export function latestRelease(view: LedgerView, env: string): IndexedRecord | undefined {
+export function latestRelease(
+  view: LedgerView,
+  env: string,
+  before = view.size,
+): IndexedRecord | undefined {
   for (let i = view.releases.length - 1; i >= 0; i--) {
     const r = view.releases[i];
-    if (r?.record.env === env) return r;
+    if (r && r.index < before && r.record.env === env) return r;
   }
   return undefined;
 }

@@ -10,8 +10,7 @@ const LEAF_PREFIX = Uint8Array.of(0x00);
 const NODE_PREFIX = Uint8Array.of(0x01);
 const EMPTY_ROOT = createHash("sha256").digest();
 
-// Node's one-shot hash (20.12 and later) skips a Hash object per call: most of the cost of
-// hashing 65 bytes, a third of hashing a decision
+// Node's one-shot hash (20.12 and later) makes no Hash object per call; older Nodes use one
 const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: "buffer") => Buffer })
   .hash;
 

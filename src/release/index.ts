@@ -1,3 +1,6 @@
+export type { History } from "./history.js";
+/** The release history, read only: what each environment runs, and entries not vouched for yet. */
+export { history } from "./history.js";
 export type { ReleaseOutcome, ReleaseRequest } from "./release.js";
 /** Releases a bundle to an environment through every gate, appending the record. */
 /** Releases the digest one environment runs to the next, through the target's gates. */

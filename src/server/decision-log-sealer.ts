@@ -34,16 +34,18 @@ export class Sealer {
   constructor(private readonly lost: (n: number) => void) {}
 
   /** Starts from a saved frontier; returns the log's size. */
-  async restore(state: FrontierState): Promise<number> {
-    const a = await this.#ask({ kind: "reset", state });
-    if (a.kind !== "state") throw new Error(`the decision log worker failed: ${describe(a)}`);
-    this.#committed = a.state;
-    return a.state.size;
+  restore(state: FrontierState): Promise<number> {
+    return this.#begin({ kind: "reset", state });
   }
 
   /** Hashes what the store already holds; returns the log's size. */
-  async load(entries: readonly Uint8Array[]): Promise<number> {
-    const a = await this.#ask({ kind: "load", entries });
+  load(entries: readonly Uint8Array[]): Promise<number> {
+    return this.#begin({ kind: "load", entries });
+  }
+
+  // the worker's frontier set by `request`, and committed
+  async #begin(request: WorkerRequest & { kind: "reset" | "load" }): Promise<number> {
+    const a = await this.#ask(request);
     if (a.kind !== "state") throw new Error(`the decision log worker failed: ${describe(a)}`);
     this.#committed = a.state;
     return a.state.size;

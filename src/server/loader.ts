@@ -5,6 +5,7 @@ import {
   checkReleaseGates,
   encodeEntry,
   type LedgerView,
+  latestRelease,
   leafHash,
   requireConsistent,
   verifyCheckpoint,
@@ -119,7 +120,8 @@ export class Loader {
       requireConsistent(seen, checkpoint, proof(view, seen, checkpoint));
     }
     this.#checkClock(state, view, checkpoint.size, now);
-    const found = latestCovered(view, this.runtime.env, checkpoint.size);
+    // only records a signed checkpoint covers can be proven included
+    const found = latestRelease(view, this.runtime.env, checkpoint.size);
     if (!found) {
       await this.#save(state, verifier.vkey, latest.note);
       return { outcome: "unchanged", message: `no release of \`${this.runtime.env}\` yet` };
@@ -214,13 +216,4 @@ function proof(view: LedgerView, seen: Checkpoint, next: Checkpoint): Uint8Array
   return seen.size === 0 || seen.size >= next.size
     ? []
     : view.tree.consistencyProof(seen.size, next.size);
-}
-
-// only records a signed checkpoint covers can be proven included
-function latestCovered(view: LedgerView, env: string, size: number) {
-  for (let i = view.releases.length - 1; i >= 0; i--) {
-    const r = view.releases[i];
-    if (r && r.index < size && r.record.env === env) return r;
-  }
-  return undefined;
 }

@@ -1,17 +1,9 @@
-import { type IndexedRecord, latestRelease } from "../../ledger/index.js";
-import { openStore, readView, requireCheckpointMatches } from "../../store/index.js";
+import { type History, history } from "../../release/index.js";
+import { openStore } from "../../store/index.js";
 import { type Command, Exit, stringOpt } from "../command.js";
 
-interface LogResult {
-  readonly size: number;
-  /** Entries past the last signed checkpoint: not vouched for yet (`stele verify` checks them). */
-  readonly uncovered: number;
-  readonly releases: readonly IndexedRecord[];
-  readonly current: Readonly<Record<string, { version: number; bundle: string }>>;
-}
-
 /** `stele log [--env ENV]`: the release history. */
-export const log: Command<LogResult> = {
+export const log: Command<History> = {
   summary: "show the release history from the ledger",
   usage: "[--env ENV]",
   options: { env: { type: "string" } },
@@ -19,22 +11,7 @@ export const log: Command<LogResult> = {
   async run(args) {
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
     try {
-      // read only: it shows the ledger, and never signs anything into it
-      const view = await readView(store);
-      await requireCheckpointMatches(store, view);
-      const covered = Math.min(view.size, (await store.latestCheckpoint())?.size ?? 0);
-      const env = stringOpt(args, "env");
-      const releases = view.releases.filter((r) => env === undefined || r.record.env === env);
-      // what each environment runs is what a checkpoint vouches for
-      const vouched = { ...view, releases: view.releases.filter((r) => r.index < covered) };
-      const envs = [...new Set(vouched.releases.map((r) => r.record.env))];
-      const current = Object.fromEntries(
-        envs.map((e) => {
-          const r = latestRelease(vouched, e)?.record;
-          return [e, { version: r?.version ?? 0, bundle: r?.bundle ?? "" }];
-        }),
-      );
-      return { size: view.size, uncovered: view.size - covered, releases, current };
+      return await history(store, stringOpt(args, "env"));
     } finally {
       await store.close();
     }
