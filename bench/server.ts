@@ -4,14 +4,14 @@
 // answering the hand-written JS (bench/minimal-server.ts, the limit for Node). Correctness first
 // (every server agrees with `handwritten` on a sample), then interleaved rounds of fixed duration
 // and connections; medians of req/s, p50 and p99, printed with ratios from this same run.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
-import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { addReviewer, cliPath, repoRoot } from "../src/testing/index.js";
+import { addReviewer, cliPath, git, repoRoot, tempDir, tempGitRepo } from "../src/testing/index.js";
 import { type ApiDecision, type ApiRequest, handwritten, makeInputs } from "./api-workload.js";
 
 const ROUNDS = 3; // per target, interleaved
@@ -26,23 +26,15 @@ const DEADLINE_MS = 170_000; // the whole run, setup included
 // --- child processes: every one is killed at the end, on error and on exit ----------------------
 
 const children = new Set<ChildProcess>();
-const temps: string[] = [];
 
+// temporary folders (src/testing's tempDir) go when the process exits
 function cleanup(): void {
   for (const child of children) child.kill("SIGKILL");
   children.clear();
-  for (const dir of temps) rmSync(dir, { recursive: true, force: true });
-  temps.length = 0;
 }
 process.on("exit", cleanup);
 process.on("SIGINT", () => process.exit(130));
 process.on("SIGTERM", () => process.exit(143));
-
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  temps.push(dir);
-  return dir;
-}
 
 /** A child whose standard output and error are drained and their last 8 KB kept. */
 interface Child {
@@ -135,24 +127,19 @@ const steleBody = (input: ApiRequest) => JSON.stringify({ input });
 
 /** The api example released to `staging` in a fresh git repository, the scripts/demo.ts way. */
 function releaseApiExample(): { work: string; env: NodeJS.ProcessEnv } {
-  const work = tempDir("stele-bench-server-");
+  const work = tempGitRepo("stele-bench-server-");
   const env = { ...process.env, STELE_STATE_DIR: join(work, ".state") };
   const stele = (...args: string[]) => {
     const r = spawnSync(process.execPath, [cliPath, ...args], { cwd: work, encoding: "utf8", env });
     if (r.status !== 0)
       throw new Error(`stele ${args.join(" ")} exited ${r.status}:\n${r.stdout}${r.stderr}`);
   };
-  const git = (...args: string[]) => execFileSync("git", args, { cwd: work, stdio: "pipe" });
   cpSync(join(repoRoot, "examples", "api"), work, { recursive: true });
-  git("init", "-q", "-b", "main");
-  git("config", "user.email", "bench@example.com");
-  git("config", "user.name", "Stele bench");
-  git("config", "commit.gpgsign", "false");
   writeFileSync(join(work, ".gitignore"), "keys/*.key\n.stele/\n.state/\nbuild/\n");
   stele("keygen", "--name", "alice", "--out", "keys");
   addReviewer(work, "alice");
-  git("add", "-A");
-  git("commit", "-qm", "api policies with a bench reviewer");
+  git(work, "add", "-A");
+  git(work, "commit", "-qm", "api policies with a bench reviewer");
   stele("build", "-o", "build/api.bundle.json");
   stele("approve", "build/api.bundle.json", "--key", "keys/alice.key", "--env", "staging");
   stele("release", "build/api.bundle.json", "--env", "staging");
