@@ -9,6 +9,9 @@ export const HASH_SIZE = 32;
 const LEAF_PREFIX = Uint8Array.of(0x00);
 const NODE_PREFIX = Uint8Array.of(0x01);
 const EMPTY_ROOT = createHash("sha256").digest();
+// 0x01 ‖ left ‖ right, for nodeHash
+const NODE_INPUT = new Uint8Array(1 + 2 * HASH_SIZE);
+NODE_INPUT[0] = 0x01;
 
 // Node's one-shot hash (20.12 and later) makes no Hash object per call; older Nodes use one
 const oneShot = (crypto as { hash?: (alg: string, data: Uint8Array, enc: "buffer") => Buffer })
@@ -34,7 +37,12 @@ export function leafHashPrefixed(prefixed: Uint8Array): Uint8Array {
 /** The RFC 6962 hash of an interior node: SHA-256(0x01 ‖ left ‖ right). */
 export function nodeHash(left: Uint8Array, right: Uint8Array): Uint8Array {
   // spec: RFC 6962 §2.1 MTH(D[n]) = SHA-256(0x01 || MTH(D[0:k]) || MTH(D[k:n]))
-  if (oneShot) return oneShot("sha256", Buffer.concat([NODE_PREFIX, left, right]), "buffer");
+  if (oneShot && left.length === HASH_SIZE && right.length === HASH_SIZE) {
+    // laid out in one reused buffer: hashing is synchronous, so no call sees another's bytes
+    NODE_INPUT.set(left, 1);
+    NODE_INPUT.set(right, 1 + HASH_SIZE);
+    return oneShot("sha256", NODE_INPUT, "buffer");
+  }
   return createHash("sha256").update(NODE_PREFIX).update(left).update(right).digest();
 }
 

@@ -18,13 +18,14 @@ export interface AppOptions {
   /** Deny everything while the ledger view is stale. */
   readonly failClosedWhenStale?: boolean;
   /**
-   * Called with every decision made (the decision log), and the response as JSON when the
-   * route already serialized it.
+   * Called with every decision made (the decision log), with the response's JSON when the route
+   * already serialized it, and the request's JSON text when the route has it (a decide body).
    */
   readonly onDecision?: (
     response: DecisionResponse,
     request: DecisionRequest,
     json: string | undefined,
+    requestText: string | undefined,
   ) => void;
   /** Extra status fields (drift, decision log, verification), merged into `/v1/status`. */
   readonly status?: () => Record<string, unknown>;
@@ -120,12 +121,13 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     return stamp;
   };
 
-  // one decision on the release that was active when the request arrived; `serialize` when the
-  // caller sends it alone, so the decision log reuses the text
+  // one decision on the release that was active when the request arrived; `requestText` is the
+  // request's JSON, when the caller sends the response alone: it is serialized here, and the
+  // decision log reuses both texts
   const judge = (
     active: Active,
     request: DecisionRequest,
-    serialize = false,
+    requestText?: string,
   ): { response: DecisionResponse; text: string | undefined } => {
     // never before the latest time this decision point trusted (a clock turned back)
     const now = Math.max(clock(), runtime.trustedTime);
@@ -144,8 +146,8 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     };
     metrics.countDecision(response.decision, "*", response.decision);
     for (const p of response.policies) metrics.countDecision(response.decision, p.policy, p.effect);
-    const text = serialize ? JSON.stringify(response) : undefined;
-    options.onDecision?.(response, request, text);
+    const text = requestText !== undefined ? JSON.stringify(response) : undefined;
+    options.onDecision?.(response, request, text, requestText);
     return { response, text };
   };
 
@@ -167,7 +169,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     const body = parseJson(raw, type);
     const active = runtime.active;
     if (!active) return notReady();
-    const { text } = judge(active, readDecisionRequest(body), true);
+    const { text } = judge(active, readDecisionRequest(body), raw);
     metrics.observeLatency("decide", (performance.now() - started) / 1000);
     return { status: 200, body: text as string };
   };

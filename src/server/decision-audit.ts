@@ -1,4 +1,4 @@
-import { type Decision, decide } from "../engine/index.js";
+import { type Decision, type DecisionRequest, decide } from "../engine/index.js";
 import { SteleError } from "../errors.js";
 import {
   type Checkpoint,
@@ -9,6 +9,7 @@ import {
 } from "../ledger/index.js";
 import { type Store, storedBundle } from "../store/index.js";
 import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
+import { readDecisionRequest } from "./wire.js";
 
 /** One decision log's verification. */
 export interface LogReport {
@@ -114,7 +115,7 @@ async function verifyLog(store: Store, log: string): Promise<LogReport> {
   };
 }
 
-function readEntry(bytes: Uint8Array): LoggedDecision {
+function readEntry(bytes: Uint8Array): LoggedDecision & { readonly asked: DecisionRequest } {
   // untrusted: log files anyone with disk access could have edited
   let value: unknown;
   try {
@@ -135,7 +136,25 @@ function readEntry(bytes: Uint8Array): LoggedDecision {
       "ledger.tampered",
       "a logged decision lacks its id, time, bundle or decision",
     );
-  return e as LoggedDecision;
+  // the request as logged; entries written before `request` existed carry its fields at the top
+  let asked: DecisionRequest;
+  try {
+    asked = readDecisionRequest(
+      e.request !== undefined
+        ? e.request
+        : {
+            input: e.input,
+            ...(e.policies !== undefined && { policies: e.policies }),
+            ...(e.subject !== undefined && { subject: e.subject }),
+          },
+    );
+  } catch (cause) {
+    throw new SteleError(
+      "ledger.tampered",
+      `a logged decision's request is not one the decision point takes: ${(cause as Error).message}`,
+    );
+  }
+  return { ...(e as LoggedDecision), asked };
 }
 
 /** A logged decision re-run on the exact bundle that made it, at the time it was made. */
@@ -155,14 +174,13 @@ export async function replayDecision(store: Store, id: string): Promise<Replay> 
     const entries = await store.readLog(log);
     for (const [index, bytes] of entries.entries()) {
       if (!Buffer.from(bytes).includes(id)) continue;
-      const logged = readEntry(bytes);
+      const { asked, ...logged } = readEntry(bytes);
       if (logged.id !== id) continue;
       const bundle = await storedBundle(store, logged.bundle);
-      const replayed = decide(
-        bundle.set,
-        { input: logged.input, policies: logged.policies, subject: logged.subject },
-        { now: Date.parse(logged.time), bundle: logged.bundle },
-      );
+      const replayed = decide(bundle.set, asked, {
+        now: Date.parse(logged.time),
+        bundle: logged.bundle,
+      });
       return { id, log, index, logged, replayed, same: sameDecision(logged.decision, replayed) };
     }
   }

@@ -6,7 +6,8 @@ import {
   verifyCheckpoint,
 } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
-import type { WorkerAnswer, WorkerRequest } from "./decision-log-worker.js";
+import type { WorkerAnswer, WorkerData, WorkerRequest } from "./decision-log-worker.js";
+import { EntryRing } from "./decision-ring.js";
 
 // the decision log's side of its worker thread (decision-log-worker.ts), and the saved frontier
 // a restart continues from
@@ -19,19 +20,33 @@ export interface Sealing {
   readonly generation: number;
 }
 
-// the decision log's side of its worker: one request at a time, answers in order. It counts the
-// lines the worker holds; a worker that dies takes them with it (counted lost through `lost`) and
-// is replaced from the last frontier whose entries the store took
+// the decision log's side of its worker: one request at a time, answers in order. Entries wait
+// in the shared ring until a worker has copied them into a sealed batch; a worker that dies
+// leaves them there, and its replacement starts from the last frontier the store took
 export class Sealer {
   #worker: Worker | undefined;
   readonly #waiting: { resolve: (a: WorkerAnswer) => void; reject: (e: Error) => void }[] = [];
   #committed: FrontierState = { size: 0, roots: [], heights: [] };
+  readonly #ring: EntryRing;
   /** Workers started so far. */
   generation = 0;
-  /** Lines handed to the current worker and not sealed yet. */
-  held = 0;
 
-  constructor(private readonly lost: (n: number) => void) {}
+  constructor(
+    ringBytes: number,
+    private readonly lost: (n: number) => void,
+  ) {
+    this.#ring = new EntryRing(ringBytes);
+  }
+
+  /** Entries queued and not sealed yet. */
+  get held(): number {
+    return this.#ring.count;
+  }
+
+  /** Queues one entry, the UTF-8 of `text`; false when the ring has no room for it. */
+  push(text: string): boolean {
+    return this.#ring.push(text);
+  }
 
   /** Starts from a saved frontier; returns the log's size. */
   restore(state: FrontierState): Promise<number> {
@@ -51,22 +66,19 @@ export class Sealer {
     return a.state.size;
   }
 
-  /** Hands lines to the worker to hold until sealed. */
-  hold(lines: readonly string[]): void {
-    (this.#worker ?? this.#start()).postMessage({ kind: "queue", lines } satisfies WorkerRequest);
-    this.held += lines.length;
-  }
-
-  /** The entry bytes of up to `max` held lines, and the root with them appended (not committed). */
+  /**
+   * The entry bytes of up to `max` queued entries, and the root with them appended (not
+   * committed). Sealed entries leave the ring: from here on they are written or counted lost.
+   */
   async seal(max: number): Promise<Sealing> {
     const generation = this.generation;
-    const a = await this.#ask({ kind: "seal", max: Math.min(max, this.held) });
+    const a = await this.#ask({ kind: "seal", read: this.#ring.read, max });
     if (a.kind !== "sealed" || a.ends.length === 0) {
-      // a worker that cannot seal what it holds: those lines are lost, and counted
+      // a worker that cannot seal what is queued (it would fail again): lost, and counted
       this.#discard();
       throw new Error(`the decision log worker failed: ${describe(a)}`);
     }
-    this.held -= a.ends.length;
+    this.#ring.free(a.next, a.ends.length);
     return { answer: a, generation };
   }
 
@@ -93,6 +105,7 @@ export class Sealer {
     }
   }
 
+  /** Stops the worker; entries still queued are counted lost. */
   async close(): Promise<void> {
     const w = this.#worker;
     this.#worker = undefined;
@@ -101,10 +114,8 @@ export class Sealer {
   }
 
   #discard(): void {
-    if (this.held === 0) return;
-    this.lost(this.held);
-    this.held = 0;
-    this.#worker?.postMessage({ kind: "discard" } satisfies WorkerRequest);
+    const n = this.#ring.clear();
+    if (n > 0) this.lost(n);
   }
 
   #ask(request: WorkerRequest): Promise<WorkerAnswer> {
@@ -118,7 +129,9 @@ export class Sealer {
   }
 
   #start(): Worker {
-    const worker = new Worker(new URL("./decision-log-worker.js", import.meta.url));
+    const worker = new Worker(new URL("./decision-log-worker.js", import.meta.url), {
+      workerData: { ring: this.#ring.shared } satisfies WorkerData,
+    });
     this.generation += 1;
     worker.unref();
     worker.on("message", (a: WorkerAnswer) => {
@@ -128,9 +141,7 @@ export class Sealer {
     const dead = (e: Error) => {
       if (this.#worker !== worker) return;
       this.#worker = undefined;
-      // what it held died with it
-      if (this.held > 0) this.lost(this.held);
-      this.held = 0;
+      // the entries it was sealing are still in the ring: the next worker seals them
       for (const w of this.#waiting.splice(0)) w.reject(e);
     };
     worker.on("error", dead);

@@ -196,13 +196,12 @@ test("a worker that dies while its batch is being written is replaced without fo
     while (gate === undefined) await new Promise((r) => setTimeout(r, 5));
     const dying = workers.current();
     await dying?.terminate();
-    // the next decisions go to a new worker, started while the batch is still being written
+    // the next decisions are queued while the batch is still being written
     for (let i = 0; i < 3; i++) record(f.log);
-    await new Promise((r) => setTimeout(r, 40));
-    assert.notEqual(workers.current(), dying);
     gate();
     await writing;
     await f.log.flush();
+    assert.notEqual(workers.current(), dying);
     assert.equal(f.log.size, 9);
     assert.equal(await f.drops(), "0");
     const [report] = await verifyDecisionLogs(f.store);
@@ -213,22 +212,79 @@ test("a worker that dies while its batch is being written is replaced without fo
   }
 });
 
-test("lines a dying worker held are counted lost, exactly once, and the log goes on", async () => {
+test("decisions queued when the worker dies are sealed by the next one: none is lost", async () => {
   const workers = watchWorkers();
   const f = await fixture();
   try {
     for (let i = 0; i < 4; i++) record(f.log);
-    await new Promise((r) => setTimeout(r, 40)); // handed to the worker, not sealed
     await workers.current()?.terminate();
     await new Promise((r) => setTimeout(r, 20));
     for (let i = 0; i < 2; i++) record(f.log);
     await f.log.flush();
-    assert.equal(f.log.size, 2);
-    assert.equal(await f.drops(), "4");
+    assert.equal(f.log.size, 6);
+    assert.equal(await f.drops(), "0");
     const [report] = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
   } finally {
     workers.restore();
     await f.done();
   }
+});
+
+test("when the queue's memory is full, new decisions are dropped and counted, and the rest verify", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "stele-dlog-"));
+  const store = await openStore(`file:${join(dir, "store")}`);
+  const identity = await pdpIdentity(join(dir, "pdp.key"), "test");
+  const metrics = createMetrics(new Runtime("test"));
+  const log = await DecisionLog.open(store, identity.name, identity, metrics, {
+    flushIntervalMs: 60_000,
+    queueBytes: 4096,
+  });
+  try {
+    // a few hundred bytes each: some fit in 4 KiB, the rest do not
+    for (let i = 0; i < 20; i++) record(log);
+    const queued = log.pending;
+    assert.ok(queued > 3 && queued < 20, `${queued} queued`);
+    await log.flush();
+    // written, their room is free again
+    for (let i = 0; i < 3; i++) record(log);
+    await log.flush();
+    assert.equal(log.size, queued + 3);
+    const drops = await metrics.registry.getSingleMetricAsString(
+      "stele_decision_log_dropped_total",
+    );
+    assert.match(drops, new RegExp(`_total ${20 - queued}\\b`));
+    const [report] = await verifyDecisionLogs(store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+  } finally {
+    await log.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("a logged request is the one the route read: its text, line breaks made spaces; replay reads it", async () => {
+  const f = await fixture();
+  const response: DecisionResponse = {
+    decision: "allow",
+    policies: [],
+    warnings: [],
+    exceptions: [],
+    errors: [],
+    bundle: "sha256:00",
+    id: "d-text",
+    time: "2026-11-29T00:00:00.000Z",
+    env: "test",
+    version: 1,
+  };
+  const text = '{\r\n  "policies": ["a"],\n  "input": {"s": "é \\n \u2028"}\n}';
+  f.log.record(response, { input: { s: "é \n \u2028" }, policies: ["a"] }, undefined, text);
+  await f.log.flush();
+  const [entry] = await f.store.readLog(f.log.name);
+  const logged = JSON.parse(String(entry));
+  assert.deepEqual(logged.request, JSON.parse(text));
+  assert.ok(!String(entry).includes("\n"));
+  const [report] = await verifyDecisionLogs(f.store);
+  assert.equal(report?.ok, true, report?.problem?.message);
+  await f.done();
 });

@@ -9,16 +9,22 @@ import type { DecisionResponse } from "./wire.js";
 
 export { frontierDoc } from "./decision-log-sealer.js";
 
-/** One logged decision: what was asked, what was answered, and by which bundle. */
+/**
+ * One logged decision: what was asked, what was answered, and by which bundle. `request` is the
+ * decide request as the decision point read it: for `POST /v1/decide` the body's own text (its
+ * line breaks, which JSON only allows between tokens, made spaces). Entries written before
+ * `request` existed carry `input`, `policies` and `subject` instead.
+ */
 export interface LoggedDecision {
   readonly id: string;
   readonly time: string;
   readonly env: string;
   readonly version: number;
   readonly bundle: string;
+  readonly request?: unknown;
   readonly policies?: readonly string[];
   readonly subject?: string;
-  readonly input: unknown;
+  readonly input?: unknown;
   readonly decision: DecisionResponse;
 }
 
@@ -26,12 +32,12 @@ export interface LoggedDecision {
 export interface DecisionLogOptions {
   /** Decisions held in memory before new ones are dropped (and counted). */
   readonly maxQueue?: number;
+  /** Bytes of shared memory that hold them (new ones that do not fit are dropped and counted). */
+  readonly queueBytes?: number;
   /** Most decisions per batch. */
   readonly maxBatch?: number;
   /** How often a batch is written. */
   readonly flushIntervalMs?: number;
-  /** How often queued decisions move to the worker thread (off the request thread's heap). */
-  readonly handOffIntervalMs?: number;
   /** Fraction of decisions logged, 0–1; the rest are counted, never silently skipped. */
   readonly sample?: number;
 }
@@ -47,12 +53,11 @@ export function logKeyDoc(log: string): string {
  * PDP's own key. When the store cannot keep up, decisions are dropped and counted in metrics.
  */
 export class DecisionLog {
-  readonly #queue: string[] = [];
-  // hashes entries off the request thread; holds the right edge of the log's Merkle tree (its
-  // proofs are made by whoever reads the log back: here only its root is needed)
-  readonly #sealer = new Sealer((n) => this.metrics.decisionLogDrops.inc(n));
+  // queues entries in shared memory and hashes them off the request thread; holds the right
+  // edge of the log's Merkle tree (its proofs are made by whoever reads the log back: here only
+  // its root is needed)
+  readonly #sealer: Sealer;
   readonly #timer: NodeJS.Timeout;
-  readonly #handOff: NodeJS.Timeout;
   #size = 0;
   #flushing: Promise<void> | undefined;
   #sampledOut = 0;
@@ -74,9 +79,7 @@ export class DecisionLog {
       options.flushIntervalMs,
     );
     this.#timer.unref();
-    // short-lived lines on the request thread: its young-generation collections stay short
-    this.#handOff = setInterval(() => this.#handOver(), options.handOffIntervalMs);
-    this.#handOff.unref();
+    this.#sealer = new Sealer(options.queueBytes, (n) => this.metrics.decisionLogDrops.inc(n));
   }
 
   /** Opens (or continues) the log `name`, rebuilding its tree from what is stored. */
@@ -100,9 +103,9 @@ export class DecisionLog {
       metrics,
       {
         maxQueue: options.maxQueue ?? 50_000,
+        queueBytes: options.queueBytes ?? 32 * 1024 * 1024,
         maxBatch: options.maxBatch ?? 2_000,
         flushIntervalMs: options.flushIntervalMs ?? 100,
-        handOffIntervalMs: options.handOffIntervalMs ?? 10,
         sample: options.sample ?? 1,
       },
     );
@@ -115,30 +118,39 @@ export class DecisionLog {
     return log;
   }
 
-  /** Queues one decision; never blocks a request and never throws. */
-  record(response: DecisionResponse, request: DecisionRequest, json?: string): void {
+  /**
+   * Queues one decision; never blocks a request and never throws. `json` is the response's JSON
+   * and `requestText` the request's, where the route already has them.
+   */
+  record(
+    response: DecisionResponse,
+    request: DecisionRequest,
+    json?: string,
+    requestText?: string,
+  ): void {
     if (this.options.sample < 1 && Math.random() >= this.options.sample) {
       this.#sampledOut++;
       return;
     }
-    if (this.#queue.length + this.#sealer.held >= this.options.maxQueue) {
+    if (this.#sealer.held >= this.options.maxQueue) {
       this.metrics.decisionLogDrops.inc();
       return;
     }
     let line: string;
     try {
-      line = entryLine(response, request, json);
+      line = entryLine(response, request, json, requestText);
     } catch {
       // an input nested too deep to serialize (the engine denied it): counted, never thrown
       this.metrics.decisionLogDrops.inc();
       return;
     }
-    this.#queue.push(line);
+    // no room: the store is not keeping up; counted, never waited for
+    if (!this.#sealer.push(line)) this.metrics.decisionLogDrops.inc();
   }
 
   /** Decisions queued but not yet written. */
   get pending(): number {
-    return this.#queue.length + this.#sealer.held;
+    return this.#sealer.held;
   }
 
   /** Decisions written so far (the log's size). */
@@ -162,14 +174,12 @@ export class DecisionLog {
   /** Stops the timer and writes everything still queued. */
   async close(): Promise<void> {
     clearInterval(this.#timer);
-    clearInterval(this.#handOff);
     try {
       await this.flush();
       if (this.pending > 0) await this.flush();
       await this.#saveFrontier().catch(() => undefined);
     } finally {
-      // whatever is still pending now is lost with the worker, and counted
-      this.metrics.decisionLogDrops.inc(this.#queue.splice(0).length);
+      // whatever is still pending now is counted lost
       await this.#sealer.close();
     }
   }
@@ -177,16 +187,6 @@ export class DecisionLog {
   // the frontier from every stored entry
   async #rebuild(): Promise<number> {
     return this.#sealer.load(await this.store.readLog(this.name));
-  }
-
-  #handOver(): void {
-    if (this.#queue.length === 0) return;
-    const lines = this.#queue.splice(0);
-    try {
-      this.#sealer.hold(lines);
-    } catch {
-      this.metrics.decisionLogDrops.inc(lines.length);
-    }
   }
 
   async #saveFrontier(): Promise<void> {
@@ -199,7 +199,6 @@ export class DecisionLog {
 
   // never throws: every decision ends written, or counted as dropped
   async #drain(): Promise<void> {
-    this.#handOver();
     while (this.#sealer.held > 0) {
       let sealed: Sealing;
       try {
@@ -247,20 +246,31 @@ export class DecisionLog {
 
 /**
  * One decision as a log line: a LoggedDecision in JSON, fields in its declared order. The
- * response's own JSON, when the route already made it, goes in as it is.
+ * response's and the request's own JSON, where the route already has them, go in as they are.
  */
 export function entryLine(
   response: DecisionResponse,
   request: DecisionRequest,
   json = JSON.stringify(response),
+  requestText = requestJson(request),
 ): string {
+  // the head written out field by field (it is on every request's path); strings that might
+  // need escaping go through JSON.stringify
+  const head = `{"id":${JSON.stringify(response.id)},"time":${JSON.stringify(response.time)},"env":${JSON.stringify(response.env)},"version":${response.version},"bundle":${JSON.stringify(response.bundle ?? "")},"request":`;
+  // a line break in JSON text can only be whitespace between tokens: a space means the same
+  const oneLine =
+    requestText.includes("\n") || requestText.includes("\r")
+      ? requestText.replace(/[\r\n]/g, " ")
+      : requestText;
+  return `${head}${oneLine},"decision":${json}}`;
+}
+
+function requestJson(request: DecisionRequest): string {
   const input = JSON.stringify(request.input);
   // an input JSON cannot represent (undefined, a function) has no line: the caller counts a drop
   if (input === undefined) throw new TypeError("the input has no JSON form");
-  // the head written out field by field (it is on every request's path); strings that might
-  // need escaping go through JSON.stringify
-  let head = `{"id":${JSON.stringify(response.id)},"time":${JSON.stringify(response.time)},"env":${JSON.stringify(response.env)},"version":${response.version},"bundle":${JSON.stringify(response.bundle ?? "")}`;
-  if (request.policies !== undefined) head += `,"policies":${JSON.stringify(request.policies)}`;
-  if (request.subject !== undefined) head += `,"subject":${JSON.stringify(request.subject)}`;
-  return `${head},"input":${input},"decision":${json}}`;
+  let text = "{";
+  if (request.policies !== undefined) text += `"policies":${JSON.stringify(request.policies)},`;
+  if (request.subject !== undefined) text += `"subject":${JSON.stringify(request.subject)},`;
+  return `${text}"input":${input}}`;
 }

@@ -55,7 +55,8 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   let decisionLog: DecisionLog | undefined;
   const http = createApp(runtime, {
     ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
-    onDecision: (response, request, json) => decisionLog?.record(response, request, json),
+    onDecision: (response, request, json, requestText) =>
+      decisionLog?.record(response, request, json, requestText),
     ...(options.failClosedWhenStale !== undefined && {
       failClosedWhenStale: options.failClosedWhenStale,
     }),
@@ -81,6 +82,8 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   if (options.decisionLog !== false) {
     const opening = Date.now();
     decisionLog = await DecisionLog.open(options.store, identity.name, identity, metrics, {
+      // room for a few of the largest requests the server takes, whatever the limit
+      queueBytes: Math.max(32 * 1024 * 1024, 8 * (options.maxBodyBytes ?? 1024 * 1024)),
       ...(options.decisionLogSample !== undefined && { sample: options.decisionLogSample }),
     });
     log({

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import fc from "fast-check";
+import { EntryRing, readEntries } from "./decision-ring.js";
+
+// the decision log's shared-memory queue against a plain array of strings: whatever is pushed,
+// read and freed, in whatever sizes and order, the worker's side reads back exactly the entries
+// pushed and not yet freed, in order, and a push fails only when the room is really not there
+
+const read = (ring: EntryRing, max: number) => {
+  const out: string[] = [];
+  const r = readEntries(ring.shared, ring.read, max, (bytes) =>
+    out.push(Buffer.from(bytes).toString("utf8")),
+  );
+  return { out, ...r };
+};
+
+test("entries come back in order, across the end of the ring", () => {
+  const ring = new EntryRing(64);
+  for (let round = 0; round < 20; round++) {
+    assert.equal(ring.push(`entry-${round}é`), true);
+    assert.equal(ring.push("x".repeat(round % 7)), true);
+    const { out, next, taken } = read(ring, 10);
+    assert.deepEqual(out, [`entry-${round}é`, "x".repeat(round % 7)]);
+    ring.free(next, taken);
+    assert.equal(ring.count, 0);
+  }
+});
+
+test("a push that does not fit fails and writes nothing; room comes back once freed", () => {
+  const ring = new EntryRing(64);
+  assert.equal(ring.push("a".repeat(30)), true);
+  assert.equal(ring.push("b".repeat(30)), false);
+  assert.equal(ring.count, 1);
+  assert.equal(ring.push("c".repeat(80)), false);
+  const { out, next, taken } = read(ring, 5);
+  assert.deepEqual(out, ["a".repeat(30)]);
+  ring.free(next, taken);
+  assert.equal(ring.push("b".repeat(29)), true);
+  assert.deepEqual(read(ring, 5).out, ["b".repeat(29)]);
+});
+
+test("the ring behaves as a queue of strings (property)", () => {
+  const op = fc.oneof(
+    fc.record({
+      push: fc.array(fc.string({ unit: "binary", maxLength: 24 }), { minLength: 1, maxLength: 3 }),
+    }),
+    fc.record({ take: fc.integer({ min: 1, max: 6 }) }),
+    fc.constant({ clear: true }),
+  );
+  fc.assert(
+    fc.property(fc.integer({ min: 64, max: 300 }), fc.array(op, { maxLength: 80 }), (size, ops) => {
+      const ring = new EntryRing(size);
+      const model: { text: string; bytes: number }[] = [];
+      let used = 0;
+      for (const o of ops) {
+        if ("push" in o) {
+          const text = o.push.join("");
+          const bytes = Buffer.byteLength(text);
+          const empty = model.length === 0;
+          const ok = ring.push(text);
+          if (ok) {
+            model.push({ text, bytes });
+            used += 4 + bytes;
+            assert.ok(used <= size, `${used} bytes queued in a ring of ${size}`);
+          } else {
+            // an empty ring takes anything up to half its size, wherever its offsets are
+            assert.ok(!empty || 4 + bytes > size / 2, `an empty ring refused ${bytes} bytes`);
+          }
+        } else if ("take" in o) {
+          const { out, next, taken } = read(ring, o.take);
+          const expected = model.splice(0, o.take);
+          // a lone surrogate has no UTF-8: it comes back as U+FFFD, as Buffer writes it
+          assert.deepEqual(
+            out,
+            expected.map((e) => Buffer.from(e.text).toString("utf8")),
+          );
+          for (const e of expected) used -= 4 + e.bytes;
+          ring.free(next, taken);
+        } else {
+          assert.equal(ring.clear(), model.length);
+          model.length = 0;
+          used = 0;
+        }
+        assert.equal(ring.count, model.length);
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
