@@ -248,12 +248,11 @@ function joined(entries: readonly Uint8Array[]): Uint8Array {
   const head = entries[0];
   if (head === undefined) return new Uint8Array(0);
   let end = head.byteOffset + head.length;
+  const whole = new Uint8Array(head.buffer);
   for (let i = 1; i < entries.length; i++) {
     const e = entries[i] as Uint8Array;
     const newlineBetween =
-      e.buffer === head.buffer &&
-      e.byteOffset === end + 1 &&
-      new Uint8Array(head.buffer, end, 1)[0] === 0x0a;
+      e.buffer === head.buffer && e.byteOffset === end + 1 && whole[end] === 0x0a;
     if (!newlineBetween)
       return Buffer.concat(entries.flatMap((x, j) => (j === 0 ? [x] : [NEWLINE, x])));
     end = e.byteOffset + e.length;
