@@ -19,13 +19,14 @@ export interface AppOptions {
   readonly failClosedWhenStale?: boolean;
   /**
    * Called with every decision made (the decision log), with the response's JSON when the route
-   * already serialized it, and the request's JSON text when the route has it (a decide body).
+   * already serialized it, and the request's JSON text or UTF-8 bytes when the route has them
+   * (a decide body).
    */
   readonly onDecision?: (
     response: DecisionResponse,
     request: DecisionRequest,
     json: string | undefined,
-    requestText: string | undefined,
+    requestBody: string | Uint8Array | undefined,
   ) => void;
   /** Extra status fields (drift, decision log, verification), merged into `/v1/status`. */
   readonly status?: () => Record<string, unknown>;
@@ -50,6 +51,8 @@ export interface PostRequest {
   readonly path: string;
   readonly contentType: string | undefined;
   readonly body: string;
+  /** The body's bytes, when the transport has them (`body` is their UTF-8 decoding). */
+  readonly bytes?: Uint8Array | undefined;
   readonly query: URLSearchParams;
 }
 
@@ -121,13 +124,13 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     return stamp;
   };
 
-  // one decision on the release that was active when the request arrived; `requestText` is the
-  // request's JSON, when the caller sends the response alone: it is serialized here, and the
-  // decision log reuses both texts
+  // one decision on the release that was active when the request arrived; `requestBody` is the
+  // request's JSON (text or bytes), when the caller sends the response alone: it is serialized
+  // here, and the decision log reuses both
   const judge = (
     active: Active,
     request: DecisionRequest,
-    requestText?: string,
+    requestBody?: string | Uint8Array,
   ): { response: DecisionResponse; text: string | undefined } => {
     // never before the latest time this decision point trusted (a clock turned back)
     const now = Math.max(clock(), runtime.trustedTime);
@@ -146,8 +149,8 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     };
     metrics.countDecision(response.decision, "*", response.decision);
     for (const p of response.policies) metrics.countDecision(response.decision, p.policy, p.effect);
-    const text = requestText !== undefined ? JSON.stringify(response) : undefined;
-    options.onDecision?.(response, request, text, requestText);
+    const text = requestBody !== undefined ? JSON.stringify(response) : undefined;
+    options.onDecision?.(response, request, text, requestBody);
     return { response, text };
   };
 
@@ -164,12 +167,17 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     return { ...decision, decision: "deny", errors: [...decision.errors, error] };
   };
 
-  const decideRoute = (raw: string, type: string | undefined): Reply => {
+  const decideRoute = (
+    raw: string,
+    type: string | undefined,
+    _query: URLSearchParams,
+    bytes: Uint8Array | undefined,
+  ): Reply => {
     const started = performance.now();
     const body = parseJson(raw, type);
     const active = runtime.active;
     if (!active) return notReady();
-    const { text } = judge(active, readDecisionRequest(body), raw);
+    const { text } = judge(active, readDecisionRequest(body), bytes ?? raw);
     metrics.observeLatency("decide", (performance.now() - started) / 1000);
     return { status: 200, body: text as string };
   };
@@ -232,7 +240,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     const route = routes.get(request.path);
     if (!route) return undefined;
     try {
-      return route(request.body, request.contentType, request.query);
+      return route(request.body, request.contentType, request.query, request.bytes);
     } catch (e) {
       return e instanceof SteleError ? failure(e) : internal(e);
     }

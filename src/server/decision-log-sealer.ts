@@ -43,9 +43,9 @@ export class Sealer {
     return this.#ring.count;
   }
 
-  /** Queues one entry, the UTF-8 of `text`; false when the ring has no room for it. */
-  push(text: string): boolean {
-    return this.#ring.push(text);
+  /** Queues one entry (as EntryRing.push takes it); false when the ring has no room for it. */
+  push(head: string, middle?: string | Uint8Array, tail?: string): boolean {
+    return this.#ring.push(head, middle, tail);
   }
 
   /** Starts from a saved frontier; returns the log's size. */

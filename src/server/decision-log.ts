@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
@@ -61,6 +62,7 @@ export class DecisionLog {
   #size = 0;
   #flushing: Promise<void> | undefined;
   #sampledOut = 0;
+  readonly #heads = new HeadCache();
   /** How the log's tree was found at open: from its saved frontier, or by hashing every entry. */
   openedFrom: "saved frontier" | "stored entries" = "stored entries";
   // the newest frontier and checkpoint not saved yet, and when one last was
@@ -120,13 +122,14 @@ export class DecisionLog {
 
   /**
    * Queues one decision; never blocks a request and never throws. `json` is the response's JSON
-   * and `requestText` the request's, where the route already has them.
+   * and `requestBody` the request's JSON text (or its UTF-8 bytes), where the route already has
+   * them.
    */
   record(
     response: DecisionResponse,
     request: DecisionRequest,
     json?: string,
-    requestText?: string,
+    requestBody?: string | Uint8Array,
   ): void {
     if (this.options.sample < 1 && Math.random() >= this.options.sample) {
       this.#sampledOut++;
@@ -136,16 +139,16 @@ export class DecisionLog {
       this.metrics.decisionLogDrops.inc();
       return;
     }
-    let line: string;
+    let line: EntryParts;
     try {
-      line = entryLine(response, request, json, requestText);
+      line = entryParts(response, request, json, requestBody, this.#heads);
     } catch {
       // an input nested too deep to serialize (the engine denied it): counted, never thrown
       this.metrics.decisionLogDrops.inc();
       return;
     }
     // no room: the store is not keeping up; counted, never waited for
-    if (!this.#sealer.push(line)) this.metrics.decisionLogDrops.inc();
+    if (!this.#sealer.push(line.head, line.request, line.tail)) this.metrics.decisionLogDrops.inc();
   }
 
   /** Decisions queued but not yet written. */
@@ -214,7 +217,7 @@ export class DecisionLog {
         bytes.subarray(i === 0 ? 0 : (ends[i - 1] as number) + 1, end),
       );
       try {
-        await this.store.appendLogBatch(this.name, this.#size, entries);
+        await this.store.appendLogBatch(this.name, this.#size, entries, bytes);
       } catch (e) {
         // the store failed: these decisions are lost, and counted as such
         this.metrics.decisionLogDrops.inc(entries.length);
@@ -244,25 +247,61 @@ export class DecisionLog {
   }
 }
 
+/** One decision's log line, in three parts: the line is `head`, then `request`, then `tail`. */
+export interface EntryParts {
+  readonly head: string;
+  /** The request's JSON text, or its UTF-8 bytes. */
+  readonly request: string | Uint8Array;
+  readonly tail: string;
+}
+
+// the part of a line's head that changes only with the release, JSON-escaped once per release
+export class HeadCache {
+  #env = "";
+  #version = Number.NaN;
+  #bundle: string | undefined = "";
+  #text = "";
+
+  release(env: string, version: number, bundle: string | undefined): string {
+    if (env !== this.#env || version !== this.#version || bundle !== this.#bundle) {
+      this.#env = env;
+      this.#version = version;
+      this.#bundle = bundle;
+      this.#text = `"env":${JSON.stringify(env)},"version":${JSON.stringify(version)},"bundle":${JSON.stringify(bundle ?? "")}`;
+    }
+    return this.#text;
+  }
+}
+
+const NEWLINE = 0x0a;
+const RETURN = 0x0d;
+
 /**
  * One decision as a log line: a LoggedDecision in JSON, fields in its declared order. The
- * response's and the request's own JSON, where the route already has them, go in as they are.
+ * response's JSON and the request's own text (or bytes), where the route already has them, go
+ * in as they are.
  */
-export function entryLine(
+export function entryParts(
   response: DecisionResponse,
   request: DecisionRequest,
   json = JSON.stringify(response),
-  requestText = requestJson(request),
-): string {
-  // the head written out field by field (it is on every request's path); strings that might
-  // need escaping go through JSON.stringify
-  const head = `{"id":${JSON.stringify(response.id)},"time":${JSON.stringify(response.time)},"env":${JSON.stringify(response.env)},"version":${response.version},"bundle":${JSON.stringify(response.bundle ?? "")},"request":`;
-  // a line break in JSON text can only be whitespace between tokens: a space means the same
-  const oneLine =
-    requestText.includes("\n") || requestText.includes("\r")
-      ? requestText.replace(/[\r\n]/g, " ")
-      : requestText;
-  return `${head}${oneLine},"decision":${json}}`;
+  requestBody: string | Uint8Array = requestJson(request),
+  heads = new HeadCache(),
+): EntryParts {
+  // the head written out field by field (it is on every request's path)
+  const head = `{"id":${JSON.stringify(response.id)},"time":${JSON.stringify(response.time)},${heads.release(response.env, response.version, response.bundle)},"request":`;
+  return { head, request: oneLine(requestBody), tail: `,"decision":${json}}` };
+}
+
+// a line break in JSON text can only be whitespace between tokens: a space means the same
+function oneLine(body: string | Uint8Array): string | Uint8Array {
+  if (typeof body !== "string") {
+    // bytes go in as they are only when they are what the route read: valid UTF-8 (else the
+    // route read U+FFFD in their place) on one line
+    if (body.indexOf(NEWLINE) < 0 && body.indexOf(RETURN) < 0 && isUtf8(body)) return body;
+    body = Buffer.from(body.buffer, body.byteOffset, body.length).toString("utf8");
+  }
+  return body.includes("\n") || body.includes("\r") ? body.replace(/[\r\n]/g, " ") : body;
 }
 
 function requestJson(request: DecisionRequest): string {

@@ -27,6 +27,16 @@ test("entries come back in order, across the end of the ring", () => {
   }
 });
 
+test("an entry is its head, its middle (bytes as they are, or a string) and its tail", () => {
+  const ring = new EntryRing(170);
+  assert.equal(ring.push("a:", Buffer.from("bytes é"), ":z"), true);
+  assert.equal(ring.push("b:", "text é", ""), true);
+  assert.equal(ring.push("c"), true);
+  // a middle too big to measure cheaply still fits when its exact size does
+  assert.equal(ring.push("", "é".repeat(60)), true);
+  assert.deepEqual(read(ring, 9).out, ["a:bytes é:z", "b:text é", "c", "é".repeat(60)]);
+});
+
 test("a push that does not fit fails and writes nothing; room comes back once freed", () => {
   const ring = new EntryRing(64);
   assert.equal(ring.push("a".repeat(30)), true);
@@ -58,7 +68,13 @@ test("the ring behaves as a queue of strings (property)", () => {
           const text = o.push.join("");
           const bytes = Buffer.byteLength(text);
           const empty = model.length === 0;
-          const ok = ring.push(text);
+          // the middle part as bytes or as a string, as the decision log passes either
+          const [head = "", middle = "", tail = ""] = o.push;
+          const ok = ring.push(
+            head,
+            middle.length % 2 === 0 ? Buffer.from(middle) : middle,
+            tail + o.push.slice(3).join(""),
+          );
           if (ok) {
             model.push({ text, bytes });
             used += 4 + bytes;

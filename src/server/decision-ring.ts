@@ -43,22 +43,36 @@ export class EntryRing {
   }
 
   /**
-   * Appends one entry, the UTF-8 of `text`. False, and nothing written, when it does not fit in
-   * the free space: the caller counts it dropped.
+   * Appends one entry: the UTF-8 of `head`, then `middle` (bytes as they are, or a string's
+   * UTF-8), then the UTF-8 of `tail`. False, and nothing written, when it does not fit in the
+   * free space: the caller counts it dropped.
    */
-  push(text: string): boolean {
+  push(head: string, middle: string | Uint8Array = "", tail = ""): boolean {
+    const bytes = typeof middle !== "string";
     // a UTF-16 unit is at most 3 bytes of UTF-8: where that many fit, write without measuring
-    let at = this.#reserve(text.length * 3);
+    let at = this.#reserve(
+      (head.length + tail.length + (bytes ? 0 : middle.length)) * 3 + (bytes ? middle.length : 0),
+    );
     if (at < 0) {
-      at = this.#reserve(Buffer.byteLength(text, "utf8"));
+      at = this.#reserve(
+        Buffer.byteLength(head, "utf8") +
+          Buffer.byteLength(tail, "utf8") +
+          (bytes ? middle.length : Buffer.byteLength(middle, "utf8")),
+      );
       if (at < 0) return false;
     }
-    // one write of the whole text: a rope of parts is flattened once, not written part by part
-    const written = this.#data.write(text, at + 4, "utf8");
-    this.#data.writeUInt32LE(written, at);
-    this.#write = at + 4 + written;
+    const data = this.#data;
+    let end = at + 4;
+    end += data.write(head, end, "utf8");
+    if (bytes) {
+      data.set(middle, end);
+      end += middle.length;
+    } else if (middle.length > 0) end += data.write(middle, end, "utf8");
+    if (tail.length > 0) end += data.write(tail, end, "utf8");
+    data.writeUInt32LE(end - at - 4, at);
+    this.#write = end;
     this.#count++;
-    Atomics.store(this.#header, WRITE, this.#write);
+    Atomics.store(this.#header, WRITE, end);
     return true;
   }
 

@@ -35,15 +35,16 @@ export function createListener(app: App, fallback: RequestListener): RequestList
       req.resume();
       return;
     }
-    readBody(req, max, (body) => {
-      if (body === undefined) {
+    readBody(req, max, (bytes) => {
+      if (bytes === undefined) {
         write(res, app.tooLarge());
         return;
       }
       const reply = app.post({
         path,
         contentType: req.headers["content-type"],
-        body,
+        body: bytes.toString("utf8"),
+        bytes,
         query: new URLSearchParams(q < 0 ? "" : url.slice(q + 1)),
       }) as Reply;
       write(res, reply);
@@ -51,8 +52,8 @@ export function createListener(app: App, fallback: RequestListener): RequestList
   };
 }
 
-// the body as text, or undefined once it passes `max` bytes (the rest is drained, not kept)
-function readBody(req: IncomingMessage, max: number, done: (body: string | undefined) => void) {
+// the body's bytes, or undefined once it passes `max` bytes (the rest is drained, not kept)
+function readBody(req: IncomingMessage, max: number, done: (body: Buffer | undefined) => void) {
   let first: Buffer | undefined;
   let more: Buffer[] | undefined;
   let size = 0;
@@ -73,7 +74,7 @@ function readBody(req: IncomingMessage, max: number, done: (body: string | undef
   });
   req.on("end", () => {
     if (over) return;
-    done(more ? Buffer.concat(more, size).toString("utf8") : (first?.toString("utf8") ?? ""));
+    done(more ? Buffer.concat(more, size) : (first ?? Buffer.alloc(0)));
   });
   req.on("error", () => {
     // the client went away mid-body: nothing to answer

@@ -50,7 +50,13 @@ export interface Store {
    * Appends a batch of entries to a named append-only log (decision logs), starting at index
    * `first`; refuses with `store.conflict` unless the log holds exactly `first` entries.
    */
-  appendLogBatch(log: string, first: number, entries: readonly Uint8Array[]): Promise<void>;
+  appendLogBatch(
+    log: string,
+    first: number,
+    entries: readonly Uint8Array[],
+    /** The entries joined by newlines, where the caller has them so (a store may use them). */
+    joined?: Uint8Array,
+  ): Promise<void>;
   /** Every entry of a named log, in order. */
   readLog(log: string): Promise<Buffer[]>;
   /** The names of every log. */

@@ -123,14 +123,20 @@ export class FileStore implements Store {
     return createOnce(this.#tmp, this.#docPath(name), bytes);
   }
 
-  async appendLogBatch(log: string, first: number, entries: readonly Uint8Array[]): Promise<void> {
+  async appendLogBatch(
+    log: string,
+    first: number,
+    entries: readonly Uint8Array[],
+    given?: Uint8Array,
+  ): Promise<void> {
     const dir = this.#logDir(log);
     // the size this store last wrote, else what the folder says: no listing per batch
     let size = this.#logSizes.get(log) ?? (await this.#logSize(dir));
     if (size !== first) size = await this.#logSize(dir);
     if (size !== first) throw conflict(first);
     if (entries.length === 0) return;
-    const bytes = joined(entries);
+    const bytes =
+      given !== undefined && given.length === joinedLength(entries) ? given : joined(entries);
     // one pass over the batch: exactly the newlines between entries, none inside one
     const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     let newlines = 0;
@@ -244,6 +250,12 @@ const NEWLINE = Buffer.from("\n");
 
 // the entries one per line; when they already lie that way in one buffer (as the decision log's
 // worker hands them over), that buffer, uncopied
+function joinedLength(entries: readonly Uint8Array[]): number {
+  let n = entries.length - 1;
+  for (const e of entries) n += e.length;
+  return n;
+}
+
 function joined(entries: readonly Uint8Array[]): Uint8Array {
   const head = entries[0];
   if (head === undefined) return new Uint8Array(0);
