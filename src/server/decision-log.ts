@@ -248,7 +248,7 @@ export class DecisionLog {
 }
 
 /** One decision's log line, in three parts: the line is `head`, then `request`, then `tail`. */
-export interface EntryParts {
+interface EntryParts {
   readonly head: string;
   /** The request's JSON text, or its UTF-8 bytes. */
   readonly request: string | Uint8Array;
@@ -256,7 +256,7 @@ export interface EntryParts {
 }
 
 // the part of a line's head that changes only with the release, JSON-escaped once per release
-export class HeadCache {
+class HeadCache {
   #env = "";
   #version = Number.NaN;
   #bundle: string | undefined = "";
@@ -281,7 +281,7 @@ const RETURN = 0x0d;
  * response's JSON and the request's own text (or bytes), where the route already has them, go
  * in as they are.
  */
-export function entryParts(
+function entryParts(
   response: DecisionResponse,
   request: DecisionRequest,
   json = JSON.stringify(response),
