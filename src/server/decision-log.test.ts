@@ -245,6 +245,8 @@ test("when the queue's memory is full, new decisions are dropped and counted, an
     for (let i = 0; i < 20; i++) record(log);
     const queued = log.pending;
     assert.ok(queued > 3 && queued < 20, `${queued} queued`);
+    const pending = await metrics.registry.getSingleMetricAsString("stele_decision_log_pending");
+    assert.match(pending, new RegExp(`_pending ${queued}\\b`));
     await log.flush();
     // written, their room is free again
     for (let i = 0; i < 3; i++) record(log);

@@ -117,6 +117,7 @@ export class DecisionLog {
     const saved = await readFrontier(store, name, key.vkey, origin);
     log.#size = saved ? await log.#sealer.restore(saved) : await log.#rebuild();
     log.openedFrom = saved ? "saved frontier" : "stored entries";
+    metrics.watchDecisionLog(() => log.pending);
     return log;
   }
 

@@ -10,6 +10,8 @@ export interface Metrics {
   readonly verificationFailures: Counter<"reason">;
   readonly decisionLogDrops: Counter;
   readonly decisionLogAppended: Counter;
+  /** Where `stele_decision_log_pending` reads how many decisions wait to be written. */
+  watchDecisionLog(pending: () => number): void;
   /** Counts one decision (or one policy's effect in it); cheap enough for every request. */
   countDecision(decision: string, policy: string, effect: string): void;
   /** Observes one request's latency on a route. */
@@ -76,6 +78,15 @@ export function createMetrics(runtime: Runtime): Metrics {
     help: "Decisions written to the decision log",
     registers: [registry],
   });
+  let pending: (() => number) | undefined;
+  new Gauge({
+    name: "stele_decision_log_pending",
+    help: "Decisions queued for the decision log and not written yet (a store falling behind)",
+    registers: [registry],
+    collect() {
+      this.set(pending?.() ?? 0);
+    },
+  });
   new Gauge({
     name: "stele_bundle_info",
     help: "The release being served (value 1), labelled by env, version and digest",
@@ -130,6 +141,9 @@ export function createMetrics(runtime: Runtime): Metrics {
     verificationFailures,
     decisionLogDrops,
     decisionLogAppended,
+    watchDecisionLog: (source) => {
+      pending = source;
+    },
     countDecision,
     observeLatency: (route, seconds) => latency.observe({ route }, seconds),
   };
