@@ -20,6 +20,9 @@ export interface Sealing {
   readonly generation: number;
 }
 
+// workers that may die in a row on the same entries before those are counted lost
+const MAX_DEATHS = 3;
+
 // the decision log's side of its worker: one request at a time, answers in order. Entries wait
 // in the shared ring until a worker has copied them into a sealed batch; a worker that dies
 // leaves them there, and its replacement starts from the last frontier the store took
@@ -28,6 +31,8 @@ export class Sealer {
   readonly #waiting: { resolve: (a: WorkerAnswer) => void; reject: (e: Error) => void }[] = [];
   #committed: FrontierState = { size: 0, roots: [], heights: [] };
   readonly #ring: EntryRing;
+  // workers that died in a row while sealing
+  #deaths = 0;
   /** Workers started so far. */
   generation = 0;
 
@@ -72,7 +77,16 @@ export class Sealer {
    */
   async seal(max: number): Promise<Sealing> {
     const generation = this.generation;
-    const a = await this.#ask({ kind: "seal", read: this.#ring.read, max });
+    let a: WorkerAnswer;
+    try {
+      a = await this.#ask({ kind: "seal", read: this.#ring.read, max });
+    } catch (e) {
+      // the worker died: its replacement seals the same entries, but a batch that kills every
+      // worker (or workers that cannot start) must not be tried for ever: lost, and counted
+      if (++this.#deaths >= MAX_DEATHS) this.#discard();
+      throw e;
+    }
+    this.#deaths = 0;
     if (a.kind !== "sealed" || a.ends.length === 0) {
       // a worker that cannot seal what is queued (it would fail again): lost, and counted
       this.#discard();
@@ -105,10 +119,12 @@ export class Sealer {
     }
   }
 
-  /** Stops the worker; entries still queued are counted lost. */
+  /** Stops the worker; entries still queued are counted lost, and answers owed never come. */
   async close(): Promise<void> {
     const w = this.#worker;
     this.#worker = undefined;
+    for (const waiting of this.#waiting.splice(0))
+      waiting.reject(new Error("the decision log is closed"));
     this.#discard();
     await w?.terminate();
   }

@@ -290,3 +290,37 @@ test("a logged request is the one the route read: its text, line breaks made spa
   assert.equal(report?.ok, true, report?.problem?.message);
   await f.done();
 });
+
+test("a batch on which every worker dies is counted lost after a few tries, and the log goes on", async () => {
+  const post = Worker.prototype.postMessage;
+  let killed = 0;
+  // every worker dies when asked to seal
+  Worker.prototype.postMessage = function (
+    this: Worker,
+    ...args: Parameters<Worker["postMessage"]>
+  ) {
+    if ((args[0] as { kind?: string })?.kind === "seal") {
+      killed++;
+      void this.terminate();
+      return;
+    }
+    return post.apply(this, args);
+  };
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 3; i++) record(f.log);
+    await f.log.flush();
+    assert.ok(killed >= 2 && killed <= 5, `${killed} workers died`);
+    assert.equal(f.log.pending, 0);
+    assert.equal(await f.drops(), "3");
+    Worker.prototype.postMessage = post;
+    for (let i = 0; i < 2; i++) record(f.log);
+    await f.log.flush();
+    assert.equal(f.log.size, 2);
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+  } finally {
+    Worker.prototype.postMessage = post;
+    await f.done();
+  }
+});

@@ -60,6 +60,8 @@ export class DecisionLog {
   readonly #sealer: Sealer;
   readonly #timer: NodeJS.Timeout;
   #size = 0;
+  // decisions sealed and being written to the store
+  #writing = 0;
   #flushing: Promise<void> | undefined;
   #sampledOut = 0;
   readonly #heads = new HeadCache();
@@ -76,12 +78,12 @@ export class DecisionLog {
     private readonly metrics: Metrics,
     private readonly options: Required<DecisionLogOptions>,
   ) {
+    this.#sealer = new Sealer(options.queueBytes, (n) => this.metrics.decisionLogDrops.inc(n));
     this.#timer = setInterval(
       () => void this.flush().catch(() => undefined),
       options.flushIntervalMs,
     );
     this.#timer.unref();
-    this.#sealer = new Sealer(options.queueBytes, (n) => this.metrics.decisionLogDrops.inc(n));
   }
 
   /** Opens (or continues) the log `name`, rebuilding its tree from what is stored. */
@@ -152,9 +154,9 @@ export class DecisionLog {
     if (!this.#sealer.push(line.head, line.request, line.tail)) this.metrics.decisionLogDrops.inc();
   }
 
-  /** Decisions queued but not yet written. */
+  /** Decisions queued or being written, not written yet. */
   get pending(): number {
-    return this.#sealer.held;
+    return this.#sealer.held + this.#writing;
   }
 
   /** Decisions written so far (the log's size). */
@@ -208,8 +210,9 @@ export class DecisionLog {
       try {
         sealed = await this.#sealer.seal(this.options.maxBatch);
       } catch {
-        // the worker failed or died: what it held is counted lost (by the sealer), and the
-        // next one starts from the last frontier the store took
+        // the worker failed (what it was sealing is counted lost by the sealer) or died (a new
+        // one seals the same entries, until too many have died on them): the next one starts
+        // from the last frontier the store took
         await this.#sealer.rollback();
         continue;
       }
@@ -217,9 +220,11 @@ export class DecisionLog {
       const entries = Array.from(ends, (end, i) =>
         bytes.subarray(i === 0 ? 0 : (ends[i - 1] as number) + 1, end),
       );
+      this.#writing = entries.length;
       try {
         await this.store.appendLogBatch(this.name, this.#size, entries, bytes);
       } catch (e) {
+        this.#writing = 0;
         // the store failed: these decisions are lost, and counted as such
         this.metrics.decisionLogDrops.inc(entries.length);
         this.#sealer.recycle(sealed);
@@ -233,6 +238,7 @@ export class DecisionLog {
       this.#sealer.recycle(sealed);
       await this.#sealer.commit(sealed);
       this.#size += entries.length;
+      this.#writing = 0;
       this.metrics.decisionLogAppended.inc(entries.length);
       try {
         const note = signRoot(root, this.#size, this.key);

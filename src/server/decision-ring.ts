@@ -3,13 +3,16 @@
 // seals a batch. Nothing is posted per decision and nothing waits on the request thread's heap,
 // and a worker that dies leaves the entries where they are, for the next one.
 //
-// Layout: a header of two 32-bit words (the write offset, published with Atomics after the bytes;
-// the entries in the ring), then the data. An entry is its length (u32, little-endian) and its
-// bytes; a length of WRAP, or fewer than 4 bytes left before the end, means "go on at 0". One
-// producer (the request thread) and one consumer: the request thread owns the read offset too,
-// and moves it when the worker's answer says how far it copied.
+// Layout: a header of one 32-bit word (the write offset, published with Atomics after the bytes;
+// padded to 8 bytes), then the data. An entry is its length (u32, little-endian) and its bytes; a
+// length of WRAP, or fewer than 4 bytes left before the end, means "go on at 0". One producer
+// (the request thread) and one consumer: the request thread owns the read offset too, and moves
+// it when the worker's answer says how far it copied. The worker reads only from the offset it
+// is sent, so an empty ring may start again at 0.
 
 const HEADER_BYTES = 8;
+/** The largest ring (a SharedArrayBuffer of a little more, indexed by 32-bit offsets). */
+export const MAX_RING_BYTES = 0x7fff_fff0;
 const WRITE = 0;
 const WRAP = 0xffffffff;
 
@@ -24,7 +27,7 @@ export class EntryRing {
   #count = 0;
 
   constructor(capacity: number) {
-    if (!Number.isInteger(capacity) || capacity < 64 || capacity > 0x7fff_fff0)
+    if (!Number.isInteger(capacity) || capacity < 64 || capacity > MAX_RING_BYTES)
       throw new RangeError(`a ring holds 64 bytes to 2 GiB, not ${capacity}`);
     this.capacity = capacity;
     this.shared = new SharedArrayBuffer(HEADER_BYTES + capacity);
@@ -94,9 +97,15 @@ export class EntryRing {
 
   // where an entry of up to `bytes` bytes goes (writing a wrap mark when it goes to the start),
   // or -1 when the free space is too small. The write offset never catches up with the read
-  // offset from behind: equal means empty.
+  // offset from behind: equal means empty. An empty ring takes any entry up to its capacity.
   #reserve(bytes: number): number {
     const need = 4 + bytes;
+    // empty (nothing to seal, so no seal under way): the whole ring is free, from 0
+    if (this.#count === 0 && this.#write !== 0) {
+      this.#write = 0;
+      this.#read = 0;
+      Atomics.store(this.#header, WRITE, 0);
+    }
     const write = this.#write;
     const read = this.#read;
     if (write >= read) {

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import type { Store } from "../store/index.js";
 import { createApp } from "./app.js";
 import { DecisionLog } from "./decision-log.js";
+import { MAX_RING_BYTES } from "./decision-ring.js";
 import { writeHeartbeat } from "./heartbeat.js";
 import { createHttpServer } from "./http.js";
 import { pdpIdentity } from "./identity.js";
@@ -83,7 +84,10 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     const opening = Date.now();
     decisionLog = await DecisionLog.open(options.store, identity.name, identity, metrics, {
       // room for a few of the largest requests the server takes, whatever the limit
-      queueBytes: Math.max(32 * 1024 * 1024, 8 * (options.maxBodyBytes ?? 1024 * 1024)),
+      queueBytes: Math.min(
+        Math.max(32 * 1024 * 1024, 8 * (options.maxBodyBytes ?? 1024 * 1024)),
+        MAX_RING_BYTES,
+      ),
       ...(options.decisionLogSample !== undefined && { sample: options.decisionLogSample }),
     });
     log({

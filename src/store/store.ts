@@ -54,7 +54,11 @@ export interface Store {
     log: string,
     first: number,
     entries: readonly Uint8Array[],
-    /** The entries joined by newlines, where the caller has them so (a store may use them). */
+    /**
+     * The entries joined by newlines, where the caller has them so: a store may write these bytes
+     * in their place (it checks only their length and their newlines, so they must be exactly
+     * that join).
+     */
     joined?: Uint8Array,
   ): Promise<void>;
   /** Every entry of a named log, in order. */

@@ -61,7 +61,7 @@ test("file: a writer with a stale idea of a log's size is refused, and old batch
     code: "store.corrupt",
   });
   assert.equal((await a.readLog("pdp-x")).length, 9);
-  // the entries already joined are written as given; a join that is not theirs is not used
+  // the entries already joined are written as given; a join of another length is not used
   await b.appendLogBatch("pdp-x", 9, e("j9", "j10"), Buffer.from("j9\nj10"));
   await b.appendLogBatch("pdp-x", 11, e("k11", "k12"), Buffer.from("not theirs"));
   assert.deepEqual((await a.readLog("pdp-x")).slice(9).map(String), ["j9", "j10", "k11", "k12"]);

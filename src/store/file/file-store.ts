@@ -248,14 +248,14 @@ export class FileStore implements Store {
 
 const NEWLINE = Buffer.from("\n");
 
-// the entries one per line; when they already lie that way in one buffer (as the decision log's
-// worker hands them over), that buffer, uncopied
+// the length of the entries one per line
 function joinedLength(entries: readonly Uint8Array[]): number {
   let n = entries.length - 1;
   for (const e of entries) n += e.length;
   return n;
 }
 
+// the entries one per line; when they already lie that way in one buffer, that buffer, uncopied
 function joined(entries: readonly Uint8Array[]): Uint8Array {
   const head = entries[0];
   if (head === undefined) return new Uint8Array(0);
