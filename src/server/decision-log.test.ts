@@ -7,6 +7,7 @@ import { Worker } from "node:worker_threads";
 import { openStore, type Store } from "../store/index.js";
 import { verifyDecisionLogs } from "./decision-audit.js";
 import { DecisionLog, frontierDoc } from "./decision-log.js";
+import { Sealer } from "./decision-log-sealer.js";
 import { pdpIdentity } from "./identity.js";
 import { createMetrics } from "./metrics.js";
 import { Runtime } from "./runtime.js";
@@ -323,4 +324,17 @@ test("a batch on which every worker dies is counted lost after a few tries, and 
     Worker.prototype.postMessage = post;
     await f.done();
   }
+});
+
+test("closing while a batch is being sealed settles it: nothing hangs, and what was queued is counted", async () => {
+  let lost = 0;
+  const sealer = new Sealer(4096, (n) => {
+    lost += n;
+  });
+  assert.equal(sealer.push('{"a":1}'), true);
+  const sealing = assert.rejects(sealer.seal(10), /closed/);
+  await sealer.close();
+  await sealing;
+  assert.equal(lost, 1);
+  assert.equal(sealer.held, 0);
 });
