@@ -1,5 +1,5 @@
 // The decision log's queue: a ring of entries in shared memory. The request thread writes each
-// entry's bytes once, straight from its strings; the log's worker thread copies them out when it
+// entry's bytes once, from its strings and bytes; the log's worker thread copies them out when it
 // seals a batch. Nothing is posted per decision and nothing waits on the request thread's heap,
 // and a worker that dies leaves the entries where they are, for the next one.
 //
@@ -31,7 +31,7 @@ export class EntryRing {
       throw new RangeError(`a ring holds 64 bytes to 2 GiB, not ${capacity}`);
     this.capacity = capacity;
     this.shared = new SharedArrayBuffer(HEADER_BYTES + capacity);
-    this.#header = new Int32Array(this.shared, 0, 2);
+    this.#header = new Int32Array(this.shared, 0, 1);
     this.#data = Buffer.from(this.shared, HEADER_BYTES, capacity);
   }
 
@@ -129,7 +129,7 @@ export function readEntries(
   max: number,
   entry: (bytes: Uint8Array) => void,
 ): { next: number; taken: number } {
-  const write = Atomics.load(new Int32Array(shared, 0, 2), WRITE);
+  const write = Atomics.load(new Int32Array(shared, 0, 1), WRITE);
   const capacity = shared.byteLength - HEADER_BYTES;
   const data = new Uint8Array(shared, HEADER_BYTES, capacity);
   const view = new DataView(shared, HEADER_BYTES, capacity);
