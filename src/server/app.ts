@@ -167,24 +167,19 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     return { ...decision, decision: "deny", errors: [...decision.errors, error] };
   };
 
-  const decideRoute = (
-    raw: string,
-    type: string | undefined,
-    _query: URLSearchParams,
-    bytes: Uint8Array | undefined,
-  ): Reply => {
+  const decideRoute = (post: PostRequest): Reply => {
     const started = performance.now();
-    const body = parseJson(raw, type);
+    const body = parseJson(post);
     const active = runtime.active;
     if (!active) return notReady();
-    const { text } = judge(active, readDecisionRequest(body), bytes ?? raw);
+    const { text } = judge(active, readDecisionRequest(body), post.bytes ?? post.body);
     metrics.observeLatency("decide", (performance.now() - started) / 1000);
     return { status: 200, body: text as string };
   };
 
-  const batchRoute = (text: string, type: string | undefined): Reply => {
+  const batchRoute = (post: PostRequest): Reply => {
     const started = performance.now();
-    const body = parseJson(text, type);
+    const body = parseJson(post);
     const active = runtime.active;
     if (!active) return notReady();
     const requests = (body as { requests?: unknown })?.requests;
@@ -210,17 +205,12 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     return reply(200, { env: active.env, version: active.version, bundle: active.digest, results });
   };
 
-  const admissionRoute = (
-    text: string,
-    type: string | undefined,
-    query: URLSearchParams,
-  ): Reply => {
+  const admissionRoute = (post: PostRequest): Reply => {
     const started = performance.now();
-    const body = parseJson(text, type);
-    const { uid, input } = toAdmissionInput(body);
+    const { uid, input } = toAdmissionInput(parseJson(post));
     const active = runtime.active;
-    const policies = query.getAll("policy");
-    const subject = query.get("subject") ?? undefined;
+    const policies = post.query.getAll("policy");
+    const subject = post.query.get("subject") ?? undefined;
     const request: DecisionRequest = {
       input,
       ...(policies.length > 0 && { policies }),
@@ -240,7 +230,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     const route = routes.get(request.path);
     if (!route) return undefined;
     try {
-      return route(request.body, request.contentType, request.query, request.bytes);
+      return route(request);
     } catch (e) {
       return e instanceof SteleError ? failure(e) : internal(e);
     }
@@ -298,14 +288,14 @@ function send(c: Context, r: Reply) {
   return c.body(r.body, r.status as 200, { "Content-Type": "application/json" });
 }
 
-function parseJson(text: string, type: string | undefined): unknown {
+function parseJson({ body, contentType: type }: PostRequest): unknown {
   if (!/^application\/json\s*(;|$)/i.test(type ?? ""))
     throw new SteleError(
       "server.unsupported_media_type",
       `content type must be application/json, found \`${type || "none"}\``,
     );
   try {
-    return JSON.parse(text);
+    return JSON.parse(body);
   } catch {
     throw new SteleError("server.bad_request", "request body is not valid JSON");
   }

@@ -5,6 +5,7 @@ import { SteleError } from "../errors.js";
 import { type FrontierState, type LedgerKey, signRoot } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
 import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-log-sealer.js";
+import { MAX_RING_BYTES } from "./decision-ring.js";
 import type { Metrics } from "./metrics.js";
 import type { DecisionResponse } from "./wire.js";
 
@@ -31,10 +32,13 @@ export interface LoggedDecision {
 
 /** How the decision log batches and bounds its work. */
 export interface DecisionLogOptions {
-  /** Decisions held in memory before new ones are dropped (and counted). */
-  readonly maxQueue?: number;
-  /** Bytes of shared memory that hold them (new ones that do not fit are dropped and counted). */
+  /**
+   * Bytes of shared memory that hold decisions not written yet; new ones that do not fit are
+   * dropped and counted. By default room for a few of the largest requests (`maxRequestBytes`).
+   */
   readonly queueBytes?: number;
+  /** The largest request body the server takes (sizes the queue by default). */
+  readonly maxRequestBytes?: number;
   /** Most decisions per batch. */
   readonly maxBatch?: number;
   /** How often a batch is written. */
@@ -106,8 +110,8 @@ export class DecisionLog {
       },
       metrics,
       {
-        maxQueue: options.maxQueue ?? 50_000,
-        queueBytes: options.queueBytes ?? 32 * 1024 * 1024,
+        queueBytes: options.queueBytes ?? queueBytesFor(options.maxRequestBytes ?? 0),
+        maxRequestBytes: options.maxRequestBytes ?? 0,
         maxBatch: options.maxBatch ?? 2_000,
         flushIntervalMs: options.flushIntervalMs ?? 100,
         sample: options.sample ?? 1,
@@ -136,10 +140,6 @@ export class DecisionLog {
   ): void {
     if (this.options.sample < 1 && Math.random() >= this.options.sample) {
       this.#sampledOut++;
-      return;
-    }
-    if (this.#sealer.held >= this.options.maxQueue) {
-      this.metrics.decisionLogDrops.inc();
       return;
     }
     let line: EntryParts;
@@ -252,6 +252,11 @@ export class DecisionLog {
       }
     }
   }
+}
+
+// 32 MiB, or room for eight of the largest requests, within what a ring can hold
+function queueBytesFor(maxRequestBytes: number): number {
+  return Math.min(Math.max(32 * 1024 * 1024, 8 * maxRequestBytes), MAX_RING_BYTES);
 }
 
 /** One decision's log line, in three parts: the line is `head`, then `request`, then `tail`. */

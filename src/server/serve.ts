@@ -3,7 +3,6 @@ import type { AddressInfo } from "node:net";
 import type { Store } from "../store/index.js";
 import { createApp } from "./app.js";
 import { DecisionLog } from "./decision-log.js";
-import { MAX_RING_BYTES } from "./decision-ring.js";
 import { writeHeartbeat } from "./heartbeat.js";
 import { createHttpServer } from "./http.js";
 import { pdpIdentity } from "./identity.js";
@@ -83,11 +82,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   if (options.decisionLog !== false) {
     const opening = Date.now();
     decisionLog = await DecisionLog.open(options.store, identity.name, identity, metrics, {
-      // room for a few of the largest requests the server takes, whatever the limit
-      queueBytes: Math.min(
-        Math.max(32 * 1024 * 1024, 8 * (options.maxBodyBytes ?? 1024 * 1024)),
-        MAX_RING_BYTES,
-      ),
+      maxRequestBytes: http.maxBodyBytes,
       ...(options.decisionLogSample !== undefined && { sample: options.decisionLogSample }),
     });
     log({
