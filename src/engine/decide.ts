@@ -1,14 +1,17 @@
 import { type Code, SteleError } from "../errors.js";
 import {
+  type CheckedRulesEvaluator,
+  checkInput,
   type Effect,
   type ExceptionPlan,
+  type InputProof,
+  makeInputProof,
+  NOT_PROVEN,
   type PolicyPlan,
   type PolicySet,
   type RulePlan,
   runConditions,
 } from "../language/index.js";
-import { checkInput } from "./input.js";
-import { makeShapeCheck, type ShapeCheck } from "./input-shape.js";
 
 /** Which policies judge a request: named ones, every one of a subject, or (neither) all. */
 export interface Selector {
@@ -94,9 +97,35 @@ interface Judge {
   // frozen: the same reason object goes into every decision the rule counts in
   readonly reasons: readonly Reason[];
   readonly warnings: readonly string[];
-  // proves an input of the policy's subject within the limits without the generic walk
-  readonly fits: ShapeCheck | undefined;
+  // the rules' conditions behind a proof of the input (of the policy's subject) within the limits
+  readonly checked: CheckedRulesEvaluator | undefined;
+  // that proof alone, for a policy whose conditions could not be fused
+  readonly proof: InputProof | undefined;
+  // rules a match of which is decided per input (an exception may waive it): bit i for rule i
+  readonly waivable: number;
+  // verdicts by the mask of matching rules, when every match is clean (no error, no waiver):
+  // the verdict is then a function of the mask alone, so it is made once and shared (at most
+  // MAX_MEMO of them; past it, verdicts are made per decision as usual)
+  readonly memo: Map<number, Memo>;
+  // in front of it, a place per hash of the mask (MEMO_SLOTS) for the last verdict of that hash
+  readonly slotKeys: Int32Array;
+  readonly slots: (Memo | undefined)[];
 }
+
+// a shared verdict, and the whole decision made of it alone (per bundle digest)
+interface Memo {
+  readonly policy: PolicyDecision;
+  whole: Decision | undefined;
+}
+
+// bounds each policy's shared verdicts
+const MAX_MEMO = 4096;
+// places in front of them (a power of 2), and the shift that hashes a mask to one
+const MEMO_SLOTS = 1024;
+const MEMO_SHIFT = 32 - Math.log2(MEMO_SLOTS);
+const memoSlot = (mask: number) => Math.imul(mask, 0x9e3779b1) >>> MEMO_SHIFT;
+// the memo entry of the last verdict decidePolicy returned from its memo, else undefined
+let lastMemo: Memo | undefined;
 
 interface Prepared {
   readonly all: readonly Judge[];
@@ -121,14 +150,13 @@ function prepare(set: PolicySet): Prepared {
       for (const r of e.rules) rules.set(r, [...(rules.get(r) ?? []), e]);
       waivers.set(e.policy, rules);
     }
-    const checks = new Map<string, ShapeCheck | undefined>();
-    const fits = (subject: string | undefined) => {
+    const proofs = new Map<string, InputProof | undefined>();
+    const proof = (subject: string | undefined) => {
       if (subject === undefined) return undefined;
-      if (!checks.has(subject))
-        checks.set(subject, makeShapeCheck(set.schemas[subject], set.project.limits));
-      return checks.get(subject);
+      if (!proofs.has(subject)) proofs.set(subject, makeInputProof(set.schemas[subject]));
+      return proofs.get(subject);
     };
-    const all = set.policies.map((p) => makeJudge(p, waivers.get(p.name), fits(p.subject)));
+    const all = set.policies.map((p) => makeJudge(p, waivers.get(p.name), proof(p.subject)));
     const byName = new Map(all.map((j) => [j.policy.name, j]));
     const bySubject = new Map<string, Judge[]>();
     for (const j of all) {
@@ -148,24 +176,34 @@ function prepare(set: PolicySet): Prepared {
 function makeJudge(
   policy: PolicyPlan,
   waivers: ReadonlyMap<string, readonly ExceptionPlan[]> | undefined,
-  fits: ShapeCheck | undefined,
+  proof: InputProof | undefined,
 ): Judge {
   const rules = policy.rules;
   const tests = rules.map((r) => r.when.test);
+  const kinds = rules.map((r) => ruleKind(r, waivers?.get(r.name) !== undefined));
+  let waivable = 0;
+  for (const [i, k] of kinds.entries()) if (k === WAIVABLE_DENY && i < 31) waivable |= 1 << i;
   return {
     policy,
     tests,
     evaluate:
       policy.evaluate ?? ((input, outcome, errors) => runConditions(tests, input, outcome, errors)),
-    kinds: rules.map((r) => ruleKind(r, waivers?.get(r.name) !== undefined)),
-    outcome: new Array<number>(rules.length).fill(0),
+    kinds,
+    // one more: a mask's errors (RulesEvaluator)
+    outcome: new Array<number>(rules.length + 1).fill(0),
     errors: new Array<unknown>(rules.length).fill(undefined),
     waivers: rules.map((r) => waivers?.get(r.name)),
     reasons: rules.map((r) =>
       Object.freeze({ rule: r.name, effect: r.effect, message: r.message }),
     ),
     warnings: rules.map((r) => `${policy.name}/${r.name}: ${r.message}`),
-    fits,
+    checked: policy.evaluateChecked,
+    proof,
+    waivable,
+    memo: new Map(),
+    // no mask is -1: every place starts empty
+    slotKeys: new Int32Array(MEMO_SLOTS).fill(-1),
+    slots: new Array<Memo | undefined>(MEMO_SLOTS).fill(undefined),
   };
 }
 
@@ -213,16 +251,6 @@ function selectJudges(set: PolicySet, selector: Selector): readonly Judge[] {
   return all;
 }
 
-// the schema-shaped check reads fields the generic walk may not (a getter that throws): anything
-// it cannot answer is left to the generic walk
-function provenFit(fits: ShapeCheck, input: unknown): boolean {
-  try {
-    return fits(input);
-  } catch {
-    return false;
-  }
-}
-
 /** The policies a selector names; throws `engine.unknown_policy`/`engine.unknown_subject`. */
 export function selectPolicies(set: PolicySet, selector: Selector): readonly PolicyPlan[] {
   return selectJudges(set, selector).map((j) => j.policy);
@@ -237,26 +265,60 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
     request.policies === undefined && request.subject === undefined && set.policies.length > 0
       ? prepare(set).all
       : selectJudges(set, request);
-  // the schema-shaped walk proves most inputs fine; anything else gets the generic one
-  const fits = judges[0]?.fits;
-  const inputProblem =
-    fits !== undefined && provenFit(fits, request.input)
-      ? undefined
-      : checkInput(request.input, set.project.limits);
-  if (inputProblem) {
-    return {
-      decision: "deny",
-      policies: [],
-      warnings: [],
-      exceptions: [],
-      errors: [inputProblem],
-      bundle: options.bundle,
-    };
+  // the schema-shaped walk proves most inputs fine (and the first policy's conditions run on the
+  // fields it read); anything else gets the generic one
+  const { input } = request;
+  const limits = set.project.limits;
+  const first = judges[0] as Judge | undefined;
+  // the first policy's mask when its conditions ran behind the proof
+  let firstMask = NOT_PROVEN;
+  let fine = false;
+  if (first !== undefined) {
+    // the walks read fields the generic walk may not (a getter that throws): anything they cannot
+    // answer is left to the generic walk and each rule's own function
+    try {
+      if (first.checked !== undefined) {
+        firstMask = first.checked(
+          input,
+          first.outcome,
+          first.errors,
+          limits.maxInputBytes,
+          limits.maxInputDepth,
+        );
+        fine = firstMask !== NOT_PROVEN;
+      } else if (first.proof !== undefined) {
+        fine = first.proof(input, limits.maxInputBytes, limits.maxInputDepth);
+      }
+    } catch {
+      firstMask = NOT_PROVEN;
+    }
+  }
+  if (!fine) {
+    const problem = checkInput(input, limits);
+    if (problem) {
+      return {
+        decision: "deny",
+        policies: [],
+        warnings: [],
+        exceptions: [],
+        errors: [problem],
+        bundle: options.bundle,
+      };
+    }
   }
   if (judges.length === 1) {
-    // the common case: one policy, whose lists are the decision's lists
-    const only = decidePolicy(judges[0] as Judge, request.input, options.now);
-    return {
+    const judge = first as Judge;
+    // the common case: a clean mask (no error, nothing to waive) decided before
+    if (firstMask >= 0 && ((firstMask & judge.waivable) | errorMask(judge)) === 0) {
+      const whole = sharedVerdict(judge, firstMask)?.whole;
+      if (whole !== undefined && whole.bundle === options.bundle) return whole;
+    }
+    // one policy, whose lists are the decision's lists
+    lastMemo = undefined;
+    const only = decidePolicy(judge, input, options.now, firstMask);
+    const memo = lastMemo as Memo | undefined;
+    if (memo?.whole !== undefined && memo.whole.bundle === options.bundle) return memo.whole;
+    const whole: Decision = {
       decision: only.effect,
       policies: [only],
       warnings: only.warnings,
@@ -264,8 +326,12 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
       errors: only.errors,
       bundle: options.bundle,
     };
+    if (memo) memo.whole = deepFreeze(whole);
+    return whole;
   }
-  const results = judges.map((j) => decidePolicy(j, request.input, options.now));
+  const results = judges.map((j, i) =>
+    decidePolicy(j, request.input, options.now, i === 0 ? firstMask : NOT_PROVEN),
+  );
   return {
     decision: results.every((r) => r.effect === "allow") ? "allow" : "deny",
     policies: results,
@@ -278,18 +344,31 @@ export function decide(set: PolicySet, request: DecisionRequest, options: Decide
 
 /**
  * Decides one policy: a matching enforced deny wins, else a matching allow, else the default.
- * A deny that cannot be evaluated counts as matched and no exception waives it.
+ * A deny that cannot be evaluated counts as matched and no exception waives it. `given` is the
+ * rules' mask when they already ran (behind the input's proof), else NOT_PROVEN.
  */
-function decidePolicy(judge: Judge, input: unknown, now: number): PolicyDecision {
+function decidePolicy(judge: Judge, input: unknown, now: number, given: number): PolicyDecision {
   const { policy, outcome, kinds } = judge;
   const rules = policy.rules;
-  let mask: number;
-  try {
-    mask = judge.evaluate(input, outcome, judge.errors);
-  } catch {
-    // the fused path reads fields outside any rule (a getter that throws, on an input that is not
-    // JSON): each rule's own function then decides, with its own error
-    mask = runConditions(judge.tests, input, outcome, judge.errors);
+  let mask = given;
+  if (mask === NOT_PROVEN) {
+    try {
+      mask = judge.evaluate(input, outcome, judge.errors);
+    } catch {
+      // the fused path reads fields outside any rule (a getter that throws, on an input that is
+      // not JSON): each rule's own function then decides, with its own error
+      mask = runConditions(judge.tests, input, outcome, judge.errors);
+    }
+  }
+  // a mask whose every match is clean (outcome 1, no exception that waives it) decides alone
+  const clean =
+    mask >= 0 &&
+    errorMask(judge) === 0 &&
+    ((mask & judge.waivable) === 0 || !mayWaive(judge, mask, input, now));
+  const shared = clean ? sharedVerdict(judge, mask) : undefined;
+  if (shared) {
+    lastMemo = shared;
+    return shared.policy;
   }
   // lists are made only when something goes in them: most decisions fill one or two
   let matched: string[] | undefined;
@@ -306,7 +385,7 @@ function decidePolicy(judge: Judge, input: unknown, now: number): PolicyDecision
   let i = -1;
   for (;;) {
     if (mask === -1) {
-      if (++i >= outcome.length) break;
+      if (++i >= rules.length) break;
       if (outcome[i] === 0) continue;
     } else {
       if (left === 0) break;
@@ -351,7 +430,7 @@ function decidePolicy(judge: Judge, input: unknown, now: number): PolicyDecision
   }
 
   const effect: Effect = denied ? "deny" : allowed ? "allow" : policy.default;
-  return {
+  const verdict: PolicyDecision = {
     policy: policy.name,
     effect,
     matched: matched ?? NONE,
@@ -361,6 +440,54 @@ function decidePolicy(judge: Judge, input: unknown, now: number): PolicyDecision
     exceptions: exceptions ?? NONE,
     errors: errors === undefined || errors.length === 0 ? NONE : errors,
   };
+  if (clean && judge.memo.size < MAX_MEMO) {
+    const memo: Memo = { policy: deepFreeze(verdict), whole: undefined };
+    judge.memo.set(mask, memo);
+    lastMemo = memo;
+  }
+  return verdict;
+}
+
+// the shared verdict of a clean mask, if made already
+function sharedVerdict(judge: Judge, mask: number): Memo | undefined {
+  const slot = memoSlot(mask);
+  if (judge.slotKeys[slot] === mask) return judge.slots[slot];
+  const memo = judge.memo.get(mask);
+  if (memo) {
+    judge.slotKeys[slot] = mask;
+    judge.slots[slot] = memo;
+  }
+  return memo;
+}
+
+// the rules of the last mask that could not be evaluated (RulesEvaluator)
+function errorMask(judge: Judge): number {
+  return judge.outcome[judge.policy.rules.length] as number;
+}
+
+// a shared verdict and everything in it: no caller can change what another is given
+function deepFreeze<T extends object>(value: T): T {
+  for (const v of Object.values(value))
+    if (typeof v === "object" && v !== null && !Object.isFrozen(v)) deepFreeze(v);
+  return Object.freeze(value);
+}
+
+// whether an exception may waive a rule of the mask: one that holds, or one that cannot be
+// evaluated (its error is reported), for any of the mask's waivable rules
+function mayWaive(judge: Judge, mask: number, input: unknown, now: number): boolean {
+  for (let left = mask & judge.waivable; left !== 0; ) {
+    const bit = left & -left;
+    left ^= bit;
+    for (const exception of judge.waivers[31 - Math.clz32(bit)] ?? NONE) {
+      if (!(now < exception.expiresAt)) continue;
+      try {
+        if (exception.when.test(input)) return true;
+      } catch {
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 // DESIGN promise 9: an exception waives only while unexpired and its condition holds

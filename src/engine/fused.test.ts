@@ -2,11 +2,16 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
 import fc from "fast-check";
-import { compile, type PolicySet, readSources, Source } from "../language/index.js";
+import {
+  checkInput,
+  compile,
+  makeInputProof,
+  type PolicySet,
+  readSources,
+  Source,
+} from "../language/index.js";
 import { repoRoot } from "../testing/index.js";
 import { decide } from "./decide.js";
-import { checkInput } from "./input.js";
-import { makeShapeCheck } from "./input-shape.js";
 
 // differential: the fast path (rules fused into one function, schema-shaped input check) must
 // give exactly the Decision of the reference path (each rule's own function, generic checkInput)
@@ -24,7 +29,7 @@ const api = await (async () => {
 function reference(set: PolicySet): PolicySet {
   return {
     ...set,
-    policies: set.policies.map(({ evaluate: _, ...p }) => p),
+    policies: set.policies.map(({ evaluate: _, evaluateChecked: __, ...p }) => p),
     schemas: {},
   };
 }
@@ -208,11 +213,11 @@ test("the schema-shaped input check never vouches for an input checkInput refuse
     [100_000, 2],
   ] as const) {
     const limits = { maxInputBytes: bytes, maxInputDepth: depth };
-    const fits = makeShapeCheck(api.schemas["api-request"], limits);
-    assert.ok(fits);
+    const proof = makeInputProof(api.schemas["api-request"]);
+    assert.ok(proof);
     fc.assert(
       fc.property(anyInput, (input) => {
-        if (fits(input)) assert.equal(checkInput(input, limits), undefined);
+        if (proof(input, bytes, depth)) assert.equal(checkInput(input, limits), undefined);
       }),
       { seed: SEED, numRuns: 2000 },
     );
@@ -220,19 +225,20 @@ test("the schema-shaped input check never vouches for an input checkInput refuse
 });
 
 test("the schema-shaped input check vouches for well-formed requests within the limits", () => {
-  const fits = makeShapeCheck(api.schemas["api-request"], api.project.limits);
-  assert.ok(fits);
+  const proof = makeInputProof(api.schemas["api-request"]);
+  assert.ok(proof);
+  const { maxInputBytes, maxInputDepth } = api.project.limits;
   fc.assert(
-    fc.property(request, (input) => fits(input)),
+    fc.property(request, (input) => proof(input, maxInputBytes, maxInputDepth)),
     { seed: SEED, numRuns: 500 },
   );
   // the byte count is checkInput's, to the byte
   const input = { env: "prod" };
-  const limits = { maxInputBytes: 2 + 6 + 6, maxInputDepth: 2 };
-  assert.equal(makeShapeCheck(api.schemas["api-request"], limits)?.(input), true);
+  const limits = { maxInputBytes: 2 + 6 + 6, maxInputDepth: 4 };
+  assert.equal(proof(input, limits.maxInputBytes, limits.maxInputDepth), true);
   assert.equal(checkInput(input, limits), undefined);
-  const over = { maxInputBytes: 13, maxInputDepth: 2 };
-  assert.equal(makeShapeCheck(api.schemas["api-request"], over)?.(input), false);
+  const over = { maxInputBytes: 13, maxInputDepth: 4 };
+  assert.equal(proof(input, over.maxInputBytes, over.maxInputDepth), false);
   assert.equal(checkInput(input, over)?.code, "engine.input_too_large");
 });
 
@@ -405,4 +411,94 @@ test("fused: an input whose fields throw when read (not JSON) is decided as each
   // a field that cannot be read fails closed; an iterator the input carries is never used
   assert.equal(decide(api, { input }, { now: NOW }).decision, "deny");
   assert.equal(decide(api, { input: sneaky }, { now: NOW }).decision, "allow");
+});
+
+// the proof walk reads each field once, and vouches only for what the generic walk would accept
+// and each rule's own function would read the same way
+
+test("proof walk: a field the walk cannot see (not enumerable, or inherited) takes the generic path", () => {
+  const base = { env: "prod", action: "read", principal: {}, resource: {} };
+  const hidden = { ...base };
+  Object.defineProperty(hidden, "extra", { value: { deep: [1, 2, 3] }, enumerable: false });
+  Object.defineProperty(hidden, "env", { value: "dev", enumerable: false });
+  same(api, hidden);
+  const polluted = Object.prototype as unknown as Record<string, unknown>;
+  try {
+    Object.defineProperty(polluted, "mfa", { value: false, configurable: true });
+    same(api, { ...base, principal: { id: "ann", roles: ["reader"], clearance: 1 } });
+  } finally {
+    delete polluted.mfa;
+  }
+  assert.equal(({} as Record<string, unknown>).mfa, undefined);
+});
+
+test("proof walk: a getter is read once, and the decision is the one its value makes", () => {
+  let reads = 0;
+  const principal = {
+    id: "ann",
+    department: "finance",
+    clearance: 2,
+    mfa: true,
+    get roles() {
+      reads++;
+      return reads === 1 ? ["reader"] : ["suspended"];
+    },
+  };
+  const input = {
+    env: "prod",
+    action: "read",
+    principal,
+    resource: { type: "invoice", id: "r", owner: "bob", department: "finance", classification: 1 },
+  };
+  const d = decide(api, { input }, { now: NOW });
+  assert.equal(reads, 1);
+  assert.equal(d.decision, "allow");
+  assert.deepEqual(d.policies[0]?.matched, ["readers-read-own-department"]);
+});
+
+test("proof walk: an int that is not a safe integer, or a list too long, is left to the generic path", () => {
+  const input = {
+    env: "prod",
+    action: "read",
+    principal: { id: "ann", roles: ["reader"], department: "f", clearance: 1.5, mfa: true },
+    resource: { type: "t", id: "r", owner: "o", department: "f", classification: 1 },
+  };
+  same(api, input);
+  same(api, { ...input, principal: { ...input.principal, clearance: 2 ** 60 } });
+  const roles = Array.from({ length: 10_001 }, (_, i) => (i === 10_000 ? "reader" : `r${i}`));
+  same(api, { ...input, principal: { ...input.principal, clearance: 1, roles } });
+});
+
+test("shared verdicts: decisions of the same clean outcome are one frozen value, per bundle", () => {
+  const input = (id: string) => ({
+    env: "dev",
+    action: "read",
+    principal: { id, roles: ["reader"], department: "f", clearance: 1, mfa: true },
+    resource: { type: "t", id: "r", owner: "o", department: "f", classification: 1 },
+  });
+  const a = decide(api, { input: input("ann") }, { now: NOW, bundle: "sha256:a" });
+  const b = decide(api, { input: input("bob") }, { now: NOW, bundle: "sha256:a" });
+  assert.equal(a, b);
+  assert.ok(Object.isFrozen(a) && Object.isFrozen(a.policies[0]?.matched));
+  assert.throws(() => (a.policies[0]?.matched as string[]).push("forged"), TypeError);
+  assert.deepEqual(decide(api, { input: input("cy") }, { now: NOW }).policies[0]?.matched, [
+    "readers-read-own-department",
+  ]);
+  const other = decide(api, { input: input("ann") }, { now: NOW, bundle: "sha256:b" });
+  assert.equal(other.bundle, "sha256:b");
+  assert.equal(a.bundle, "sha256:a");
+});
+
+test("shared verdicts: a waiver that applies, or fails, is decided per input", () => {
+  // `waivable` matches; the exception holds for opt 'ok', fails without opt, else does not hold
+  const held = judge({ who: "mallory", n: 1, xs: [], opt: "ok" });
+  assert.equal(held.decision, "allow");
+  assert.deepEqual(
+    held.exceptions.map((e) => e.name),
+    ["e"],
+  );
+  const plain = judge({ who: "mallory", n: 1, xs: [], opt: "no" });
+  assert.deepEqual(plain.policies[0]?.matched, ["waivable"]);
+  assert.deepEqual(judge({ who: "mallory", n: 1, xs: [], opt: "ok" }), held);
+  assert.equal(judge({ who: "mallory", n: 1, xs: [], opt: "no" }), plain);
 });

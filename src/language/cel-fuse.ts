@@ -3,6 +3,7 @@ import { badTest, Gen, type SharedLoads, type Val } from "./cel-codegen.js";
 import { MAX_LIST, type TotalLoads, totalForm } from "./cel-total.js";
 import type { CelT } from "./cel-types.js";
 import { budget, EVAL_BUDGET } from "./cel-values.js";
+import { ProofWalk, type WalkLocals } from "./input-proof.js";
 
 // several conditions over one input schema → one JavaScript function. Each condition keeps its
 // own code, try/catch and budget, exactly as compileCel makes it; what the group shares is the
@@ -16,6 +17,28 @@ import { budget, EVAL_BUDGET } from "./cel-values.js";
  */
 export type GroupEvaluator = (input: unknown, outcome: number[], errors: unknown[]) => number;
 
+/**
+ * A fused group that first proves its input within the limits (input-proof.ts), reading each
+ * field once for the proof and the conditions alike. Returns NOT_PROVEN, having judged nothing,
+ * when it cannot vouch for the input: the caller then checks the input and runs the plain group.
+ */
+export type CheckedGroupEvaluator = (
+  input: unknown,
+  outcome: number[],
+  errors: unknown[],
+  maxBytes: number,
+  maxDepth: number,
+) => number;
+
+/** What a CheckedGroupEvaluator returns for an input it cannot vouch for. */
+export const NOT_PROVEN = -2;
+
+/** A fused group: the plain evaluator, and the one that proves its input first (if it can). */
+export interface FusedGroup {
+  readonly evaluate: GroupEvaluator;
+  readonly checked: CheckedGroupEvaluator | undefined;
+}
+
 // groups of at most this many conditions report a mask (bits stay small integers)
 const MASKED = 30;
 
@@ -25,21 +48,60 @@ export interface GroupMember {
   readonly test: (input: unknown) => boolean;
 }
 
+// member tests in the conditions' code until rendered (Loads.member): a control character cannot
+// come from a JSON-escaped literal
+const MARK = "\u0001";
+const MARKER = new RegExp(`${MARK}(\\d+)${MARK}`, "g");
+
+// what a line of the prologue does: load a field, check a value's type (implied by a passing
+// proof walk), check a message is there, or check a field read has its own key
+type Step = "load" | "type" | "message" | "own";
+
 // message fields read from `input`, each loaded once; a message is checked once, before any use,
 // and so is every field a total form reads (absent, or of its declared type)
-class Loads implements SharedLoads, TotalLoads {
+class Loads implements SharedLoads, TotalLoads, WalkLocals {
   private readonly locals = new Map<string, string>();
   private readonly roots = new Set<string>();
   private readonly proven = new Set<string>();
-  readonly prologue: string[] = [];
+  // proven string lists, and per list the constants the conditions look for in it (bit each)
+  private readonly stringLists = new Set<string>();
+  private readonly items = new Map<string, Map<string, number>>();
+  private readonly markers: {
+    readonly local: string;
+    readonly item: string;
+    readonly bit: number;
+  }[] = [];
+  private readonly steps: { readonly step: Step; readonly code: string; readonly local: string }[] =
+    [];
 
   constructor(
     root: CelT,
     private readonly slow: string,
   ) {
     const bad = badTest("input", root, false);
-    if (bad) this.prologue.push(`if (${bad}) { ${this.slow} }`);
+    if (bad)
+      this.steps.push({ step: "type", code: `if (${bad}) { ${this.slow} }`, local: "input" });
     if (root.kind === "message") this.roots.add("input");
+  }
+
+  /** Every load and check, in order: the plain group's prologue. */
+  get prologue(): string[] {
+    return this.steps.map((s) => s.code);
+  }
+
+  /**
+   * The prologue after a passing proof walk, which loaded every field and proved its type: a
+   * message field may still be absent, and a field read for `has()` must be checked for its own key.
+   */
+  provenPrologue(): string[] {
+    return this.steps.flatMap((s) => {
+      if (s.step === "message") return [`if (${s.local} === undefined) { ${this.slow} }`];
+      return s.step === "own" ? [s.code] : [];
+    });
+  }
+
+  local(parent: string, name: string): string | undefined {
+    return this.locals.get(`${parent}\u0000${name}`);
   }
 
   field(parent: Val, name: string, t: CelT): string | undefined {
@@ -50,9 +112,14 @@ class Loads implements SharedLoads, TotalLoads {
     if (local === undefined) {
       local = `h${this.locals.size}`;
       this.locals.set(key, local);
-      this.prologue.push(`${local} = ${parent.js}[${JSON.stringify(name)}];`);
+      this.steps.push({
+        step: "load",
+        code: `${local} = ${parent.js}[${JSON.stringify(name)}];`,
+        local,
+      });
       if (t.kind === "message") {
-        this.prologue.push(`if (${badTest(local, t, false)}) { ${this.slow} }`);
+        const code = `if (${badTest(local, t, false)}) { ${this.slow} }`;
+        this.steps.push({ step: "message", code, local });
         this.roots.add(local);
       }
     }
@@ -70,11 +137,15 @@ class Loads implements SharedLoads, TotalLoads {
         bad = badTest(local, t, false);
         break;
       case "list":
-        if (t.elem.kind === "string") bad = `!rt.isStringList(${local}, ${MAX_LIST})`;
+        if (t.elem.kind === "string") {
+          bad = `!rt.isStringList(${local}, ${MAX_LIST})`;
+          this.stringLists.add(local);
+        }
         break;
     }
     if (bad === undefined) return false;
-    this.prologue.push(`if (${local} !== undefined && (${bad})) { ${this.slow} }`);
+    const code = `if (${local} !== undefined && (${bad})) { ${this.slow} }`;
+    this.steps.push({ step: "type", code, local });
     this.proven.add(local);
     return true;
   }
@@ -83,13 +154,56 @@ class Loads implements SharedLoads, TotalLoads {
     const key = `${local}\u0000own`;
     if (this.proven.has(key)) return;
     this.proven.add(key);
-    this.prologue.push(
-      `if ((${local} === undefined) === Object.hasOwn(${parent}, ${JSON.stringify(name)})) { ${this.slow} }`,
-    );
+    const has = `Object.hasOwn(${parent}, ${JSON.stringify(name)})`;
+    this.steps.push({
+      step: "own",
+      code: `if ((${local} === undefined) === ${has}) { ${this.slow} }`,
+      local,
+    });
   }
 
-  declarations(): string {
-    return this.locals.size === 0 ? "" : `var ${[...this.locals.values()].join(", ")};`;
+  // a member test is written as a marker (MARK) and rendered per form: a scan in the plain
+  // group, a bit the proof walk set when the walk proves the input (it looks at every element)
+  member(local: string, item: string): string | undefined {
+    if (!this.stringLists.has(local)) return undefined;
+    let items = this.items.get(local);
+    if (!items) {
+      items = new Map();
+      this.items.set(local, items);
+    }
+    let bit = items.get(item);
+    if (bit === undefined) {
+      // one bit per constant: at most 30, so the bits stay a small integer
+      if (items.size >= 30) return undefined;
+      bit = items.size;
+      items.set(item, bit);
+    }
+    this.markers.push({ local, item, bit });
+    return `${MARK}${this.markers.length - 1}${MARK}`;
+  }
+
+  members(
+    local: string,
+  ): { readonly bits: string; readonly items: ReadonlyMap<string, number> } | undefined {
+    const items = this.items.get(local);
+    return items && { bits: `b${local}`, items };
+  }
+
+  /** Conditions' code with their member tests as scans (plain) or as the walk's bits (proven). */
+  render(code: string, proven: boolean): string {
+    return code.replace(MARKER, (_, id: string) => {
+      const m = this.markers[Number(id)];
+      if (!m) throw new Error(`no member test ${id}`);
+      return proven
+        ? `((b${m.local} & ${1 << m.bit}) !== 0)`
+        : `${m.local}.includes(${JSON.stringify(m.item)})`;
+    });
+  }
+
+  declarations(proven = false): string {
+    const names = [...this.locals.values()];
+    if (proven) for (const local of this.items.keys()) names.push(`b${local} = 0`);
+    return names.length === 0 ? "" : `var ${names.join(", ")};`;
   }
 }
 
@@ -101,7 +215,7 @@ class Loads implements SharedLoads, TotalLoads {
 export function compileCelGroup(
   members: readonly GroupMember[],
   options: CelOptions = {},
-): GroupEvaluator | undefined {
+): FusedGroup | undefined {
   const checked = members.map((m) => checkCel(m.expression, options));
   const first = checked[0];
   if (!first?.ok) return undefined;
@@ -133,7 +247,7 @@ export function compileCelGroup(
       const miss = masked ? "" : ` else out[${i}] = 0;`;
       // per condition: its own budget (as its own function resets it) and its own error
       careful.push(
-        `B.left = ${EVAL_BUDGET};\ntry {\n${body.code}\nif (${holds}) { ${hit("1")} }${miss}\n} catch (e) { ${hit("2")} errs[${i}] = rt.outside(e); }`,
+        `B.left = ${EVAL_BUDGET};\ntry {\n${body.code}\nif (${holds}) { ${hit("1")} }${miss}\n} catch (e) { ${hit("2")}${masked ? ` f |= ${2 ** i};` : ""} errs[${i}] = rt.outside(e); }`,
       );
       const total = totalForm(c.ast, types.root, loads);
       const code = total && `if (${total.js}) { ${hit("1")} }${miss}`;
@@ -146,31 +260,65 @@ export function compileCelGroup(
     // a condition this generator cannot fuse: its own function still runs it
     return undefined;
   }
-  const done = masked ? "return m;" : "return -1;";
-  const each = guarded.map((g, i) => g ?? careful[i]);
+  // with a mask, the outcome after the last is the mask of those that are errors
+  const done = masked ? `out[${members.length}] = f;\nreturn m;` : "return -1;";
+  const each = guarded.map((g, i) => g ?? (careful[i] as string));
   // the usual case, every field the total forms read present: they run with no more checks
   const common =
     needs.size === 0 || fast.every((f) => f === undefined)
       ? []
       : [
           `if (${[...needs].map((n) => `${n} !== undefined`).join(" && ")}) {`,
-          ...fast.map((f, i) => f ?? careful[i]),
+          ...fast.map((f, i) => f ?? (careful[i] as string)),
           done,
           "}",
         ];
+  const conditions = ["var m = 0, f = 0;", ...common, ...each, done, "};"];
   const source = [
     `"use strict";\nreturn function celConditions(input, out, errs) {`,
     gen.declarations(),
     loads.declarations(),
     ...loads.prologue,
-    "var m = 0;",
-    ...common,
-    ...each,
-    done,
-    "};",
+    loads.render(conditions.join("\n"), false),
   ].join("\n");
   // invariant: the source holds only generated names, JSON-escaped literals and constant references
-  return new Function("rt", "k", "B", source)(RT, gen.consts, budget) as GroupEvaluator;
+  const make = (text: string) => new Function("rt", "k", "B", text)(RT, gen.consts, budget);
+  const proving = checkedSource(types.root, loads, conditions, gen.declarations());
+  return {
+    evaluate: make(source) as GroupEvaluator,
+    checked: proving === undefined ? undefined : (make(proving) as CheckedGroupEvaluator),
+  };
+}
+
+// the group behind a proof walk that loads the fields the conditions read: the walk proved every
+// type the plain prologue checks, so only the checks it cannot make are left
+function checkedSource(
+  root: CelT,
+  loads: Loads,
+  conditions: readonly string[],
+  declarations: string,
+): string | undefined {
+  if (root.kind !== "message") return undefined;
+  const fail = `return ${NOT_PROVEN};`;
+  const walk = new ProofWalk(fail, loads);
+  let body: string;
+  try {
+    body = walk.node(root, "input", 1);
+  } catch {
+    return undefined;
+  }
+  return [
+    `"use strict";\nreturn function celConditionsChecked(input, out, errs, maxBytes, maxDepth) {`,
+    declarations,
+    loads.declarations(true),
+    walk.declarations(),
+    `if (maxDepth < ${walk.depth}) ${fail}`,
+    "var n = 0;",
+    body,
+    `if (n > maxBytes) ${fail}`,
+    ...loads.provenPrologue(),
+    loads.render(conditions.join("\n"), true),
+  ].join("\n");
 }
 
 /**

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
 import { compileCel, toCondition } from "./cel.js";
-import { compileCelGroup } from "./cel-fuse.js";
+import { compileCelGroup, NOT_PROVEN } from "./cel-fuse.js";
 
 // differential: a fused group, whose conditions take their total forms (cel-total.ts) when the
 // input lets them, must give each condition exactly the value or error of its own compiled
@@ -116,6 +116,8 @@ function own(expression: string): (input: unknown) => boolean {
 }
 
 test("a fused group with total forms gives each condition its own value or error", () => {
+  // and so does the group behind its input proof, on every input it vouches for
+  let vouched = 0;
   fc.assert(
     fc.property(
       fc.array(condition, { minLength: 1, maxLength: 6 }),
@@ -124,30 +126,41 @@ test("a fused group with total forms gives each condition its own value or error
         const members = expressions.map((expression) => ({ expression, test: own(expression) }));
         const group = compileCelGroup(members, { input: schema });
         assert.ok(group, `the group fuses: ${expressions.join(" ; ")}`);
+        const checked = group.checked;
+        assert.ok(checked, "the group has a proving form");
         const out = new Array<number>(members.length).fill(0);
         const errs: unknown[] = [];
         for (const x of inputs) {
-          out.fill(0);
-          const mask = group(x, out, errs);
-          members.forEach((m, i) => {
-            let want: number;
-            let message: string | undefined;
-            try {
-              want = m.test(x) ? 1 : 0;
-            } catch (e) {
-              want = 2;
-              message = (e as Error).message;
-            }
-            const got = mask === -1 || (mask & (1 << i)) !== 0 ? out[i] : 0;
-            const where = `${m.expression} on ${JSON.stringify(x)}`;
-            assert.equal(got, want, where);
-            if (want === 2) assert.equal((errs[i] as Error).message, message, where);
-          });
+          const runs = [
+            () => group.evaluate(x, out, errs),
+            () => checked(x, out, errs, 1 << 20, 64),
+          ];
+          for (const [k, run] of runs.entries()) {
+            out.fill(0);
+            const mask = run();
+            if (mask === NOT_PROVEN) continue;
+            if (k === 1) vouched++;
+            members.forEach((m, i) => {
+              let want: number;
+              let message: string | undefined;
+              try {
+                want = m.test(x) ? 1 : 0;
+              } catch (e) {
+                want = 2;
+                message = (e as Error).message;
+              }
+              const got = mask === -1 || (mask & (1 << i)) !== 0 ? out[i] : 0;
+              const where = `${m.expression} on ${JSON.stringify(x)}`;
+              assert.equal(got, want, where);
+              if (want === 2) assert.equal((errs[i] as Error).message, message, where);
+            });
+          }
         }
       },
     ),
     { seed: 20261129, numRuns: 1500 },
   );
+  assert.ok(vouched > 500, `the proving form vouched for ${vouched} inputs`);
 });
 
 test("the api conditions take their total forms: no careful code runs on well-formed input", () => {
@@ -158,7 +171,7 @@ test("the api conditions take their total forms: no careful code runs on well-fo
   ].map((expression) => ({ expression, test: own(expression) }));
   const group = compileCelGroup(members, { input: schema });
   assert.ok(group);
-  const source = group.toString();
+  const source = group.evaluate.toString();
   // the common block returns before any try: every condition ran total
   const common = source.slice(0, source.indexOf("return m;"));
   assert.doesNotMatch(common, /try \{/, source);

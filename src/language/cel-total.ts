@@ -19,6 +19,8 @@ export interface TotalLoads {
   prove(local: string, t: CelT): boolean;
   /** Proves in the prologue that `local` (`parent.name`) is defined exactly when it is own. */
   proveOwn(local: string, parent: string, name: string): void;
+  /** `item in local`, for a proven string list `local` and a constant `item`, if it has a form. */
+  member?(local: string, item: string): string | undefined;
 }
 
 /** A condition's total form: a JavaScript boolean expression, and the locals it needs present. */
@@ -198,7 +200,13 @@ class Total {
     }
     const list = this.value(right, present);
     if (list?.t.kind !== "list" || list.t.elem.kind !== "string") return undefined;
+    // the plain group scans the list even for a member test: counted the same
     if (++this.scans > MAX_SCANS) return undefined;
+    const member =
+      left.op === "value" && typeof left.args === "string"
+        ? this.loads.member?.(list.js, left.args)
+        : undefined;
+    if (member !== undefined) return { js: member, t: T.bool, needs: list.needs };
     // proven: an array of at most MAX_LIST strings, so includes is CEL's `in`
     return {
       js: `${list.js}.includes(${x.js})`,

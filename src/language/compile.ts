@@ -445,8 +445,9 @@ function lower(unit: Unit): void {
       expression: r.when.value,
       test: cond(r.when.node).test,
     }));
-    const evaluate = compileCelGroup(members, schema === undefined ? {} : { input: schema });
-    return evaluate ? { evaluate } : {};
+    const group = compileCelGroup(members, schema === undefined ? {} : { input: schema });
+    if (!group) return {};
+    return group.checked ? { evaluate: group.evaluate, evaluateChecked: group.checked } : group;
   };
   unit.set = {
     project: projectPlan,

@@ -3,7 +3,7 @@ export type { CelOptions, CelProblem, CelProgram } from "./cel.js";
 /** Raised when a condition cannot be evaluated on an input; the engine fails closed on it. */
 export { CelEvalError, compileCel } from "./cel.js";
 /** Compiles a repository's sources into the plan the engine runs, or reports every problem. */
-export { runEach as runConditions } from "./cel-fuse.js";
+export { NOT_PROVEN, runEach as runConditions } from "./cel-fuse.js";
 export type { CompileOptions, CompileResult } from "./compile.js";
 export { compile } from "./compile.js";
 export type { Diagnostic } from "./diagnostics.js";
@@ -11,9 +11,16 @@ export type { Diagnostic } from "./diagnostics.js";
 export { formatDiagnostic } from "./diagnostics.js";
 /** Parses an input document given as JSON or YAML into a plain JSON value. */
 export { parseInputDocument } from "./input.js";
+export type { InputProblem } from "./input-limits.js";
+/** Checks an input is a JSON value within the project's limits (size, depth). */
+export { checkInput } from "./input-limits.js";
+export type { InputProof } from "./input-proof.js";
+/** A fast proof that an input of a schema's shape is within the limits (else run checkInput). */
+export { makeInputProof } from "./input-proof.js";
 /** Reads a policy repository's sources from disk, sorted, paths relative to the repo. */
 export { readSources } from "./load.js";
 export type {
+  CheckedRulesEvaluator,
   Condition,
   Effect,
   Enforcement,

@@ -29,7 +29,8 @@ export interface RulePlan {
  * sets `outcome[i]` for `rules[i]` to 0 (no match), 1 (match) or 2 (cannot be evaluated, the
  * error in `errors[i]`), exactly as `rules[i].when.test` would return or throw. Returns either a
  * bit mask of the rules whose outcome is not 0 (bit i for rule i; only their `outcome` entries
- * are set, every other outcome is 0), or -1: every `outcome` entry is set.
+ * are set, every other outcome is 0, and `outcome[rules.length]` is the mask of those that are
+ * 2), or -1: every `outcome` entry is set.
  */
 export type RulesEvaluator = (input: unknown, outcome: number[], errors: unknown[]) => number;
 
@@ -44,7 +45,23 @@ export interface PolicyPlan {
   readonly position: Position;
   /** The rules' conditions fused (when they could be); the engine prefers it to each `test`. */
   readonly evaluate?: RulesEvaluator;
+  /**
+   * `evaluate` behind a walk that first proves the input within the limits (the project's
+   * `maxInputBytes` and `maxInputDepth`, passed in) and of the subject's types, reading each field
+   * once for both. Returns NOT_PROVEN (-2) and judges nothing when it cannot vouch for the input:
+   * the engine then checks the input itself and runs `evaluate`.
+   */
+  readonly evaluateChecked?: CheckedRulesEvaluator;
 }
+
+/** `RulesEvaluator` that proves its input first; see `PolicyPlan.evaluateChecked`. */
+export type CheckedRulesEvaluator = (
+  input: unknown,
+  outcome: number[],
+  errors: unknown[],
+  maxBytes: number,
+  maxDepth: number,
+) => number;
 
 /** A time-boxed waiver of named deny rules of one policy. */
 export interface ExceptionPlan {

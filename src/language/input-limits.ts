@@ -1,5 +1,11 @@
-import type { LimitsPlan } from "../language/index.js";
-import type { EvalError as InputProblem } from "./decide.js";
+import type { Code } from "../errors.js";
+import type { LimitsPlan } from "./plan.js";
+
+/** Why an input is refused before any condition runs. */
+export interface InputProblem {
+  readonly code: Code;
+  readonly message: string;
+}
 
 // one walk's running totals; module-level so the hot path allocates nothing
 let bytes = 0;
