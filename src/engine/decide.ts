@@ -381,6 +381,7 @@ function decidePolicy(judge: Judge, input: unknown, now: number, given: number):
   let allowed = false;
 
   // the rules whose outcome is not 0, in rule order: from the mask, or by looking at each
+  const failed = mask === -1 ? 0 : errorMask(judge);
   let left = mask;
   let i = -1;
   for (;;) {
@@ -393,7 +394,7 @@ function decidePolicy(judge: Judge, input: unknown, now: number, given: number):
       left ^= bit;
       i = 31 - Math.clz32(bit);
     }
-    const o = outcome[i];
+    const o = mask === -1 ? outcome[i] : (failed & (1 << i)) !== 0 ? 2 : 1;
     const kind = kinds[i];
     if (o === 2) {
       errors = append(errors, evalError(policy, rules[i] as RulePlan, judge.errors[i]));

@@ -188,7 +188,10 @@ test("fused conditions give each rule's own value or error, without the input ch
     fc.property(anyInput, (input) => {
       const mask = policy.evaluate?.(input, outcome, errors) ?? -1;
       policy.rules.forEach((rule, i) => {
-        const got = mask === -1 || (mask & (1 << i)) !== 0 ? outcome[i] : 0;
+        const bit = 1 << i;
+        const failed = outcome[policy.rules.length] ?? 0;
+        const got =
+          mask === -1 ? outcome[i] : (mask & bit) === 0 ? 0 : (failed & bit) !== 0 ? 2 : 1;
         let want: number;
         let message: string | undefined;
         try {

@@ -163,7 +163,8 @@ class Loads implements SharedLoads, TotalLoads, WalkLocals {
   }
 
   // a member test is written as a marker (MARK) and rendered per form: a scan in the plain
-  // group, a bit the proof walk set when the walk proves the input (it looks at every element)
+  // group, a bit the proof walk set when the walk proves the input (it looks at every element).
+  // (Strings compared with constants stay comparisons: a switch in the walk measured slower.)
   member(local: string, item: string): string | undefined {
     if (!this.stringLists.has(local)) return undefined;
     let items = this.items.get(local);
@@ -242,12 +243,13 @@ export function compileCelGroup(
       const r = body.result;
       if (r.t.kind !== "bool" && r.t.kind !== "dyn") return undefined;
       const holds = r.t.kind === "bool" ? r.js : `rt.toCondition(${r.js})`;
-      const hit = (v: string) =>
-        masked ? `out[${i}] = ${v}; m |= ${2 ** i};` : `out[${i}] = ${v};`;
+      // with a mask, the mask and the error mask say it all: no outcome is stored
+      const hit = (v: "1" | "2") =>
+        masked ? `m |= ${2 ** i};${v === "2" ? ` f |= ${2 ** i};` : ""}` : `out[${i}] = ${v};`;
       const miss = masked ? "" : ` else out[${i}] = 0;`;
       // per condition: its own budget (as its own function resets it) and its own error
       careful.push(
-        `B.left = ${EVAL_BUDGET};\ntry {\n${body.code}\nif (${holds}) { ${hit("1")} }${miss}\n} catch (e) { ${hit("2")}${masked ? ` f |= ${2 ** i};` : ""} errs[${i}] = rt.outside(e); }`,
+        `B.left = ${EVAL_BUDGET};\ntry {\n${body.code}\nif (${holds}) { ${hit("1")} }${miss}\n} catch (e) { ${hit("2")} errs[${i}] = rt.outside(e); }`,
       );
       const total = totalForm(c.ast, types.root, loads);
       const code = total && `if (${total.js}) { ${hit("1")} }${miss}`;
@@ -260,7 +262,8 @@ export function compileCelGroup(
     // a condition this generator cannot fuse: its own function still runs it
     return undefined;
   }
-  // with a mask, the outcome after the last is the mask of those that are errors
+  // with a mask, the outcome after the last is the mask of those that are errors (the others
+  // matched)
   const done = masked ? `out[${members.length}] = f;\nreturn m;` : "return -1;";
   const each = guarded.map((g, i) => g ?? (careful[i] as string));
   // the usual case, every field the total forms read present: they run with no more checks

@@ -76,18 +76,8 @@ export class ProofWalk {
       case "list": {
         const e = this.fresh();
         const i = this.fresh();
-        const members = t.elem.kind === "string" ? this.locals?.members?.(v) : undefined;
         // each element the conditions look for sets its bit: `x in list` without a scan
-        const look = members
-          ? [
-              `switch (${e}) {`,
-              ...[...members.items].map(
-                ([item, bit]) =>
-                  `case ${JSON.stringify(item)}:\n${members.bits} |= ${1 << bit};\nbreak;`,
-              ),
-              "}",
-            ]
-          : [];
+        const look = t.elem.kind === "string" ? this.look(v, e) : [];
         return [
           `if (!Array.isArray(${v}) || ${v}.length > ${MAX_LIST}) ${fail}`,
           `n += ${2 + key};`,
@@ -104,6 +94,20 @@ export class ProofWalk {
         // maps, dyn, bytes: checkInput walks them
         return fail;
     }
+  }
+
+  // for a list of strings in `local` that the conditions look for constants in: the element in
+  // `value` sets the bit of the constant it equals
+  private look(local: string, value: string): string[] {
+    const members = this.locals?.members?.(local);
+    if (!members) return [];
+    return [
+      `switch (${value}) {`,
+      ...[...members.items].map(
+        ([item, bit]) => `case ${JSON.stringify(item)}:\n${members.bits} |= ${1 << bit};\nbreak;`,
+      ),
+      "}",
+    ];
   }
 
   private message(

@@ -26,11 +26,11 @@ export interface RulePlan {
 
 /**
  * Every rule condition of a policy in one pass, each with its own CEL semantics and budget:
- * sets `outcome[i]` for `rules[i]` to 0 (no match), 1 (match) or 2 (cannot be evaluated, the
- * error in `errors[i]`), exactly as `rules[i].when.test` would return or throw. Returns either a
- * bit mask of the rules whose outcome is not 0 (bit i for rule i; only their `outcome` entries
- * are set, every other outcome is 0, and `outcome[rules.length]` is the mask of those that are
- * 2), or -1: every `outcome` entry is set.
+ * finds for each rule `rules[i]` its outcome: 0 (no match), 1 (match) or 2 (cannot be evaluated,
+ * the error in `errors[i]`), exactly as `rules[i].when.test` would return or throw. Returns either
+ * a bit mask of the rules whose outcome is not 0 (bit i for rule i), with
+ * `outcome[rules.length]` the mask of those whose outcome is 2 (no other entry is set), or -1:
+ * `outcome[i]` is set for every rule.
  */
 export type RulesEvaluator = (input: unknown, outcome: number[], errors: unknown[]) => number;
 
