@@ -506,3 +506,22 @@ test("shared verdicts: a waiver that applies, or fails, is decided per input", (
   assert.deepEqual(judge({ who: "mallory", n: 1, xs: [], opt: "ok" }), held);
   assert.equal(judge({ who: "mallory", n: 1, xs: [], opt: "no" }), plain);
 });
+
+test("proof walk: an object is plain by its constructor, or its prototype, as checkInput and CEL see it", () => {
+  const base = { env: "prod", action: "read", principal: {}, resource: {} };
+  const cases: unknown[] = [
+    Object.assign(Object.create({}), base),
+    Object.assign(Object.create({ env: "dev" }), { action: "read" }),
+    Object.assign(Object.create(null), base),
+    Object.assign(Object.create(Object.create(null)), base),
+    { ...base, constructor: "x" },
+    JSON.parse('{"env": "prod", "constructor": {}}'),
+    Object.assign([], base),
+    Object.assign(Object.assign([], base), { constructor: Object }),
+    new (class Request {
+      env = "prod";
+      action = "read";
+    })(),
+  ];
+  for (const input of cases) same(api, input);
+});

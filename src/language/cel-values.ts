@@ -92,9 +92,15 @@ export function keyOf(k: unknown): Key | undefined {
   }
 }
 
-/** A value safe to treat as a plain JSON object (a map with string keys). */
+/**
+ * A value safe to treat as a plain JSON object (a map with string keys): one whose constructor is
+ * `Object` (as `{}` and JSON.parse make them), or whose prototype is `Object.prototype` or null.
+ * The constructor is read first: it costs a property read, where reading the prototype is a call
+ * (input-proof.ts makes the same test).
+ */
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  if ((v as { constructor?: unknown }).constructor === Object) return true;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
 }

@@ -1,4 +1,5 @@
 import type { Code } from "../errors.js";
+import { isPlainObject } from "./cel-values.js";
 import type { LimitsPlan } from "./plan.js";
 
 /** Why an input is refused before any condition runs. */
@@ -64,8 +65,8 @@ function walk(value: unknown, depth: number): boolean {
       }
       if (!isPlainObject(value)) return notJson(value);
       bytes += 2;
-      // invariant: a plain object's prototype is Object.prototype (or null), which has no
-      // enumerable properties, so for-in sees own keys only, as Object.keys would, with no array
+      // for-in sees the enumerable keys, inherited ones too (a plain object's prototype may be
+      // another object whose constructor is Object): all are counted, with no array made
       for (const key in value) {
         bytes += key.length + 3;
         if (!walk((value as Record<string, unknown>)[key], depth + 1)) return false;
@@ -85,9 +86,4 @@ function notJson(value: unknown): false {
   const what = typeof value === "object" ? (value?.constructor?.name ?? "object") : typeof value;
   problem = { code: "engine.bad_input", message: `input holds a ${what}, not a JSON value` };
   return false;
-}
-
-function isPlainObject(value: object): boolean {
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }

@@ -140,10 +140,13 @@ export class ProofWalk {
       ].join("\n");
     });
     return [
-      // a plain object: the prototype check refuses arrays too
-      `if (typeof ${v} !== "object" || ${v} === null) ${fail}`,
+      // a plain object, as isPlainObject (cel-values.ts) tests it: its constructor read first,
+      // its prototype (a call) only when that is not Object
+      `if (typeof ${v} !== "object" || ${v} === null || Array.isArray(${v})) ${fail}`,
+      `if (${v}.constructor !== Object) {`,
       `${p} = Object.getPrototypeOf(${v});`,
       `if (${p} !== Object.prototype && ${p} !== null) ${fail}`,
+      "}",
       `n += ${2 + key};`,
       // the keys checkInput's for-in walks (invariant: own keys only, as there), each declared
       `${m} = 0;`,
