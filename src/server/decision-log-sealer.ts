@@ -53,6 +53,11 @@ export class Sealer {
     return this.#ring.push(head, middle, tail);
   }
 
+  /** The queue, for a writer that lays an entry out in place (EntryRing.begin). */
+  get ring(): EntryRing {
+    return this.#ring;
+  }
+
   /** Starts from a saved frontier; returns the log's size. */
   restore(state: FrontierState): Promise<number> {
     return this.#begin({ kind: "reset", state });

@@ -5,7 +5,7 @@ import { SteleError } from "../errors.js";
 import { type FrontierState, type LedgerKey, signRoot } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
 import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-log-sealer.js";
-import { MAX_RING_BYTES } from "./decision-ring.js";
+import { type EntryRing, MAX_RING_BYTES } from "./decision-ring.js";
 import type { Metrics } from "./metrics.js";
 import type { DecisionResponse } from "./wire.js";
 
@@ -142,16 +142,16 @@ export class DecisionLog {
       this.#sampledOut++;
       return;
     }
-    let line: EntryParts;
+    let queued: boolean;
     try {
-      line = entryParts(response, request, json, requestBody, this.#heads);
+      queued = queueEntry(this.#sealer.ring, response, request, json, requestBody, this.#heads);
     } catch {
       // an input nested too deep to serialize (the engine denied it): counted, never thrown
       this.metrics.decisionLogDrops.inc();
       return;
     }
     // no room: the store is not keeping up; counted, never waited for
-    if (!this.#sealer.push(line.head, line.request, line.tail)) this.metrics.decisionLogDrops.inc();
+    if (!queued) this.metrics.decisionLogDrops.inc();
   }
 
   /** Decisions queued or being written, not written yet. */
@@ -259,50 +259,107 @@ function queueBytesFor(maxRequestBytes: number): number {
   return Math.min(Math.max(32 * 1024 * 1024, 8 * maxRequestBytes), MAX_RING_BYTES);
 }
 
-/** One decision's log line, in three parts: the line is `head`, then `request`, then `tail`. */
-interface EntryParts {
-  readonly head: string;
-  /** The request's JSON text, or its UTF-8 bytes. */
-  readonly request: string | Uint8Array;
-  readonly tail: string;
-}
-
-// the part of a line's head that changes only with the release, JSON-escaped once per release
+// the part of a line's head that changes only with the release, as UTF-8 once per release
 class HeadCache {
   #env = "";
   #version = Number.NaN;
   #bundle: string | undefined = "";
-  #text = "";
+  #bytes = new Uint8Array();
 
-  release(env: string, version: number, bundle: string | undefined): string {
+  release(env: string, version: number, bundle: string | undefined): Uint8Array {
     if (env !== this.#env || version !== this.#version || bundle !== this.#bundle) {
       this.#env = env;
       this.#version = version;
       this.#bundle = bundle;
-      this.#text = `"env":${JSON.stringify(env)},"version":${JSON.stringify(version)},"bundle":${JSON.stringify(bundle ?? "")}`;
+      this.#bytes = utf8(
+        `,"env":${JSON.stringify(env)},"version":${JSON.stringify(version)},"bundle":${JSON.stringify(bundle ?? "")},"request":`,
+      );
     }
-    return this.#text;
+    return this.#bytes;
   }
 }
+
+const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
+const ID = utf8('{"id":');
+const TIME = utf8(',"time":');
+const DECISION = utf8(',"decision":');
+const CLOSE = 0x7d;
 
 const NEWLINE = 0x0a;
 const RETURN = 0x0d;
 
 /**
- * One decision as a log line: a LoggedDecision in JSON, fields in its declared order. The
- * response's JSON and the request's own text (or bytes), where the route already has them, go
- * in as they are.
+ * Queues one decision as a log line, laid out in the ring where it is queued: a LoggedDecision in
+ * JSON, fields in its declared order. The response's JSON and the request's own text (or bytes),
+ * where the route already has them, go in as they are. False when the ring has no room.
  */
-function entryParts(
+function queueEntry(
+  ring: EntryRing,
   response: DecisionResponse,
   request: DecisionRequest,
   json = JSON.stringify(response),
   requestBody: string | Uint8Array = requestJson(request),
   heads = new HeadCache(),
-): EntryParts {
-  // the head written out field by field (it is on every request's path)
-  const head = `{"id":${JSON.stringify(response.id)},"time":${JSON.stringify(response.time)},${heads.release(response.env, response.version, response.bundle)},"request":`;
-  return { head, request: oneLine(requestBody), tail: `,"decision":${json}}` };
+): boolean {
+  const release = heads.release(response.env, response.version, response.bundle);
+  const asked = oneLine(requestBody);
+  const text = typeof asked === "string";
+  const { id, time } = response;
+  // at most: a string's UTF-8 is 3 bytes a UTF-16 unit, JSON's escape 6
+  const most =
+    ID.length +
+    TIME.length +
+    DECISION.length +
+    1 +
+    6 * (id.length + time.length + 4) +
+    release.length +
+    (text ? 3 * asked.length : asked.length) +
+    3 * json.length;
+  const exact = () =>
+    ID.length +
+    TIME.length +
+    DECISION.length +
+    1 +
+    Buffer.byteLength(JSON.stringify(id)) +
+    Buffer.byteLength(JSON.stringify(time)) +
+    release.length +
+    (text ? Buffer.byteLength(asked) : asked.length) +
+    Buffer.byteLength(json);
+  let at = ring.begin(most, exact);
+  if (at < 0) return false;
+  const data = ring.data;
+  data.set(ID, at);
+  at = jsonString(data, at + ID.length, id);
+  data.set(TIME, at);
+  at = jsonString(data, at + TIME.length, time);
+  data.set(release, at);
+  at += release.length;
+  if (text) at += data.write(asked, at, "utf8");
+  else {
+    data.set(asked, at);
+    at += asked.length;
+  }
+  data.set(DECISION, at);
+  at += DECISION.length;
+  at += data.write(json, at, "utf8");
+  data[at++] = CLOSE;
+  ring.commit(at);
+  return true;
+}
+
+// `text` as a JSON string at `at`; where it ends. Ids and times are plain ASCII, written a byte
+// at a time; anything else goes through JSON.stringify.
+function jsonString(data: Buffer, at: number, text: string): number {
+  let end = at;
+  data[end++] = 0x22;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c)
+      return at + data.write(JSON.stringify(text), at, "utf8");
+    data[end++] = c;
+  }
+  data[end++] = 0x22;
+  return end;
 }
 
 // a line break in JSON text can only be whitespace between tokens: a space means the same

@@ -25,6 +25,10 @@ export class EntryRing {
   #write = 0;
   #read = 0;
   #count = 0;
+  // where the entry begun and not committed yet starts (its length), else -1, and where the
+  // room reserved for it ends
+  #begun = -1;
+  #room = 0;
 
   constructor(capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 64 || capacity > MAX_RING_BYTES)
@@ -52,31 +56,58 @@ export class EntryRing {
    */
   push(head: string, middle: string | Uint8Array = "", tail = ""): boolean {
     const bytes = typeof middle !== "string";
-    // a UTF-16 unit is at most 3 bytes of UTF-8: where that many fit, write without measuring
-    let at = this.#reserve(
-      (head.length + tail.length + (bytes ? 0 : middle.length)) * 3 + (bytes ? middle.length : 0),
-    );
-    if (at < 0) {
-      at = this.#reserve(
-        Buffer.byteLength(head, "utf8") +
-          Buffer.byteLength(tail, "utf8") +
-          (bytes ? middle.length : Buffer.byteLength(middle, "utf8")),
-      );
-      if (at < 0) return false;
-    }
+    const most =
+      (head.length + tail.length + (bytes ? 0 : middle.length)) * 3 + (bytes ? middle.length : 0);
+    const exact = () =>
+      Buffer.byteLength(head, "utf8") +
+      Buffer.byteLength(tail, "utf8") +
+      (bytes ? middle.length : Buffer.byteLength(middle, "utf8"));
+    let end = this.begin(most, exact);
+    if (end < 0) return false;
     const data = this.#data;
-    let end = at + 4;
     end += data.write(head, end, "utf8");
     if (bytes) {
       data.set(middle, end);
       end += middle.length;
     } else if (middle.length > 0) end += data.write(middle, end, "utf8");
     if (tail.length > 0) end += data.write(tail, end, "utf8");
-    data.writeUInt32LE(end - at - 4, at);
+    this.commit(end);
+    return true;
+  }
+
+  /** The ring's bytes, for a writer between `begin` and `commit`. */
+  get data(): Buffer {
+    return this.#data;
+  }
+
+  /**
+   * Starts an entry of at most `most` bytes (or, when that does not fit, of `exact()` bytes):
+   * where its bytes go in `data`, or -1 when it does not fit (the caller counts it dropped). The
+   * caller writes them and calls `commit` with where they end, before anything else.
+   */
+  begin(most: number, exact?: () => number): number {
+    let size = most;
+    let at = this.#reserve(size);
+    if (at < 0 && exact !== undefined) {
+      size = exact();
+      at = this.#reserve(size);
+    }
+    if (at < 0) return -1;
+    this.#begun = at;
+    this.#room = at + 4 + size;
+    return at + 4;
+  }
+
+  /** Ends the entry `begin` started, whose bytes end at `end`: it is queued. */
+  commit(end: number): void {
+    const at = this.#begun;
+    if (at < 0 || end < at + 4 || end > this.#room)
+      throw new RangeError(`no entry to end at ${end}`);
+    this.#data.writeUInt32LE(end - at - 4, at);
+    this.#begun = -1;
     this.#write = end;
     this.#count++;
     Atomics.store(this.#header, WRITE, end);
-    return true;
   }
 
   /** Frees the `taken` oldest entries, which end where the next one starts: `next`. */
