@@ -8,7 +8,13 @@ import {
   verifyCheckpoint,
 } from "../ledger/index.js";
 import { type Store, storedBundle } from "../store/index.js";
-import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
+import {
+  batchesOf,
+  decisionLogOrigin,
+  type LoggedDecision,
+  legacyDecisionLogOrigin,
+  logKeyDoc,
+} from "./decision-log.js";
 import { readDecisionRequest } from "./wire.js";
 
 /** One decision log's verification. */
@@ -57,45 +63,61 @@ async function verifyLog(store: Store, log: string): Promise<LogReport> {
   } catch (e) {
     return fail(e);
   }
-  const tree = new MerkleTree();
   for (const [i, bytes] of entries.entries()) {
     try {
       readEntry(bytes);
     } catch (e) {
       return fail(e, i);
     }
-    tree.append(bytes);
   }
   const vkey = (await store.readDoc(logKeyDoc(log)))?.toString("utf8");
   if (!vkey)
     return fail(
       new SteleError("ledger.bad_checkpoint", `decision log \`${log}\` has no verifier key`),
     );
-  let previous: Checkpoint | undefined;
   try {
-    for (const stored of await store.logCheckpoints(log)) {
-      const cp = verifyCheckpoint(stored.note, vkey, `stele.dev/decisions/${log}`);
-      if (
-        cp.size !== stored.size ||
-        cp.size > entries.length ||
-        !hashEqual(cp.root, tree.root(cp.size))
-      )
+    const stored = await store.logCheckpoints(log);
+    // the batches' tree: each span between two checkpoints one leaf; and, for checkpoints of
+    // the format before batches, the tree of one leaf per decision (made only if needed)
+    const sizes = stored.map((c) => c.size);
+    const batches = new MerkleTree();
+    for (const batch of batchesOf(entries, sizes)) batches.append(batch);
+    let perDecision: MerkleTree | undefined;
+    let previous: { cp: Checkpoint; leaves: number; legacy: boolean } | undefined;
+    let boundaries = 0;
+    for (const { size, note } of stored) {
+      if (size > 0 && size <= entries.length) boundaries++;
+      const legacy = note.startsWith(`${legacyDecisionLogOrigin(log)}\n`);
+      const cp = verifyCheckpoint(
+        note,
+        vkey,
+        legacy ? legacyDecisionLogOrigin(log) : decisionLogOrigin(log),
+      );
+      let tree = batches;
+      let leaves = boundaries;
+      if (legacy) {
+        perDecision ??= treeOf(entries);
+        tree = perDecision;
+        leaves = cp.size;
+      }
+      if (cp.size !== size || cp.size > entries.length || !hashEqual(cp.root, tree.root(leaves)))
         throw new SteleError(
           "ledger.tampered",
           `the first ${cp.size} decisions do not match their checkpoint`,
-          {
-            hint: "a logged decision was edited, deleted or reordered",
-          },
+          { hint: "a logged decision was edited, deleted or reordered, or a checkpoint removed" },
         );
-      if (previous)
+      // each checkpoint extends the one before in the same format (the tree's sizes in leaves)
+      if (previous && previous.legacy === legacy) {
+        const before = { ...previous.cp, size: previous.leaves };
         requireConsistent(
-          previous,
-          cp,
-          previous.size === 0 || previous.size >= cp.size
+          before,
+          { ...cp, size: leaves },
+          before.size === 0 || before.size >= leaves
             ? []
-            : tree.consistencyProof(previous.size, cp.size),
+            : tree.consistencyProof(before.size, leaves),
         );
-      previous = cp;
+      }
+      previous = { cp, leaves, legacy };
       checkpoints++;
       covered = cp.size;
     }
@@ -113,6 +135,12 @@ async function verifyLog(store: Store, log: string): Promise<LogReport> {
     checkpoints,
     uncovered: entries.length - covered,
   };
+}
+
+function treeOf(leaves: readonly Uint8Array[]): MerkleTree {
+  const tree = new MerkleTree();
+  for (const leaf of leaves) tree.append(leaf);
+  return tree;
 }
 
 function readEntry(bytes: Uint8Array): LoggedDecision & { readonly asked: DecisionRequest } {

@@ -58,14 +58,18 @@ export class Sealer {
     return this.#ring;
   }
 
-  /** Starts from a saved frontier; returns the log's size. */
-  restore(state: FrontierState): Promise<number> {
-    return this.#begin({ kind: "reset", state });
+  /** Starts from a saved frontier. */
+  async restore(state: FrontierState): Promise<void> {
+    await this.#begin({ kind: "reset", state });
   }
 
-  /** Hashes what the store already holds; returns the log's size. */
-  load(entries: readonly Uint8Array[]): Promise<number> {
-    return this.#begin({ kind: "load", entries });
+  /**
+   * Hashes what the store already holds, each batch (its entries joined by newlines) one leaf;
+   * returns the frontier.
+   */
+  async load(batches: readonly Uint8Array[]): Promise<FrontierState> {
+    await this.#begin({ kind: "load", batches });
+    return this.#committed;
   }
 
   // the worker's frontier set by `request`, and committed
@@ -201,14 +205,15 @@ export async function writeFrontier(
   await store.writeDoc(frontierDoc(log), Buffer.from(JSON.stringify(doc)));
 }
 
-// the saved frontier, only when the log's checkpoint, signed by this PDP's key, commits to
-// exactly its size and root; anything else is no saved frontier
+// the saved frontier (its leaves are batches) and the log's size (in entries) it stands for, only
+// when the log's checkpoint, signed by this PDP's key, commits to exactly its root; anything else
+// is no saved frontier
 export async function readFrontier(
   store: Store,
   log: string,
   vkey: string,
   origin: string,
-): Promise<FrontierState | undefined> {
+): Promise<{ state: FrontierState; entries: number } | undefined> {
   try {
     const bytes = await store.readDoc(frontierDoc(log));
     if (!bytes) return undefined;
@@ -225,8 +230,8 @@ export async function readFrontier(
     };
     const frontier = MerkleFrontier.restore(state);
     const cp = verifyCheckpoint(doc.checkpoint, vkey, origin);
-    if (cp.size !== frontier.size || !hashEqual(cp.root, frontier.root())) return undefined;
-    return state;
+    if (!hashEqual(cp.root, frontier.root())) return undefined;
+    return { state, entries: cp.size };
   } catch {
     return undefined;
   }

@@ -1,6 +1,6 @@
 // the decision log's worker thread: copies entries out of the shared ring (decision-ring.ts) into
-// a batch and hashes them into the log's Merkle frontier, so the thread that answers requests
-// never hashes (decision-log.ts)
+// a batch and hashes the batch, one leaf, into the log's Merkle frontier, so the thread that
+// answers requests never hashes (decision-log.ts)
 import { parentPort, workerData } from "node:worker_threads";
 import { type FrontierState, leafHashPrefixed, MerkleFrontier } from "../ledger/index.js";
 import { readEntries } from "./decision-ring.js";
@@ -8,7 +8,8 @@ import { readEntries } from "./decision-ring.js";
 /** What the decision log asks of its worker. */
 export type WorkerRequest =
   | { readonly kind: "reset"; readonly state: FrontierState }
-  | { readonly kind: "load"; readonly entries: readonly Uint8Array[] }
+  /** Starts from the log's batches, each its entries joined by newlines (one leaf each). */
+  | { readonly kind: "load"; readonly batches: readonly Uint8Array[] }
   /** Seals up to `max` entries of the ring, from offset `read` on. */
   | { readonly kind: "seal"; readonly read: number; readonly max: number }
   /** A batch buffer the store is done with, back for reuse; no answer. */
@@ -24,7 +25,7 @@ export type WorkerAnswer =
       /** Where each entry ends in `bytes`. */
       readonly ends: Uint32Array;
       readonly root: Uint8Array;
-      /** The frontier with these entries appended. */
+      /** The frontier with the batch appended: one leaf, the hash of `bytes`. */
       readonly state: FrontierState;
       /** Where the ring's next entry starts. */
       readonly next: number;
@@ -52,19 +53,21 @@ function seal(read: number, max: number): { answer: WorkerAnswer; transfer: Arra
   let buffer = pool.pop();
   if (buffer === undefined || buffer.byteLength < size)
     buffer = new ArrayBuffer(Math.max(size, Math.ceil((buffer?.byteLength ?? 0) * 1.5)));
-  // each entry is preceded by one byte (a spare one, then the newlines between entries): set to
-  // the leaf prefix 0x00 for a moment, the entry is hashed where it lies, uncopied again
+  // each entry is preceded by one byte: the newline between two, and before the first the leaf
+  // prefix 0x00, so the batch is hashed, one leaf, where it lies
   const all = new Uint8Array(buffer, 0, size);
   const ends = new Uint32Array(spans.length);
   let at = 0;
   for (let i = 0; i < spans.length; i++) {
     const s = spans[i] as Uint8Array;
-    all[at] = 0x00;
-    all.set(s, at + 1);
-    frontier.appendLeafHash(leafHashPrefixed(all.subarray(at, at + 1 + s.length)));
     all[at] = 0x0a;
+    all.set(s, at + 1);
     at += 1 + s.length;
     ends[i] = at - 1;
+  }
+  if (spans.length > 0) {
+    all[0] = 0x00;
+    frontier.appendLeafHash(leafHashPrefixed(all));
   }
   const bytes = all.subarray(1);
   return {
@@ -92,7 +95,7 @@ function answer(
       return { answer: { kind: "state", state: frontier.snapshot() }, transfer: [] };
     case "load":
       frontier = new MerkleFrontier();
-      for (const e of request.entries) frontier.append(e);
+      for (const batch of request.batches) frontier.append(batch);
       return { answer: { kind: "state", state: frontier.snapshot() }, transfer: [] };
     case "seal":
       return seal(request.read, request.max);

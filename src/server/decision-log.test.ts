@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -7,7 +7,13 @@ import { Worker } from "node:worker_threads";
 import { MerkleTree, signRoot } from "../ledger/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { verifyDecisionLogs } from "./decision-audit.js";
-import { DecisionLog, frontierDoc, logKeyDoc } from "./decision-log.js";
+import {
+  batchesOf,
+  DecisionLog,
+  decisionLogOrigin,
+  frontierDoc,
+  logKeyDoc,
+} from "./decision-log.js";
 import { Sealer } from "./decision-log-sealer.js";
 import { pdpIdentity } from "./identity.js";
 import { createMetrics } from "./metrics.js";
@@ -406,6 +412,139 @@ test("a logged request the decision point would have refused is caught, even und
     assert.equal(report?.problem?.code, "ledger.tampered");
     assert.equal(report?.problem?.index, 1);
     assert.match(report?.problem?.message ?? "", /request .*`now`/);
+  } finally {
+    await f.done();
+  }
+});
+
+// the log's format: each batch one leaf, a checkpoint at the end of every batch
+
+// a store whose `putLogCheckpoint` fails while `failing()` says so
+const checkpointsFail = (failing: () => boolean) => (store: Store) =>
+  new Proxy(store, {
+    get(target, key, receiver) {
+      if (key === "putLogCheckpoint" && failing())
+        return async () => {
+          throw new Error("disk full");
+        };
+      const v = Reflect.get(target, key, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+
+test("each batch is one leaf: every checkpoint commits to the tree of the batches before it", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 12; i++) record(f.log);
+    await f.log.flush();
+    const entries = await f.store.readLog(f.log.name);
+    const stored = await f.store.logCheckpoints(f.log.name);
+    assert.deepEqual(
+      stored.map((c) => c.size),
+      [5, 10, 12],
+    );
+    const tree = new MerkleTree();
+    for (const batch of batchesOf(entries, [5, 10])) tree.append(batch);
+    assert.equal(tree.size, 3);
+    for (const [k, c] of stored.entries()) {
+      const [origin, size, root] = c.note.split("\n");
+      assert.equal(origin, decisionLogOrigin(f.log.name));
+      assert.equal(Number(size), c.size);
+      assert.equal(root, Buffer.from(tree.root(k + 1)).toString("base64"));
+    }
+  } finally {
+    await f.done();
+  }
+});
+
+test("a removed checkpoint moves a batch's bounds, and is caught", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 12; i++) record(f.log);
+    await f.log.flush();
+    assert.equal((await verifyDecisionLogs(f.store))[0]?.ok, true);
+    rmSync(join(f.dir, "store", "logs", f.log.name, "checkpoints", "5".padStart(20, "0")));
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, false);
+    assert.equal(report?.problem?.code, "ledger.tampered");
+  } finally {
+    await f.done();
+  }
+});
+
+test("no batch is written after one whose checkpoint the store refused, until that checkpoint is", async () => {
+  let failures = 2;
+  const f = await fixture(checkpointsFail(() => failures-- > 0));
+  try {
+    for (let i = 0; i < 10; i++) record(f.log);
+    await f.log.flush();
+    // the first batch is written; its checkpoint failed twice, so the second batch waits
+    assert.equal(f.log.size, 5);
+    assert.equal(f.log.pending, 5);
+    assert.equal(await f.drops(), "0");
+    await f.log.flush();
+    assert.equal(f.log.size, 10);
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+    assert.deepEqual([report?.entries, report?.checkpoints, report?.uncovered], [10, 2, 0]);
+  } finally {
+    await f.done();
+  }
+});
+
+test("a decision point stopped between a batch and its checkpoint checkpoints it when it opens the log again", async () => {
+  const f = await fixture(checkpointsFail(() => true));
+  try {
+    for (let i = 0; i < 5; i++) record(f.log);
+    await f.log.close();
+    assert.equal((await verifyDecisionLogs(f.store))[0]?.uncovered, 5);
+    const again = await DecisionLog.open(
+      f.store,
+      f.log.name,
+      await pdpIdentity(join(f.dir, "pdp.key"), "test"),
+      createMetrics(new Runtime("test")),
+      { flushIntervalMs: 60_000, maxBatch: 5 },
+    );
+    assert.equal(again.openedFrom, "stored entries");
+    for (let i = 0; i < 3; i++) record(again);
+    await again.close();
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+    assert.deepEqual([report?.entries, report?.checkpoints, report?.uncovered], [8, 2, 0]);
+  } finally {
+    await f.store.close();
+    rmSync(f.dir, { recursive: true, force: true });
+  }
+});
+
+test("a log in the format before batches still verifies, and a decision point continues it in batches", async () => {
+  const f = await fixture();
+  try {
+    const keyFile = join(f.dir, "old.key");
+    const name = await writeLog(f.store, keyFile, [
+      logged({ request: { input: { x: 1 } } }),
+      logged({ request: { input: { x: 2 } } }),
+      logged({ request: { input: { x: 3 } } }),
+    ]);
+    const before = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
+    assert.equal(before?.ok, true, before?.problem?.message);
+    const identity = await pdpIdentity(keyFile, "test");
+    const log = await DecisionLog.open(f.store, name, identity, createMetrics(new Runtime("t")), {
+      flushIntervalMs: 60_000,
+      maxBatch: 5,
+    });
+    assert.equal(log.size, 3);
+    for (let i = 0; i < 7; i++) record(log);
+    await log.close();
+    const after = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
+    assert.equal(after?.ok, true, after?.problem?.message);
+    assert.deepEqual([after?.entries, after?.checkpoints, after?.uncovered], [10, 3, 0]);
+    // and an edit in the part written before batches is still caught
+    const first = join(f.dir, "store", "logs", name, "batches", "0".padStart(20, "0"));
+    writeFileSync(first, readFileSync(first, "utf8").replace('"x":2', '"x":9'));
+    const edited = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
+    assert.equal(edited?.ok, false);
+    assert.equal(edited?.problem?.code, "ledger.tampered");
   } finally {
     await f.done();
   }

@@ -2,7 +2,7 @@ import { isUtf8 } from "node:buffer";
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
-import { type FrontierState, type LedgerKey, signRoot } from "../ledger/index.js";
+import { type FrontierState, type LedgerKey, MerkleFrontier, signRoot } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
 import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-log-sealer.js";
 import { type EntryRing, MAX_RING_BYTES } from "./decision-ring.js";
@@ -47,6 +47,44 @@ export interface DecisionLogOptions {
   readonly sample?: number;
 }
 
+/**
+ * The origin of a decision log's checkpoints. Each batch of decisions is one leaf of the log's
+ * Merkle tree (the hash of its entries joined by newlines), and a checkpoint ends every batch:
+ * its size counts entries, its root the batches' tree. Logs written before this format carry
+ * `stele.dev/decisions/NAME`, one leaf per decision (decision-audit.ts verifies both).
+ */
+export function decisionLogOrigin(log: string): string {
+  return `stele.dev/decision-batches/${log}`;
+}
+
+/** The origin of a log's checkpoints in the format before batches: one leaf per decision. */
+export function legacyDecisionLogOrigin(log: string): string {
+  return `stele.dev/decisions/${log}`;
+}
+
+/**
+ * A log's entries as its batches, each its entries joined by newlines: the spans between the
+ * checkpoint sizes given, then whatever follows the last.
+ */
+export function batchesOf(entries: readonly Uint8Array[], sizes: readonly number[]): Buffer[] {
+  const batches: Buffer[] = [];
+  let start = 0;
+  const join = (end: number) => {
+    const parts: Uint8Array[] = [];
+    for (let i = start; i < end; i++) {
+      if (i > start) parts.push(NEWLINE_BYTES);
+      parts.push(entries[i] as Uint8Array);
+    }
+    batches.push(Buffer.concat(parts));
+    start = end;
+  };
+  for (const size of sizes) if (size > start && size <= entries.length) join(size);
+  if (entries.length > start) join(entries.length);
+  return batches;
+}
+
+const NEWLINE_BYTES = Uint8Array.of(0x0a);
+
 /** The store document holding a decision log's verifier key (`name+hash+key`). */
 export function logKeyDoc(log: string): string {
   return `decision-logs/${log}.vkey`;
@@ -74,6 +112,8 @@ export class DecisionLog {
   // the newest frontier and checkpoint not saved yet, and when one last was
   #unsaved: { state: FrontierState; note: string } | undefined;
   #savedAt = 0;
+  // the checkpoint of the last batch, when the store has not taken it yet
+  #uncheckpointed: { size: number; note: string } | undefined;
 
   private constructor(
     private readonly store: Store,
@@ -98,13 +138,14 @@ export class DecisionLog {
     metrics: Metrics,
     options: DecisionLogOptions = {},
   ): Promise<DecisionLog> {
-    const origin = `stele.dev/decisions/${name}`;
+    const origin = decisionLogOrigin(name);
     const log = new DecisionLog(
       store,
       name,
       {
         origin,
-        name: origin,
+        // the PDP's key keeps its name (identity.ts), whatever the log's format
+        name: legacyDecisionLogOrigin(name),
         privateKey: key.privateKey,
         publicKey: createPublicKey(key.privateKey),
       },
@@ -121,7 +162,10 @@ export class DecisionLog {
     // where the log's own signed checkpoint vouches for the saved frontier, start from it;
     // otherwise (first start, a crash between writes, anything off) hash the whole log again
     const saved = await readFrontier(store, name, key.vkey, origin);
-    log.#size = saved ? await log.#sealer.restore(saved) : await log.#rebuild();
+    if (saved) {
+      await log.#sealer.restore(saved.state);
+      log.#size = saved.entries;
+    } else log.#size = await log.#rebuild();
     log.openedFrom = saved ? "saved frontier" : "stored entries";
     metrics.watchDecisionLog(() => log.pending);
     return log;
@@ -190,9 +234,30 @@ export class DecisionLog {
     }
   }
 
-  // the frontier from every stored entry
+  // the frontier from every stored entry: each span between two checkpoints is a batch, one leaf
+  // (the log's format: see decision-audit.ts). Entries past the last checkpoint (a PDP stopped
+  // between a batch and its checkpoint) are a batch of their own, checkpointed now, so that
+  // every batch ends where a checkpoint is.
   async #rebuild(): Promise<number> {
-    return this.#sealer.load(await this.store.readLog(this.name));
+    const entries = await this.store.readLog(this.name);
+    const sizes = (await this.store.logCheckpoints(this.name)).map((c) => c.size);
+    const state = await this.#sealer.load(batchesOf(entries, sizes));
+    const covered = sizes.filter((n) => n <= entries.length).at(-1) ?? 0;
+    if (entries.length > covered) {
+      const note = signRoot(MerkleFrontier.restore(state).root(), entries.length, this.key);
+      this.#uncheckpointed = { size: entries.length, note };
+      await this.#checkpoint().catch(() => undefined);
+    }
+    return entries.length;
+  }
+
+  // writes the checkpoint of the last batch, where one is owed; throws when the store fails (the
+  // next batch waits for it: a batch ends only where a checkpoint is)
+  async #checkpoint(): Promise<void> {
+    const owed = this.#uncheckpointed;
+    if (!owed) return;
+    await this.store.putLogCheckpoint(this.name, owed);
+    if (this.#uncheckpointed === owed) this.#uncheckpointed = undefined;
   }
 
   async #saveFrontier(): Promise<void> {
@@ -205,7 +270,15 @@ export class DecisionLog {
 
   // never throws: every decision ends written, or counted as dropped
   async #drain(): Promise<void> {
-    while (this.#sealer.held > 0) {
+    for (;;) {
+      try {
+        await this.#checkpoint();
+      } catch {
+        // the last batch's checkpoint is not stored: no batch goes after it until it is (what
+        // arrives meanwhile waits in the queue, or is dropped and counted when that is full)
+        return;
+      }
+      if (this.#sealer.held === 0) return;
       let sealed: Sealing;
       try {
         sealed = await this.#sealer.seal(this.options.maxBatch);
@@ -240,15 +313,16 @@ export class DecisionLog {
       this.#size += entries.length;
       this.#writing = 0;
       this.metrics.decisionLogAppended.inc(entries.length);
+      const note = signRoot(root, this.#size, this.key);
+      this.#uncheckpointed = { size: this.#size, note };
       try {
-        const note = signRoot(root, this.#size, this.key);
-        await this.store.putLogCheckpoint(this.name, { size: this.#size, note });
+        await this.#checkpoint();
         this.#unsaved = { state, note };
         // the saved frontier only spares a restart some hashing: at most once a second
         if (Date.now() - this.#savedAt >= 1000) await this.#saveFrontier();
       } catch {
-        // the entries are written; the next batch's checkpoint covers them, and a missing or
-        // stale saved frontier only means a slower restart
+        // the entries are written; their checkpoint is written before the next batch, and a
+        // missing or stale saved frontier only means a slower restart
       }
     }
   }
