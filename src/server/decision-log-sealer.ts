@@ -88,6 +88,7 @@ export class Sealer {
     const generation = this.generation;
     let a: WorkerAnswer;
     try {
+      this.#ring.publish();
       a = await this.#ask({ kind: "seal", read: this.#ring.read, max });
     } catch (e) {
       // the worker died: its replacement seals the same entries, but a batch that kills every

@@ -290,16 +290,14 @@ export class DecisionLog {
         continue;
       }
       const { bytes, ends, root, state } = sealed.answer;
-      const entries = Array.from(ends, (end, i) =>
-        bytes.subarray(i === 0 ? 0 : (ends[i - 1] as number) + 1, end),
-      );
-      this.#writing = entries.length;
+      const count = ends.length;
+      this.#writing = count;
       try {
-        await this.store.appendLogBatch(this.name, this.#size, entries, bytes);
+        await this.store.appendLogBatch(this.name, this.#size, { bytes, count });
       } catch (e) {
         this.#writing = 0;
         // the store failed: these decisions are lost, and counted as such
-        this.metrics.decisionLogDrops.inc(entries.length);
+        this.metrics.decisionLogDrops.inc(count);
         this.#sealer.recycle(sealed);
         await this.#sealer.rollback();
         // the log is not the size this writer thought (a saved frontier behind a batch written
@@ -310,9 +308,9 @@ export class DecisionLog {
       }
       this.#sealer.recycle(sealed);
       await this.#sealer.commit(sealed);
-      this.#size += entries.length;
+      this.#size += count;
       this.#writing = 0;
-      this.metrics.decisionLogAppended.inc(entries.length);
+      this.metrics.decisionLogAppended.inc(count);
       const note = signRoot(root, this.#size, this.key);
       this.#uncheckpointed = { size: this.#size, note };
       try {

@@ -9,6 +9,7 @@ import { EntryRing, readEntries } from "./decision-ring.js";
 
 const read = (ring: EntryRing, max: number) => {
   const out: string[] = [];
+  ring.publish();
   const r = readEntries(ring.shared, ring.read, max, (bytes) =>
     out.push(Buffer.from(bytes).toString("utf8")),
   );
@@ -104,4 +105,15 @@ test("the ring behaves as a queue of strings (property)", () => {
     }),
     { numRuns: 300 },
   );
+});
+
+test("the worker sees only entries published to it", () => {
+  const ring = new EntryRing(256);
+  assert.equal(ring.push("a"), true);
+  ring.publish();
+  assert.equal(ring.push("b"), true);
+  const seen: string[] = [];
+  readEntries(ring.shared, ring.read, 10, (bytes) => seen.push(Buffer.from(bytes).toString()));
+  assert.deepEqual(seen, ["a"]);
+  assert.deepEqual(read(ring, 10).out, ["a", "b"]);
 });

@@ -3,8 +3,9 @@
 // seals a batch. Nothing is posted per decision and nothing waits on the request thread's heap,
 // and a worker that dies leaves the entries where they are, for the next one.
 //
-// Layout: a header of one 32-bit word (the write offset, published with Atomics after the bytes;
-// padded to 8 bytes), then the data. An entry is its length (u32, little-endian) and its bytes; a
+// Layout: a header of one 32-bit word (the write offset, published with Atomics by `publish`,
+// which the request thread calls before it asks the worker to read; padded to 8 bytes), then the
+// data. An entry is its length (u32, little-endian) and its bytes; a
 // length of WRAP, or fewer than 4 bytes left before the end, means "go on at 0". One producer
 // (the request thread) and one consumer: the request thread owns the read offset too, and moves
 // it when the worker's answer says how far it copied. The worker reads only from the offset it
@@ -107,7 +108,14 @@ export class EntryRing {
     this.#begun = -1;
     this.#write = end;
     this.#count++;
-    Atomics.store(this.#header, WRITE, end);
+  }
+
+  /**
+   * Publishes where the entries written so far end, for the worker: call it before asking the
+   * worker to read them (once per batch, not per entry: a store with Atomics is a barrier).
+   */
+  publish(): void {
+    Atomics.store(this.#header, WRITE, this.#write);
   }
 
   /** Frees the `taken` oldest entries, which end where the next one starts: `next`. */

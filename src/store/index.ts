@@ -16,4 +16,6 @@ export {
 } from "./ledger.js";
 /** Opens a store by URL (`file:PATH`, the embedded default). */
 export { openStore } from "./open.js";
-export type { Store, StoredCheckpoint } from "./store.js";
+export type { LogBatch, Store, StoredCheckpoint } from "./store.js";
+/** A log batch from entries one by one; its bytes checked to hold exactly its entries. */
+export { checkLogBatch, toLogBatch } from "./store.js";

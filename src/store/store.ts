@@ -1,10 +1,47 @@
 import type { Digest } from "../bundle/index.js";
+import { SteleError } from "../errors.js";
 
 /** A checkpoint note as stored: the tree size it commits to and its signed text. */
 export interface StoredCheckpoint {
   readonly size: number;
   readonly note: string;
 }
+
+/**
+ * Log entries as one buffer: each entry's bytes, a newline between two (no entry holds one), as a
+ * decision log's worker lays a batch out.
+ */
+export interface LogBatch {
+  readonly bytes: Uint8Array;
+  readonly count: number;
+}
+
+/** A batch from its entries one by one (joined; checked by the store when it writes them). */
+export function toLogBatch(entries: readonly Uint8Array[] | LogBatch): LogBatch {
+  if (!Array.isArray(entries)) return entries as LogBatch;
+  const list = entries as readonly Uint8Array[];
+  const parts: Uint8Array[] = [];
+  for (const [i, e] of list.entries()) {
+    if (i > 0) parts.push(NEWLINE);
+    parts.push(e);
+  }
+  return { bytes: Buffer.concat(parts), count: list.length };
+}
+
+/**
+ * A batch's bytes checked to hold exactly its entries: `count - 1` newlines, so no entry holds
+ * one (a log line is one entry). Throws `store.corrupt` otherwise.
+ */
+export function checkLogBatch(batch: LogBatch): Buffer {
+  const view = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.length);
+  let newlines = 0;
+  for (let i = view.indexOf(0x0a); i >= 0; i = view.indexOf(0x0a, i + 1)) newlines++;
+  if (newlines !== batch.count - 1 || (batch.count === 0 && view.length > 0))
+    throw new SteleError("store.corrupt", "a log entry may not hold a newline");
+  return view;
+}
+
+const NEWLINE = Uint8Array.of(0x0a);
 
 /**
  * Where bundles, approvals, the ledger and logs live. Objects are content-addressed and written
@@ -47,19 +84,14 @@ export interface Store {
   createDoc(name: string, bytes: Uint8Array): Promise<boolean>;
 
   /**
-   * Appends a batch of entries to a named append-only log (decision logs), starting at index
-   * `first`; refuses with `store.conflict` unless the log holds exactly `first` entries.
+   * Appends a batch of entries (one by one, or already joined) to a named append-only log
+   * (decision logs), starting at index `first`; refuses with `store.conflict` unless the log holds
+   * exactly `first` entries, and with `store.corrupt` an entry holding a newline.
    */
   appendLogBatch(
     log: string,
     first: number,
-    entries: readonly Uint8Array[],
-    /**
-     * The entries joined by newlines, where the caller has them so: a store may write these bytes
-     * in their place (it checks only their length and their newlines, so they must be exactly
-     * that join).
-     */
-    joined?: Uint8Array,
+    entries: readonly Uint8Array[] | LogBatch,
   ): Promise<void>;
   /** Every entry of a named log, in order. */
   readLog(log: string): Promise<Buffer[]>;

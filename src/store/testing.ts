@@ -82,13 +82,18 @@ export function logContract(name: string, open: () => Promise<Store>): void {
     assert.deepEqual(await store.readLog("pdp-a"), []);
     await store.appendLogBatch("pdp-a", 0, [bytes("a"), bytes("b")]);
     await store.appendLogBatch("pdp-a", 2, [bytes("c")]);
+    // or already joined, as a decision log's worker lays a batch out; an entry holding a newline
+    // is refused either way, and nothing of its batch is written
+    await store.appendLogBatch("pdp-a", 3, { bytes: bytes("d\ne"), count: 2 });
+    for (const bad of [[bytes("x\ny")], { bytes: bytes("x\ny"), count: 1 }])
+      await assert.rejects(store.appendLogBatch("pdp-a", 5, bad), { code: "store.corrupt" });
     await assert.rejects(store.appendLogBatch("pdp-a", 2, [bytes("x")]), {
       code: "store.conflict",
     });
-    assert.deepEqual((await store.readLog("pdp-a")).map(String), ["a", "b", "c"]);
+    assert.deepEqual((await store.readLog("pdp-a")).map(String), ["a", "b", "c", "d", "e"]);
     assert.deepEqual(await store.logs(), ["pdp-a"]);
-    await store.putLogCheckpoint("pdp-a", { size: 3, note: "n\n" });
-    assert.deepEqual(await store.logCheckpoints("pdp-a"), [{ size: 3, note: "n\n" }]);
+    await store.putLogCheckpoint("pdp-a", { size: 5, note: "n\n" });
+    assert.deepEqual(await store.logCheckpoints("pdp-a"), [{ size: 5, note: "n\n" }]);
     await store.close();
   });
 }

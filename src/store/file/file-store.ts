@@ -2,7 +2,13 @@ import { readdir, readFile, stat } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { type Digest, digestOf, isDigest } from "../../bundle/index.js";
 import { SteleError } from "../../errors.js";
-import type { Store, StoredCheckpoint } from "../store.js";
+import {
+  checkLogBatch,
+  type LogBatch,
+  type Store,
+  type StoredCheckpoint,
+  toLogBatch,
+} from "../store.js";
 import { createOnce, replace } from "./atomic.js";
 
 // layout (documented in the README):
@@ -126,23 +132,17 @@ export class FileStore implements Store {
   async appendLogBatch(
     log: string,
     first: number,
-    entries: readonly Uint8Array[],
-    given?: Uint8Array,
+    entries: readonly Uint8Array[] | LogBatch,
   ): Promise<void> {
     const dir = this.#logDir(log);
     // the size this store last wrote, else what the folder says: no listing per batch
     let size = this.#logSizes.get(log) ?? (await this.#logSize(dir));
     if (size !== first) size = await this.#logSize(dir);
     if (size !== first) throw conflict(first);
-    if (entries.length === 0) return;
-    const bytes =
-      given !== undefined && given.length === joinedLength(entries) ? given : joined(entries);
+    const batch = toLogBatch(entries);
+    if (batch.count === 0) return;
     // one pass over the batch: exactly the newlines between entries, none inside one
-    const view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    let newlines = 0;
-    for (let i = view.indexOf(0x0a); i >= 0; i = view.indexOf(0x0a, i + 1)) newlines++;
-    if (newlines !== entries.length - 1)
-      throw new SteleError("store.corrupt", "a log entry may not hold a newline");
+    const bytes = checkLogBatch(batch);
     // named by its first index alone: whoever else appended at `first` holds the name, so a
     // writer that believed a stale size is refused here, as the ledger's entries are
     const written = await createOnce(this.#tmp, join(dir, "batches", pad(first)), bytes);
@@ -150,7 +150,7 @@ export class FileStore implements Store {
       this.#logSizes.delete(log);
       throw conflict(first);
     }
-    this.#logSizes.set(log, first + entries.length);
+    this.#logSizes.set(log, first + batch.count);
   }
 
   async readLog(log: string): Promise<Buffer[]> {
@@ -244,32 +244,6 @@ export class FileStore implements Store {
     const note = await readFile(join(this.#root, "ledger", "checkpoints", name), "utf8");
     return { size: Number(name), note };
   }
-}
-
-const NEWLINE = Buffer.from("\n");
-
-// the length of the entries one per line
-function joinedLength(entries: readonly Uint8Array[]): number {
-  let n = entries.length - 1;
-  for (const e of entries) n += e.length;
-  return n;
-}
-
-// the entries one per line; when they already lie that way in one buffer, that buffer, uncopied
-function joined(entries: readonly Uint8Array[]): Uint8Array {
-  const head = entries[0];
-  if (head === undefined) return new Uint8Array(0);
-  let end = head.byteOffset + head.length;
-  const whole = new Uint8Array(head.buffer);
-  for (let i = 1; i < entries.length; i++) {
-    const e = entries[i] as Uint8Array;
-    const newlineBetween =
-      e.buffer === head.buffer && e.byteOffset === end + 1 && whole[end] === 0x0a;
-    if (!newlineBetween)
-      return Buffer.concat(entries.flatMap((x, j) => (j === 0 ? [x] : [NEWLINE, x])));
-    end = e.byteOffset + e.length;
-  }
-  return new Uint8Array(head.buffer, head.byteOffset, end - head.byteOffset);
 }
 
 function conflict(size: number): SteleError {

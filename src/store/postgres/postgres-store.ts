@@ -1,7 +1,13 @@
 import pg from "pg";
 import { type Digest, digestOf, isDigest } from "../../bundle/index.js";
 import { SteleError } from "../../errors.js";
-import type { Store, StoredCheckpoint } from "../store.js";
+import {
+  checkLogBatch,
+  type LogBatch,
+  type Store,
+  type StoredCheckpoint,
+  toLogBatch,
+} from "../store.js";
 
 // the schema, created on first use; every write is an INSERT that a primary key makes write-once
 const SCHEMA = `
@@ -148,8 +154,21 @@ export class PostgresStore implements Store {
     return rows.length === 1;
   }
 
-  async appendLogBatch(log: string, first: number, entries: readonly Uint8Array[]): Promise<void> {
+  async appendLogBatch(
+    log: string,
+    first: number,
+    given: readonly Uint8Array[] | LogBatch,
+  ): Promise<void> {
     const name = logName(log);
+    const batch = toLogBatch(given);
+    // a row per entry: the batch split where its newlines are (checked to be the entries')
+    const bytes = checkLogBatch(batch);
+    const entries: Buffer[] = [];
+    for (let start = 0; entries.length < batch.count; ) {
+      const end = bytes.indexOf(0x0a, start);
+      entries.push(bytes.subarray(start, end < 0 ? bytes.length : end));
+      start = end + 1;
+    }
     await this.#transaction(async (client) => {
       const rows = await client.query<{ n: string }>(
         "SELECT count(*) AS n FROM log_entries WHERE log = $1",
@@ -158,7 +177,7 @@ export class PostgresStore implements Store {
       if (Number(rows.rows[0]?.n ?? 0) !== first) throw conflict(first);
       await client.query(
         "INSERT INTO log_entries (log, idx, bytes) SELECT $1, $2::bigint + ord - 1, b FROM unnest($3::bytea[]) WITH ORDINALITY AS t(b, ord)",
-        [name, first, entries.map((e) => Buffer.from(e))],
+        [name, first, entries],
       );
     });
   }
