@@ -1,20 +1,10 @@
 import { type Decision, type DecisionRequest, decide } from "../engine/index.js";
 import { SteleError } from "../errors.js";
-import {
-  type Checkpoint,
-  hashEqual,
-  MerkleTree,
-  requireConsistent,
-  verifyCheckpoint,
-} from "../ledger/index.js";
-import { type Store, storedBundle } from "../store/index.js";
-import {
-  batchesOf,
-  decisionLogOrigin,
-  type LoggedDecision,
-  legacyDecisionLogOrigin,
-  logKeyDoc,
-} from "./decision-log.js";
+import { parseVerifierKey } from "../ledger/index.js";
+import { type Store, type StoredCheckpoint, storedBundle } from "../store/index.js";
+import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
+import { checkLog } from "./decision-log-format.js";
+import { isNameOf } from "./identity.js";
 import { readDecisionRequest } from "./wire.js";
 
 /** One decision log's verification. */
@@ -25,6 +15,11 @@ export interface LogReport {
   readonly checkpoints: number;
   /** Entries written after the last checkpoint (a PDP stopped mid-batch). */
   readonly uncovered: number;
+  /**
+   * Entries under a checkpoint whose signer found them in the store without a checkpoint and did
+   * not vouch for them (a decision point stopped before it signed them, or someone else's).
+   */
+  readonly unvouched?: number;
   readonly problem?: { readonly index?: number; readonly code: string; readonly message: string };
 }
 
@@ -58,7 +53,11 @@ async function verifyLog(store: Store, log: string): Promise<LogReport> {
       },
     };
   };
+  // the checkpoints before the entries: a decision point appending meanwhile adds entries a
+  // checkpoint read first never claims, never the other way round
+  let stored: StoredCheckpoint[];
   try {
+    stored = await store.logCheckpoints(log);
     entries = await store.readLog(log);
   } catch (e) {
     return fail(e);
@@ -75,52 +74,17 @@ async function verifyLog(store: Store, log: string): Promise<LogReport> {
     return fail(
       new SteleError("ledger.bad_checkpoint", `decision log \`${log}\` has no verifier key`),
     );
+  let unvouched = 0;
   try {
-    const stored = await store.logCheckpoints(log);
-    // the batches' tree: each span between two checkpoints one leaf; and, for checkpoints of
-    // the format before batches, the tree of one leaf per decision (made only if needed)
-    const sizes = stored.map((c) => c.size);
-    const batches = new MerkleTree();
-    for (const batch of batchesOf(entries, sizes)) batches.append(batch);
-    let perDecision: MerkleTree | undefined;
-    let previous: { cp: Checkpoint; leaves: number; legacy: boolean } | undefined;
-    let boundaries = 0;
-    for (const { size, note } of stored) {
-      if (size > 0 && size <= entries.length) boundaries++;
-      const legacy = note.startsWith(`${legacyDecisionLogOrigin(log)}\n`);
-      const cp = verifyCheckpoint(
-        note,
-        vkey,
-        legacy ? legacyDecisionLogOrigin(log) : decisionLogOrigin(log),
+    // the key is the one the log's name was made from (identity.ts): a key put in its place
+    // would need the log renamed too
+    if (!isNameOf(log, parseVerifierKey(vkey).publicKey))
+      throw new SteleError(
+        "ledger.bad_checkpoint",
+        `the verifier key stored for decision log \`${log}\` is not the key its name was made from`,
+        { hint: "someone replaced decision-logs/<log>.vkey in the store" },
       );
-      let tree = batches;
-      let leaves = boundaries;
-      if (legacy) {
-        perDecision ??= treeOf(entries);
-        tree = perDecision;
-        leaves = cp.size;
-      }
-      if (cp.size !== size || cp.size > entries.length || !hashEqual(cp.root, tree.root(leaves)))
-        throw new SteleError(
-          "ledger.tampered",
-          `the first ${cp.size} decisions do not match their checkpoint`,
-          { hint: "a logged decision was edited, deleted or reordered, or a checkpoint removed" },
-        );
-      // each checkpoint extends the one before in the same format (the tree's sizes in leaves)
-      if (previous && previous.legacy === legacy) {
-        const before = { ...previous.cp, size: previous.leaves };
-        requireConsistent(
-          before,
-          { ...cp, size: leaves },
-          before.size === 0 || before.size >= leaves
-            ? []
-            : tree.consistencyProof(before.size, leaves),
-        );
-      }
-      previous = { cp, leaves, legacy };
-      checkpoints++;
-      covered = cp.size;
-    }
+    ({ checkpoints, covered, unvouched } = checkLog(log, entries, stored, vkey));
   } catch (e) {
     return fail(e);
   }
@@ -134,13 +98,8 @@ async function verifyLog(store: Store, log: string): Promise<LogReport> {
     entries: entries.length,
     checkpoints,
     uncovered: entries.length - covered,
+    unvouched,
   };
-}
-
-function treeOf(leaves: readonly Uint8Array[]): MerkleTree {
-  const tree = new MerkleTree();
-  for (const leaf of leaves) tree.append(leaf);
-  return tree;
 }
 
 function readEntry(bytes: Uint8Array): LoggedDecision & { readonly asked: DecisionRequest } {

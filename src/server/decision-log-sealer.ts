@@ -214,7 +214,7 @@ export async function readFrontier(
   log: string,
   vkey: string,
   origin: string,
-): Promise<{ state: FrontierState; entries: number } | undefined> {
+): Promise<{ state: FrontierState; entries: number; note: string } | undefined> {
   try {
     const bytes = await store.readDoc(frontierDoc(log));
     if (!bytes) return undefined;
@@ -232,7 +232,7 @@ export async function readFrontier(
     const frontier = MerkleFrontier.restore(state);
     const cp = verifyCheckpoint(doc.checkpoint, vkey, origin);
     if (!hashEqual(cp.root, frontier.root())) return undefined;
-    return { state, entries: cp.size };
+    return { state, entries: cp.size, note: doc.checkpoint };
   } catch {
     return undefined;
   }

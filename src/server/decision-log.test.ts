@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Worker } from "node:worker_threads";
-import { MerkleTree, signRoot } from "../ledger/index.js";
+import { MerkleFrontier, MerkleTree, signRoot } from "../ledger/index.js";
 import { openStore, type Store } from "../store/index.js";
 import { verifyDecisionLogs } from "./decision-audit.js";
 import {
@@ -22,6 +22,11 @@ import type { DecisionResponse } from "./wire.js";
 
 // the decision log hashes in a worker thread: whatever fails (the store, the worker), what it
 // wrote still verifies, and what it could not write is counted
+
+async function dropsOf(metrics: ReturnType<typeof createMetrics>): Promise<number> {
+  const text = await metrics.registry.getSingleMetricAsString("stele_decision_log_dropped_total");
+  return Number(text.match(/_total (\d+)/)?.[1] ?? Number.NaN);
+}
 
 async function fixture(wrap: (store: Store) => Store = (s) => s) {
   const dir = mkdtempSync(join(tmpdir(), "stele-dlog-"));
@@ -143,10 +148,11 @@ test("a reopened log continues from its saved frontier, and from the whole log w
   for (let i = 0; i < 7; i++) record(f.log);
   await f.log.close();
   const identity = await pdpIdentity(join(f.store.url.slice(5), "..", "pdp.key"), "test");
-  const reopen = () =>
-    DecisionLog.open(f.store, f.log.name, identity, createMetrics(new Runtime("test")), {
-      maxBatch: 5,
-    });
+  let metrics = createMetrics(new Runtime("test"));
+  const reopen = () => {
+    metrics = createMetrics(new Runtime("test"));
+    return DecisionLog.open(f.store, f.log.name, identity, metrics, { maxBatch: 5 });
+  };
   // a saved frontier whose checkpoint does not vouch for it is not used
   const doc = JSON.parse(String(await f.store.readDoc(frontierDoc(f.log.name))));
   await f.store.writeDoc(
@@ -156,24 +162,32 @@ test("a reopened log continues from its saved frontier, and from the whole log w
     ),
   );
   const a = await reopen();
+  assert.equal(a.openedFrom, "stored entries");
   assert.equal(a.size, 7);
   for (let i = 0; i < 4; i++) record(a);
   await a.close();
-  // a frontier saved behind the log (a crash between the two writes): the next batch finds out,
-  // is counted lost, and the log goes on from what is stored
+  // closed cleanly: the frontier it saved is where the log is, and is used
+  const current = await reopen();
+  assert.equal(current.openedFrom, "saved frontier");
+  assert.equal(current.size, 11);
+  await current.close();
+  // a frontier saved behind the log (a crash between the two writes) is not used: the whole log
+  // is read again, and no batch is lost to a conflict
   await f.store.writeDoc(frontierDoc(f.log.name), Buffer.from(JSON.stringify(doc)));
   const b = await reopen();
-  assert.equal(b.size, 7);
+  assert.equal(b.openedFrom, "stored entries");
+  assert.equal(b.size, 11);
   for (let i = 0; i < 3; i++) record(b);
   await b.flush();
-  assert.equal(b.size, 11);
+  assert.equal(b.size, 14);
   for (let i = 0; i < 2; i++) record(b);
   await b.close();
-  assert.equal(b.size, 13);
+  assert.equal(b.size, 16);
+  assert.equal(await dropsOf(metrics), 0);
   const [report] = await verifyDecisionLogs(f.store);
   assert.deepEqual(
     { ok: report?.ok, entries: report?.entries, uncovered: report?.uncovered },
-    { ok: true, entries: 13, uncovered: 0 },
+    { ok: true, entries: 16, uncovered: 0 },
     report?.problem?.message,
   );
   await f.done();
@@ -545,6 +559,142 @@ test("a log in the format before batches still verifies, and a decision point co
     const edited = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
     assert.equal(edited?.ok, false);
     assert.equal(edited?.problem?.code, "ledger.tampered");
+  } finally {
+    await f.done();
+  }
+});
+
+// whoever can write to the store: the decision point never signs what it did not write
+
+test("decisions added behind the decision point's back are ended as a batch it does not vouch for", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 7; i++) record(f.log);
+    await f.log.flush();
+    const forged = logged({ request: { input: { forged: true } } });
+    await f.store.appendLogBatch(f.log.name, 7, [Buffer.from(forged)]);
+    // the decision point's next batch finds the log longer than it wrote: counted lost, and the
+    // stranger's decision is ended by a checkpoint that does not vouch for it
+    for (let i = 0; i < 2; i++) record(f.log);
+    await f.log.flush();
+    assert.equal(await f.drops(), "2");
+    for (let i = 0; i < 3; i++) record(f.log);
+    await f.log.flush();
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+    assert.deepEqual([report?.entries, report?.unvouched, report?.uncovered], [11, 1, 0]);
+  } finally {
+    await f.done();
+  }
+});
+
+test("a log rewritten with its checkpoints removed is never signed by its decision point", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 12; i++) record(f.log);
+    await f.log.flush();
+    const dir = join(f.dir, "store", "logs", f.log.name);
+    rmSync(join(dir, "checkpoints"), { recursive: true });
+    await f.store.appendLogBatch(f.log.name, 12, [Buffer.from(logged({ request: { input: {} } }))]);
+    for (let i = 0; i < 2; i++) record(f.log);
+    await f.log.flush();
+    // more than a batch past any checkpoint: not this decision point's; nothing is signed
+    assert.equal(await f.drops(), "2");
+    assert.deepEqual(await f.store.logCheckpoints(f.log.name), []);
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, false);
+    // and it does not start on such a log either
+    await assert.rejects(
+      DecisionLog.open(
+        f.store,
+        f.log.name,
+        await pdpIdentity(join(f.dir, "pdp.key"), "test"),
+        createMetrics(new Runtime("test")),
+        { maxBatch: 5 },
+      ),
+      { code: "ledger.tampered" },
+    );
+  } finally {
+    await f.done();
+  }
+});
+
+test("a batch whose write failed after it landed is counted written, not lost", async () => {
+  const f = await fixture(
+    (store) =>
+      new Proxy(store, {
+        get(target, key, receiver) {
+          if (key === "appendLogBatch")
+            return async (...args: Parameters<Store["appendLogBatch"]>) => {
+              await target.appendLogBatch(...args);
+              throw new Error("connection lost before the answer");
+            };
+          const v = Reflect.get(target, key, receiver);
+          return typeof v === "function" ? v.bind(target) : v;
+        },
+      }),
+  );
+  try {
+    for (let i = 0; i < 12; i++) record(f.log);
+    await f.log.flush();
+    assert.equal(f.log.size, 12);
+    assert.equal(await f.drops(), "0");
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+    assert.deepEqual([report?.entries, report?.uncovered], [12, 0]);
+  } finally {
+    await f.done();
+  }
+});
+
+test("a saved frontier of another shape than the log's batches is not used, even with their root", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 12; i++) record(f.log);
+    await f.log.close();
+    const name = f.log.name;
+    const doc = JSON.parse(String(await f.store.readDoc(frontierDoc(name))));
+    const root = MerkleFrontier.restore({
+      size: doc.size,
+      heights: doc.heights,
+      roots: doc.roots.map((r: string) => Buffer.from(r, "base64")),
+    }).root();
+    const collapsed = {
+      ...doc,
+      size: 1,
+      heights: [0],
+      roots: [Buffer.from(root).toString("base64")],
+    };
+    await f.store.writeDoc(frontierDoc(name), Buffer.from(JSON.stringify(collapsed)));
+    const again = await DecisionLog.open(
+      f.store,
+      name,
+      await pdpIdentity(join(f.dir, "pdp.key"), "test"),
+      createMetrics(new Runtime("test")),
+      { maxBatch: 5 },
+    );
+    assert.equal(again.openedFrom, "stored entries");
+    for (let i = 0; i < 3; i++) record(again);
+    await again.close();
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+    assert.equal(report?.entries, 15);
+  } finally {
+    await f.done();
+  }
+});
+
+test("a verifier key put in place of the decision point's own is refused", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 3; i++) record(f.log);
+    await f.log.flush();
+    const other = await pdpIdentity(join(f.dir, "other.key"), "test");
+    await f.store.writeDoc(logKeyDoc(f.log.name), Buffer.from(other.vkey));
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, false);
+    assert.equal(report?.problem?.code, "ledger.bad_checkpoint");
+    assert.match(report?.problem?.message ?? "", /not the key its name was made from/);
   } finally {
     await f.done();
   }

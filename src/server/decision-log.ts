@@ -2,13 +2,21 @@ import { isUtf8 } from "node:buffer";
 import { createPublicKey, type KeyObject } from "node:crypto";
 import type { DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
-import { type FrontierState, type LedgerKey, MerkleFrontier, signRoot } from "../ledger/index.js";
+import { type FrontierState, type LedgerKey, MerkleFrontier } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
+import {
+  batchesOf,
+  checkLog,
+  decisionLogOrigin,
+  legacyDecisionLogOrigin,
+  signBatches,
+} from "./decision-log-format.js";
 import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-log-sealer.js";
 import { type EntryRing, MAX_RING_BYTES } from "./decision-ring.js";
 import type { Metrics } from "./metrics.js";
 import type { DecisionResponse } from "./wire.js";
 
+export { batchesOf, decisionLogOrigin, legacyDecisionLogOrigin } from "./decision-log-format.js";
 export { frontierDoc } from "./decision-log-sealer.js";
 
 /**
@@ -47,44 +55,6 @@ export interface DecisionLogOptions {
   readonly sample?: number;
 }
 
-/**
- * The origin of a decision log's checkpoints. Each batch of decisions is one leaf of the log's
- * Merkle tree (the hash of its entries joined by newlines), and a checkpoint ends every batch:
- * its size counts entries, its root the batches' tree. Logs written before this format carry
- * `stele.dev/decisions/NAME`, one leaf per decision (decision-audit.ts verifies both).
- */
-export function decisionLogOrigin(log: string): string {
-  return `stele.dev/decision-batches/${log}`;
-}
-
-/** The origin of a log's checkpoints in the format before batches: one leaf per decision. */
-export function legacyDecisionLogOrigin(log: string): string {
-  return `stele.dev/decisions/${log}`;
-}
-
-/**
- * A log's entries as its batches, each its entries joined by newlines: the spans between the
- * checkpoint sizes given, then whatever follows the last.
- */
-export function batchesOf(entries: readonly Uint8Array[], sizes: readonly number[]): Buffer[] {
-  const batches: Buffer[] = [];
-  let start = 0;
-  const join = (end: number) => {
-    const parts: Uint8Array[] = [];
-    for (let i = start; i < end; i++) {
-      if (i > start) parts.push(NEWLINE_BYTES);
-      parts.push(entries[i] as Uint8Array);
-    }
-    batches.push(Buffer.concat(parts));
-    start = end;
-  };
-  for (const size of sizes) if (size > start && size <= entries.length) join(size);
-  if (entries.length > start) join(entries.length);
-  return batches;
-}
-
-const NEWLINE_BYTES = Uint8Array.of(0x0a);
-
 /** The store document holding a decision log's verifier key (`name+hash+key`). */
 export function logKeyDoc(log: string): string {
   return `decision-logs/${log}.vkey`;
@@ -119,6 +89,7 @@ export class DecisionLog {
     private readonly store: Store,
     readonly name: string,
     private readonly key: LedgerKey,
+    private readonly vkey: string,
     private readonly metrics: Metrics,
     private readonly options: Required<DecisionLogOptions>,
   ) {
@@ -149,6 +120,7 @@ export class DecisionLog {
         privateKey: key.privateKey,
         publicKey: createPublicKey(key.privateKey),
       },
+      key.vkey,
       metrics,
       {
         queueBytes: options.queueBytes ?? queueBytesFor(options.maxRequestBytes ?? 0),
@@ -159,14 +131,16 @@ export class DecisionLog {
       },
     );
     await store.writeDoc(logKeyDoc(name), Buffer.from(key.vkey));
-    // where the log's own signed checkpoint vouches for the saved frontier, start from it;
-    // otherwise (first start, a crash between writes, anything off) hash the whole log again
+    // where the log's own signed checkpoint vouches for the saved frontier, and the log is just
+    // where that checkpoint left it (it is the last, over as many batches as the frontier has,
+    // and nothing follows it), start from it; otherwise hash the whole log again
     const saved = await readFrontier(store, name, key.vkey, origin);
-    if (saved) {
+    const current = saved && (await savedIsCurrent(store, name, saved));
+    if (saved && current) {
       await log.#sealer.restore(saved.state);
       log.#size = saved.entries;
     } else log.#size = await log.#rebuild();
-    log.openedFrom = saved ? "saved frontier" : "stored entries";
+    log.openedFrom = saved && current ? "saved frontier" : "stored entries";
     metrics.watchDecisionLog(() => log.pending);
     return log;
   }
@@ -234,17 +208,33 @@ export class DecisionLog {
     }
   }
 
-  // the frontier from every stored entry: each span between two checkpoints is a batch, one leaf
-  // (the log's format: see decision-audit.ts). Entries past the last checkpoint (a PDP stopped
-  // between a batch and its checkpoint) are a batch of their own, checkpointed now, so that
-  // every batch ends where a checkpoint is.
+  // the frontier from every stored entry, each span between two checkpoints a batch (one leaf),
+  // once the stored log is what this decision point's checkpoints say: it never signs on top of
+  // decisions changed behind its back (ledger.tampered). Decisions past the last checkpoint were
+  // left by a decision point stopped before it signed them, or written by someone else: this one
+  // cannot tell, so it ends them as a batch it does not vouch for (decision-log-format.ts).
   async #rebuild(): Promise<number> {
+    const stored = await this.store.logCheckpoints(this.name);
     const entries = await this.store.readLog(this.name);
-    const sizes = (await this.store.logCheckpoints(this.name)).map((c) => c.size);
-    const state = await this.#sealer.load(batchesOf(entries, sizes));
-    const covered = sizes.filter((n) => n <= entries.length).at(-1) ?? 0;
+    const { covered } = checkLog(this.name, entries, stored, this.vkey);
+    // a decision point stopped between a batch and its checkpoint leaves at most one batch
+    if (entries.length - covered > this.options.maxBatch)
+      throw new SteleError(
+        "ledger.tampered",
+        `decision log \`${this.name}\` holds ${entries.length - covered} decisions past its last checkpoint, more than one batch: not written by this decision point`,
+        {
+          hint: "run `stele decisions verify`; a decision point never signs decisions it did not write",
+        },
+      );
+    const state = await this.#sealer.load(
+      batchesOf(
+        entries,
+        stored.map((c) => c.size),
+      ),
+    );
     if (entries.length > covered) {
-      const note = signRoot(MerkleFrontier.restore(state).root(), entries.length, this.key);
+      const root = MerkleFrontier.restore(state).root();
+      const note = signBatches(this.key, root, entries.length, false);
       this.#uncheckpointed = { size: entries.length, note };
       await this.#checkpoint().catch(() => undefined);
     }
@@ -292,18 +282,27 @@ export class DecisionLog {
       const { bytes, ends, root, state } = sealed.answer;
       const count = ends.length;
       this.#writing = count;
+      let failure: unknown;
       try {
         await this.store.appendLogBatch(this.name, this.#size, { bytes, count });
       } catch (e) {
+        failure = e;
+      }
+      // a write that failed after its batch landed (an answer lost on the way back) is a write
+      if (failure !== undefined && !isConflict(failure))
+        if ((await this.store.logSize(this.name).catch(() => -1)) === this.#size + count)
+          failure = undefined;
+      if (failure !== undefined) {
+        const e = failure;
         this.#writing = 0;
         // the store failed: these decisions are lost, and counted as such
         this.metrics.decisionLogDrops.inc(count);
         this.#sealer.recycle(sealed);
         await this.#sealer.rollback();
-        // the log is not the size this writer thought (a saved frontier behind a batch written
-        // before a crash): start again from what is stored
-        if (e instanceof SteleError && e.code === "store.conflict")
-          this.#size = await this.#rebuild().catch(() => this.#size);
+        // the log is not the size this writer thought (someone else wrote to it): start again from
+        // what is stored, if it still is what this writer signed (else every batch is refused
+        // and counted, and verify says why)
+        if (isConflict(e)) this.#size = await this.#rebuild().catch(() => this.#size);
         continue;
       }
       this.#sealer.recycle(sealed);
@@ -311,7 +310,7 @@ export class DecisionLog {
       this.#size += count;
       this.#writing = 0;
       this.metrics.decisionLogAppended.inc(count);
-      const note = signRoot(root, this.#size, this.key);
+      const note = signBatches(this.key, root, this.#size);
       this.#uncheckpointed = { size: this.#size, note };
       try {
         await this.#checkpoint();
@@ -324,6 +323,26 @@ export class DecisionLog {
       }
     }
   }
+}
+
+const isConflict = (e: unknown) => e instanceof SteleError && e.code === "store.conflict";
+
+// whether a saved frontier is where the stored log is: its checkpoint the last stored, the
+// frontier as many batches as there are checkpoints under it, and no decision past it
+async function savedIsCurrent(
+  store: Store,
+  log: string,
+  saved: { state: FrontierState; entries: number; note: string },
+): Promise<boolean> {
+  const stored = await store.logCheckpoints(log);
+  const last = stored.at(-1);
+  const batches = stored.filter((c) => c.size > 0 && c.size <= saved.entries).length;
+  return (
+    last?.size === saved.entries &&
+    last.note === saved.note &&
+    batches === saved.state.size &&
+    (await store.logSize(log)) === saved.entries
+  );
 }
 
 // 32 MiB, or room for eight of the largest requests, within what a ring can hold

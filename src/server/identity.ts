@@ -38,12 +38,22 @@ export async function pdpIdentity(path: string, env: string): Promise<PdpIdentit
   }
   const privateKey = createPrivateKey(pem);
   const publicKey = createPublicKey(privateKey);
-  const raw = publicKey.export({ format: "der", type: "spki" });
-  const name = `pdp-${env}-${createHash("sha256").update(raw).digest("hex").slice(0, 16)}`;
+  const name = `pdp-${env}-${keyTag(publicKey)}`;
   return {
     name,
     privateKey,
     publicKey,
     vkey: formatVerifierKey(`stele.dev/decisions/${name}`, publicKey),
   };
+}
+
+// what a decision point's name ends with: the first 16 hex digits of its public key's SHA-256
+function keyTag(publicKey: KeyObject): string {
+  const raw = publicKey.export({ format: "der", type: "spki" });
+  return createHash("sha256").update(raw).digest("hex").slice(0, 16);
+}
+
+/** Whether a decision point's name (`pdp-ENV-TAG`) was made from this public key. */
+export function isNameOf(name: string, publicKey: KeyObject): boolean {
+  return name.endsWith(`-${keyTag(publicKey)}`);
 }

@@ -36,7 +36,7 @@ export function checkLogBatch(batch: LogBatch): Buffer {
   const view = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.length);
   let newlines = 0;
   for (let i = view.indexOf(0x0a); i >= 0; i = view.indexOf(0x0a, i + 1)) newlines++;
-  if (newlines !== batch.count - 1 || (batch.count === 0 && view.length > 0))
+  if (batch.count === 0 ? view.length > 0 : newlines !== batch.count - 1)
     throw new SteleError("store.corrupt", "a log entry may not hold a newline");
   return view;
 }
@@ -95,9 +95,14 @@ export interface Store {
   ): Promise<void>;
   /** Every entry of a named log, in order. */
   readLog(log: string): Promise<Buffer[]>;
+  /** How many entries a named log holds (0 for a log never written). */
+  logSize(log: string): Promise<number>;
   /** The names of every log. */
   logs(): Promise<string[]>;
-  /** Records a signed checkpoint of a named log for its size; one per size. */
+  /**
+   * Records a signed checkpoint of a named log for its size; one per size: the same again is a
+   * no-op, another note for a size already checkpointed is refused with `store.conflict`.
+   */
   putLogCheckpoint(log: string, checkpoint: StoredCheckpoint): Promise<void>;
   /** Every checkpoint of a named log, by increasing size. */
   logCheckpoints(log: string): Promise<StoredCheckpoint[]>;

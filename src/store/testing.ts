@@ -91,9 +91,19 @@ export function logContract(name: string, open: () => Promise<Store>): void {
       code: "store.conflict",
     });
     assert.deepEqual((await store.readLog("pdp-a")).map(String), ["a", "b", "c", "d", "e"]);
+    assert.equal(await store.logSize("pdp-a"), 5);
+    assert.equal(await store.logSize("pdp-none"), 0);
     assert.deepEqual(await store.logs(), ["pdp-a"]);
     await store.putLogCheckpoint("pdp-a", { size: 5, note: "n\n" });
+    // the same checkpoint again is a no-op; another one for the same size is refused
+    await store.putLogCheckpoint("pdp-a", { size: 5, note: "n\n" });
+    await assert.rejects(store.putLogCheckpoint("pdp-a", { size: 5, note: "m\n" }), {
+      code: "store.conflict",
+    });
     assert.deepEqual(await store.logCheckpoints("pdp-a"), [{ size: 5, note: "n\n" }]);
+    // an empty batch appends nothing, in every store
+    await store.appendLogBatch("pdp-a", 5, []);
+    await store.appendLogBatch("pdp-a", 5, { bytes: new Uint8Array(0), count: 0 });
     await store.close();
   });
 }

@@ -48,7 +48,7 @@ export const decisions: Command<DecisionsResult> = {
       return r.logs
         .map((l) =>
           l.ok
-            ? `ok: ${l.log}: ${l.entries} decisions, ${l.checkpoints} checkpoints${l.uncovered > 0 ? `, ${l.uncovered} after the last checkpoint` : ""}`
+            ? `ok: ${l.log}: ${l.entries} decisions, ${l.checkpoints} checkpoints${l.uncovered > 0 ? `, ${l.uncovered} after the last checkpoint` : ""}${(l.unvouched ?? 0) > 0 ? `; ${l.unvouched} not vouched for (found without a checkpoint when the decision point started again: it cannot tell them from decisions written behind its back)` : ""}`
             : `TAMPERED: ${l.log}: ${l.problem?.message} [${l.problem?.code}]`,
         )
         .join("\n");

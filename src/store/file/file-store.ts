@@ -153,6 +153,12 @@ export class FileStore implements Store {
     this.#logSizes.set(log, first + batch.count);
   }
 
+  async logSize(log: string): Promise<number> {
+    const size = await this.#logSize(this.#logDir(log));
+    this.#logSizes.set(log, size);
+    return size;
+  }
+
   async readLog(log: string): Promise<Buffer[]> {
     const dir = this.#logDir(log);
     const out: Buffer[] = [];
@@ -181,11 +187,14 @@ export class FileStore implements Store {
   }
 
   async putLogCheckpoint(log: string, checkpoint: StoredCheckpoint): Promise<void> {
-    await createOnce(
-      this.#tmp,
-      join(this.#logDir(log), "checkpoints", pad(checkpoint.size)),
-      Buffer.from(checkpoint.note),
-    );
+    const path = join(this.#logDir(log), "checkpoints", pad(checkpoint.size));
+    if (await createOnce(this.#tmp, path, Buffer.from(checkpoint.note))) return;
+    if ((await readFile(path, "utf8")) !== checkpoint.note)
+      throw new SteleError(
+        "store.conflict",
+        `another checkpoint is stored for size ${checkpoint.size}`,
+        { hint: "two writers share this log: each decision point needs its own key" },
+      );
   }
 
   async logCheckpoints(log: string): Promise<StoredCheckpoint[]> {

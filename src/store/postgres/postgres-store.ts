@@ -163,6 +163,7 @@ export class PostgresStore implements Store {
     const batch = toLogBatch(given);
     // a row per entry: the batch split where its newlines are (checked to be the entries')
     const bytes = checkLogBatch(batch);
+    if (batch.count === 0) return;
     const entries: Buffer[] = [];
     for (let start = 0; entries.length < batch.count; ) {
       const end = bytes.indexOf(0x0a, start);
@@ -182,6 +183,14 @@ export class PostgresStore implements Store {
     });
   }
 
+  async logSize(log: string): Promise<number> {
+    const rows = await this.#query<{ n: string }>(
+      "SELECT count(*) AS n FROM log_entries WHERE log = $1",
+      [logName(log)],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async readLog(log: string): Promise<Buffer[]> {
     const rows = await this.#query<{ bytes: Buffer }>(
       "SELECT bytes FROM log_entries WHERE log = $1 ORDER BY idx",
@@ -198,10 +207,16 @@ export class PostgresStore implements Store {
   }
 
   async putLogCheckpoint(log: string, checkpoint: StoredCheckpoint): Promise<void> {
+    const name = logName(log);
     await this.#query(
       "INSERT INTO log_checkpoints (log, size, note) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-      [logName(log), checkpoint.size, checkpoint.note],
+      [name, checkpoint.size, checkpoint.note],
     );
+    const rows = await this.#query<{ note: string }>(
+      "SELECT note FROM log_checkpoints WHERE log = $1 AND size = $2",
+      [name, checkpoint.size],
+    );
+    if (rows[0]?.note !== checkpoint.note) throw checkpointConflict(checkpoint.size);
   }
 
   async logCheckpoints(log: string): Promise<StoredCheckpoint[]> {
@@ -309,4 +324,10 @@ function logName(log: string): string {
   if (!DOC_NAME.test(log) || log.includes("/"))
     throw new SteleError("store.not_found", `bad log name \`${log}\``);
   return log;
+}
+
+function checkpointConflict(size: number): SteleError {
+  return new SteleError("store.conflict", `another checkpoint is stored for size ${size}`, {
+    hint: "two writers share this log: each decision point needs its own key",
+  });
 }
