@@ -14,7 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { addReviewer, cliPath, git, repoRoot, tempDir, tempGitRepo } from "../src/testing/index.js";
 import { type ApiDecision, type ApiRequest, handwritten, makeInputs } from "./api-workload.js";
 
-const ROUNDS = 3; // per target, interleaved
+const ROUNDS = 5; // per target, interleaved: a median of five holds on a shared machine
 const ROUND_SECONDS = 5;
 const WARMUP_SECONDS = 2; // one unmeasured round per target first (JIT, connection pools)
 const CONNECTIONS = 16;
