@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { test } from "node:test";
-import { DEFAULT_LIMITS, type PolicySet } from "../language/index.js";
+import { compile, DEFAULT_LIMITS, type PolicySet, readSources } from "../language/index.js";
+import { repoRoot } from "../testing/index.js";
 import { type App, createApp } from "./app.js";
 import { createHttpServer } from "./http.js";
 import { Runtime } from "./runtime.js";
@@ -368,4 +370,57 @@ test("a route nobody serves gets a 400 with a code, for any method", async () =>
     assert.equal(res.status, 400);
     assert.equal((await json(res)).error.code, "server.bad_request");
   }
+});
+
+test("a decision's text is JSON.stringify of the response, whether its decision is shared or not", async () => {
+  // examples/api: its decisions are shared between inputs with the same outcome (frozen)
+  const compiled = compile(await readSources(join(repoRoot, "examples", "api")), { now: NOW });
+  assert.ok(compiled.ok);
+  const runtime = new Runtime("prod");
+  runtime.activate({
+    env: "prod",
+    version: 3,
+    digest: `sha256:${"a".repeat(64)}`,
+    set: compiled.set,
+    bytes: Buffer.from(""),
+    treeSize: 5,
+    checkpoint: "",
+    verifiedAt: NOW,
+  });
+  // a shared decision's lists are the engine's own, frozen
+  let shared = 0;
+  const app = createApp(runtime, {
+    clock: () => NOW,
+    maxBodyBytes: MAX,
+    onDecision: (response) => {
+      if (Object.isFrozen(response.policies)) shared++;
+    },
+  });
+  const request = (action: string, roles: string[]) => ({
+    input: {
+      env: "prod",
+      action,
+      principal: { id: "ann", roles, department: "f", clearance: 2, mfa: true },
+      resource: { type: "invoice", id: "r", owner: "bo", department: "f", classification: 1 },
+    },
+  });
+  await served(app, async (origin) => {
+    const bodies = [
+      request("read", ["reader"]),
+      request("read", ["reader", "auditor"]),
+      request("delete", ["reader"]),
+      { input: [1, 2] },
+      { policies: ["api-access"], input: { env: 1 } },
+    ];
+    for (const body of [...bodies, ...bodies]) {
+      const res = await fetch(`${origin}/v1/decide`, post("/v1/decide", body));
+      const text = await res.text();
+      const d = JSON.parse(text);
+      const { decision, policies, warnings, exceptions, errors, bundle, id, time, env, version } =
+        d;
+      const ordered = { decision, policies, warnings, exceptions, errors, bundle, id, time, env };
+      assert.equal(text, JSON.stringify({ ...ordered, version }), JSON.stringify(body));
+    }
+  });
+  assert.ok(shared >= 3, `${shared} of the decisions were shared`);
 });

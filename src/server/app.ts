@@ -149,9 +149,30 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     };
     metrics.countDecision(response.decision, "*", response.decision);
     for (const p of response.policies) metrics.countDecision(response.decision, p.policy, p.effect);
-    const text = requestBody !== undefined ? JSON.stringify(response) : undefined;
+    const text =
+      requestBody !== undefined
+        ? `${decisionJson(d)},"id":${JSON.stringify(response.id)},"time":${JSON.stringify(response.time)},"env":${JSON.stringify(response.env)},"version":${JSON.stringify(response.version)}}`
+        : undefined;
     options.onDecision?.(response, request, text, requestBody);
     return { response, text };
+  };
+
+  // a response's JSON is JSON.stringify(response): the decision's fields, then the request's own
+  // (id, time, env, version). A decision the engine shares between requests (frozen: every
+  // input with the same clean outcome gets it) has its part written once.
+  const decisionTexts = new WeakMap<Decision, string>();
+  const decisionJson = (d: Decision): string => {
+    let text = Object.isFrozen(d) ? decisionTexts.get(d) : undefined;
+    if (text === undefined) {
+      const { decision, policies, warnings, exceptions, errors, bundle } = d;
+      // without its closing brace: the request's fields follow
+      text = JSON.stringify({ decision, policies, warnings, exceptions, errors, bundle }).slice(
+        0,
+        -1,
+      );
+      if (Object.isFrozen(d)) decisionTexts.set(d, text);
+    }
+    return text;
   };
 
   const denyIfStale = (decision: Decision): Decision => {

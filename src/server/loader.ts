@@ -164,6 +164,10 @@ export class Loader {
       checkpoint: latest.note,
       verifiedAt: now,
     });
+    // the release that replaces what was refused or tampered with: status says so from the moment
+    // it serves, not once the state file is written
+    this.runtime.health = "ok";
+    this.runtime.reason = undefined;
     this.runtime.lastVerified = now;
     await this.#save(
       { ...state, highestVersion: Math.max(record.version, state.highestVersion ?? 0) },

@@ -56,6 +56,7 @@ export function createMetrics(runtime: Runtime): Metrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
     registers: [registry],
   });
+  const routes = new Map<string, ReturnType<typeof latency.labels>>();
   const requestErrors = new Counter({
     name: "stele_request_errors_total",
     help: "Requests refused or failed, by error code",
@@ -145,6 +146,14 @@ export function createMetrics(runtime: Runtime): Metrics {
       pending = source;
     },
     countDecision,
-    observeLatency: (route, seconds) => latency.observe({ route }, seconds),
+    observeLatency: (route, seconds) => {
+      // a route's child made once: a labelled observe hashes its labels on every call
+      let child = routes.get(route);
+      if (!child) {
+        child = latency.labels({ route });
+        routes.set(route, child);
+      }
+      child.observe(seconds);
+    },
   };
 }
