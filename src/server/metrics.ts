@@ -1,11 +1,11 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, type Metric, type MetricValue, Registry } from "prom-client";
 import type { Runtime } from "./runtime.js";
 
 /** The decision point's Prometheus metrics, in a registry of its own. */
 export interface Metrics {
   readonly registry: Registry;
   readonly decisions: Counter<"decision" | "policy" | "effect">;
-  readonly latency: Histogram<"route">;
+  readonly latency: RouteLatency;
   readonly requestErrors: Counter<"code">;
   readonly verificationFailures: Counter<"reason">;
   readonly decisionLogDrops: Counter;
@@ -49,14 +49,10 @@ export function createMetrics(runtime: Runtime): Metrics {
           for (const [effect, n] of byEffect) this.inc({ decision, policy, effect }, n);
     },
   });
-  const latency = new Histogram({
-    name: "stele_decision_duration_seconds",
-    help: "Time to answer a decision request",
-    labelNames: ["route"] as const,
-    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1],
-    registers: [registry],
-  });
-  const routes = new Map<string, ReturnType<typeof latency.labels>>();
+  const latency = new RouteLatency();
+  // the registry writes any metric that has a name, help, type and get(): prom-client's types
+  // name only its own classes
+  registry.registerMetric(latency as unknown as Metric);
   const requestErrors = new Counter({
     name: "stele_request_errors_total",
     help: "Requests refused or failed, by error code",
@@ -146,14 +142,68 @@ export function createMetrics(runtime: Runtime): Metrics {
       pending = source;
     },
     countDecision,
-    observeLatency: (route, seconds) => {
-      // a route's child made once: a labelled observe hashes its labels on every call
-      let child = routes.get(route);
-      if (!child) {
-        child = latency.labels({ route });
-        routes.set(route, child);
-      }
-      child.observe(seconds);
-    },
+    observeLatency: (route, seconds) => latency.observe(route, seconds),
   };
+}
+
+const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.1, 1];
+
+/**
+ * `stele_decision_duration_seconds`, a Prometheus histogram by route, kept as plain numbers and
+ * written out when scraped, as prom-client writes its own: a prom-client histogram hashes its
+ * labels on every observation, and there is one per request.
+ */
+export class RouteLatency {
+  readonly name = "stele_decision_duration_seconds";
+  readonly help = "Time to answer a decision request";
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  readonly #routes = new Map<string, { counts: number[]; sum: number; count: number }>();
+
+  observe(route: string, seconds: number): void {
+    if (!Number.isFinite(seconds)) return;
+    let r = this.#routes.get(route);
+    if (!r) {
+      r = { counts: LATENCY_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      this.#routes.set(route, r);
+    }
+    let i = 0;
+    while (i < LATENCY_BUCKETS.length && seconds > (LATENCY_BUCKETS[i] as number)) i++;
+    if (i < LATENCY_BUCKETS.length) r.counts[i] = (r.counts[i] as number) + 1;
+    r.sum += seconds;
+    r.count++;
+  }
+
+  async get() {
+    const values: MetricValue<string>[] = [];
+    for (const [route, r] of this.#routes) {
+      let cumulative = 0;
+      for (const [i, le] of LATENCY_BUCKETS.entries()) {
+        cumulative += r.counts[i] as number;
+        values.push(this.#value("bucket", { le, route }, cumulative));
+      }
+      values.push(this.#value("bucket", { le: "+Inf", route }, r.count));
+      values.push(this.#value("sum", { route }, r.sum));
+      values.push(this.#value("count", { route }, r.count));
+    }
+    return {
+      name: this.name,
+      help: this.help,
+      type: "histogram" as never,
+      values,
+      aggregator: "sum",
+    };
+  }
+
+  reset(): void {
+    this.#routes.clear();
+  }
+
+  #value(
+    part: string,
+    labels: Record<string, string | number>,
+    value: number,
+  ): MetricValue<string> {
+    return { labels, value, metricName: `${this.name}_${part}` } as MetricValue<string>;
+  }
 }
