@@ -1,6 +1,8 @@
 // the decision log's worker thread: copies entries out of the shared ring (decision-ring.ts) into
 // a batch and hashes the batch, one leaf, into the log's Merkle frontier, so the thread that
 // answers requests never hashes (decision-log.ts)
+import { readlinkSync } from "node:fs";
+import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { type FrontierState, leafHashPrefixed, MerkleFrontier } from "../ledger/index.js";
 import { readEntries } from "./decision-ring.js";
@@ -32,6 +34,9 @@ export type WorkerAnswer =
     }
   | { readonly kind: "failed"; readonly message: string };
 
+// how much lower than the request thread's the worker's priority is (a nice value, 0–19)
+const WORKER_NICE = 10;
+
 /** What the worker is started with. */
 export interface WorkerData {
   readonly ring: SharedArrayBuffer;
@@ -39,6 +44,17 @@ export interface WorkerData {
 
 const ring = (workerData as WorkerData | undefined)?.ring;
 let frontier = new MerkleFrontier();
+
+// sealing is background work: this thread yields to the one answering requests. When woken to
+// seal a batch (milliseconds of copying and hashing) at the same priority, the scheduler could
+// run it in the request thread's place, and the requests waiting then wait for it. Linux sets
+// a thread's priority by its id (found under /proc/thread-self); elsewhere it stays as it is.
+try {
+  const tid = Number(readlinkSync("/proc/thread-self").split("/").pop());
+  if (Number.isInteger(tid) && tid > 0) setPriority(tid, WORKER_NICE);
+} catch {
+  // not Linux, or not allowed: the thread keeps the process's priority
+}
 // batch buffers handed back: reused, so the request thread does not see fresh memory arrive
 // with every batch (which makes its collector run full collections)
 const pool: ArrayBuffer[] = [];

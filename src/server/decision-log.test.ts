@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -695,6 +695,24 @@ test("a verifier key put in place of the decision point's own is refused", async
     assert.equal(report?.ok, false);
     assert.equal(report?.problem?.code, "ledger.bad_checkpoint");
     assert.match(report?.problem?.message ?? "", /not the key its name was made from/);
+  } finally {
+    await f.done();
+  }
+});
+
+test("the worker that seals batches runs at a lower priority than the request thread (Linux)", async (t) => {
+  if (process.platform !== "linux") return t.skip("thread priorities are set on Linux only");
+  const nices = () =>
+    readdirSync("/proc/self/task").map((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, "utf8");
+      return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]);
+    });
+  const f = await fixture();
+  try {
+    record(f.log);
+    await f.log.flush();
+    assert.equal(nices()[0], 0, "the request thread keeps its priority");
+    assert.ok(nices().includes(10), `no thread at nice 10 among ${nices().join(", ")}`);
   } finally {
     await f.done();
   }
