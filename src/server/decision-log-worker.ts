@@ -104,7 +104,8 @@ function answer(
 ): { answer: WorkerAnswer; transfer: ArrayBuffer[] } | undefined {
   switch (request.kind) {
     case "recycle":
-      if (pool.length < 4) pool.push(request.buffer);
+      // two: one being filled while the store writes the other (batches run to megabytes)
+      if (pool.length < 2) pool.push(request.buffer);
       return undefined;
     case "reset":
       frontier = MerkleFrontier.restore(request.state);

@@ -125,8 +125,12 @@ export class DecisionLog {
       {
         queueBytes: options.queueBytes ?? queueBytesFor(options.maxRequestBytes ?? 0),
         maxRequestBytes: options.maxRequestBytes ?? 0,
-        maxBatch: options.maxBatch ?? 2_000,
-        flushIntervalMs: options.flushIntervalMs ?? 100,
+        // a batch costs a file (or a transaction), an fsync and a signed checkpoint whatever its
+        // size: a few large ones a second cost the request thread less than many small ones
+        // (measured here: more throughput and a lower p99 at 250 ms than at 100 ms); a crash
+        // loses at most what was queued since the last one
+        maxBatch: options.maxBatch ?? 10_000,
+        flushIntervalMs: options.flushIntervalMs ?? 250,
         sample: options.sample ?? 1,
       },
     );
