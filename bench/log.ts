@@ -1,0 +1,138 @@
+// npm run bench:log: what the decision log costs per decision, without HTTP in the way. The
+// decide route is called in-process at a fixed rate, alternately with the decision log off and
+// on, and each round reads the CPU time of this process's threads from /proc (Linux): the request
+// thread's, and all of them (the log's worker, the file system's threads, the collector). The
+// HTTP bench (bench:server) cannot resolve microseconds on a shared machine; this can.
+// Correctness first: every decision logged is written, and the log verifies.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { compile, readSources } from "../src/language/index.js";
+import { createApp } from "../src/server/app.js";
+import { verifyDecisionLogs } from "../src/server/decision-audit.js";
+import { DecisionLog } from "../src/server/decision-log.js";
+import { pdpIdentity } from "../src/server/identity.js";
+import { createMetrics } from "../src/server/metrics.js";
+import { Runtime } from "../src/server/runtime.js";
+import { openStore } from "../src/store/index.js";
+import { repoRoot } from "../src/testing/index.js";
+import { makeInputs } from "./api-workload.js";
+
+const RATE = 20_000; // decisions a second, about what one request thread serves over HTTP here
+const TICK_MS = 10;
+const ROUND_SECONDS = 4;
+const ROUNDS = 3; // per mode, alternating
+
+// CPU time (µs) of the request thread, and of the whole process, from /proc
+function cpu(): { main: number; all: number } {
+  const ticks = (path: string) => {
+    const fields = readFileSync(path, "utf8").split(") ")[1]?.split(" ") ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms, in µs
+  };
+  return { main: ticks(`/proc/self/task/${process.pid}/stat`), all: ticks("/proc/self/stat") };
+}
+
+async function main(): Promise<void> {
+  if (process.platform !== "linux") {
+    console.log("bench:log reads thread CPU times from /proc: Linux only; skipped");
+    return;
+  }
+  const compiled = compile(await readSources(join(repoRoot, "examples", "api")), {
+    now: Date.now(),
+  });
+  if (!compiled.ok) throw new Error("examples/api does not compile");
+  const runtime = new Runtime("bench");
+  runtime.activate({
+    env: "bench",
+    version: 1,
+    digest: `sha256:${"b".repeat(64)}`,
+    set: compiled.set,
+    bytes: Buffer.from(""),
+    treeSize: 1,
+    checkpoint: "",
+    verifiedAt: Date.now(),
+  });
+  const dir = mkdtempSync(join(tmpdir(), "stele-bench-log-"));
+  const store = await openStore(`file:${join(dir, "store")}`);
+  const identity = await pdpIdentity(join(dir, "pdp.key"), "bench");
+  const log = await DecisionLog.open(store, identity.name, identity, createMetrics(runtime));
+  const apps = {
+    off: createApp(runtime),
+    on: createApp(runtime, { onDecision: (r, q, j, b) => log.record(r, q, j, b) }),
+  };
+  const bodies = makeInputs(400, 11).map((input) => Buffer.from(JSON.stringify({ input })));
+  const query = new URLSearchParams();
+  let next = 0;
+  const round = async (mode: keyof typeof apps, seconds: number) => {
+    const app = apps[mode];
+    const perTick = (RATE * TICK_MS) / 1000;
+    const n = Math.round((seconds * 1000) / TICK_MS) * perTick;
+    const before = cpu();
+    for (let done = 0; done < n; done += perTick) {
+      for (let i = 0; i < perTick; i++) {
+        const bytes = bodies[next++ % bodies.length] as Buffer;
+        const reply = app.post({
+          path: "/v1/decide",
+          contentType: "application/json",
+          body: bytes.toString("utf8"),
+          bytes,
+          query,
+        });
+        if (reply?.status !== 200) throw new Error(`decide answered ${reply?.status}`);
+      }
+      await sleep(TICK_MS);
+    }
+    const after = cpu();
+    return { main: (after.main - before.main) / n, all: (after.all - before.all) / n, n };
+  };
+  try {
+    await round("off", 1);
+    await round("on", 1);
+    type Cost = { main: number; all: number };
+    const results: { off: Cost[]; on: Cost[] } = { off: [], on: [] };
+    let logged = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      results.off.push(await round("off", ROUND_SECONDS));
+      const on = await round("on", ROUND_SECONDS);
+      logged += on.n;
+      results.on.push(on);
+    }
+    await log.flush();
+    // correctness: every decision of the warm-up and the rounds is in the log, which verifies
+    const [report] = await verifyDecisionLogs(store);
+    const expected = logged + RATE;
+    if (!report?.ok || report.entries !== expected)
+      throw new Error(
+        `the log holds ${report?.entries} decisions (expected ${expected}): ${report?.problem?.message ?? ""}`,
+      );
+    console.log(`correctness: ${report.entries} decisions logged, and the log verifies`);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
+    const off = {
+      main: median(results.off.map((x) => x.main)),
+      all: median(results.off.map((x) => x.all)),
+    };
+    const on = {
+      main: median(results.on.map((x) => x.main)),
+      all: median(results.on.map((x) => x.all)),
+    };
+    console.log(
+      `${RATE} decisions/s in-process, ${ROUNDS} rounds of ${ROUND_SECONDS} s each way (medians; CPU clock ticks are 10 ms)`,
+    );
+    console.log(
+      `log off: ${off.main.toFixed(1)} µs of the request thread per decision, ${off.all.toFixed(1)} µs of all threads`,
+    );
+    console.log(
+      `log on:  ${on.main.toFixed(1)} µs of the request thread per decision, ${on.all.toFixed(1)} µs of all threads`,
+    );
+    console.log(
+      `the decision log costs ${(on.main - off.main).toFixed(1)} µs of the request thread and ${(on.all - off.all).toFixed(1)} µs of all threads per decision (${((on.all / off.all - 1) * 100).toFixed(0)}% more CPU)`,
+    );
+  } finally {
+    await log.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
