@@ -2,9 +2,13 @@ export type { CelOptions, CelProblem, CelProgram } from "./cel.js";
 /** Parses, type-checks and compiles one CEL expression to a JavaScript function. */
 /** Raised when a condition cannot be evaluated on an input; the engine fails closed on it. */
 export { CelEvalError, compileCel } from "./cel.js";
-/** Compiles a repository's sources into the plan the engine runs, or reports every problem. */
+/**
+ * Runs each rule's own function, one by one (a policy's rules unfused); NOT_PROVEN is what a
+ * proving group returns for an input it cannot vouch for.
+ */
 export { NOT_PROVEN, runEach as runConditions } from "./cel-fuse.js";
 export type { CompileOptions, CompileResult } from "./compile.js";
+/** Compiles a repository's sources into the plan the engine runs, or reports every problem. */
 export { compile } from "./compile.js";
 export type { Diagnostic } from "./diagnostics.js";
 /** `file:line:col: message` with the source line and a caret, then the hint. */
