@@ -4,6 +4,7 @@ import { MAX_LIST, type TotalLoads, totalForm } from "./cel-total.js";
 import type { CelT } from "./cel-types.js";
 import { budget, EVAL_BUDGET } from "./cel-values.js";
 import { ProofWalk, type WalkLocals } from "./input-proof.js";
+import type { CheckedRulesEvaluator, RulesEvaluator } from "./plan.js";
 
 // several conditions over one input schema → one JavaScript function. Each condition keeps its
 // own code, try/catch and budget, exactly as compileCel makes it; what the group shares is the
@@ -11,32 +12,13 @@ import { ProofWalk, type WalkLocals } from "./input-proof.js";
 // the schema says (missing, wrong type), the group runs each condition's own function instead,
 // so every error stays exactly what that condition alone would raise.
 
-/**
- * What a fused group reports per condition: 0 false, 1 true, 2 error (the error is in `errors`).
- * It returns a bit mask of the conditions that were not false, or -1: look at every outcome.
- */
-export type GroupEvaluator = (input: unknown, outcome: number[], errors: unknown[]) => number;
-
-/**
- * A fused group that first proves its input within the limits (input-proof.ts), reading each
- * field once for the proof and the conditions alike. Returns NOT_PROVEN, having judged nothing,
- * when it cannot vouch for the input: the caller then checks the input and runs the plain group.
- */
-export type CheckedGroupEvaluator = (
-  input: unknown,
-  outcome: number[],
-  errors: unknown[],
-  maxBytes: number,
-  maxDepth: number,
-) => number;
-
-/** What a CheckedGroupEvaluator returns for an input it cannot vouch for. */
+/** What a proving group (`PolicyPlan.evaluateChecked`) returns for an input it cannot vouch for. */
 export const NOT_PROVEN = -2;
 
-/** A fused group: the plain evaluator, and the one that proves its input first (if it can). */
+/** A fused group: its evaluators, as a policy's plan holds them (`PolicyPlan`). */
 export interface FusedGroup {
-  readonly evaluate: GroupEvaluator;
-  readonly checked: CheckedGroupEvaluator | undefined;
+  readonly evaluate: RulesEvaluator;
+  readonly evaluateChecked?: CheckedRulesEvaluator;
 }
 
 // groups of at most this many conditions report a mask (bits stay small integers)
@@ -164,7 +146,8 @@ class Loads implements SharedLoads, TotalLoads, WalkLocals {
 
   // a member test is written as a marker (MARK) and rendered per form: a scan in the plain
   // group, a bit the proof walk set when the walk proves the input (it looks at every element).
-  // (Strings compared with constants stay comparisons: a switch in the walk measured slower.)
+  // (Strings compared with constants stay comparisons: a switch in the walk made `npm run bench`
+  // slower.)
   member(local: string, item: string): string | undefined {
     if (!this.stringLists.has(local)) return undefined;
     let items = this.items.get(local);
@@ -287,10 +270,9 @@ export function compileCelGroup(
   // invariant: the source holds only generated names, JSON-escaped literals and constant references
   const make = (text: string) => new Function("rt", "k", "B", text)(RT, gen.consts, budget);
   const proving = checkedSource(types.root, loads, conditions, gen.declarations());
-  return {
-    evaluate: make(source) as GroupEvaluator,
-    checked: proving === undefined ? undefined : (make(proving) as CheckedGroupEvaluator),
-  };
+  const evaluate = make(source) as RulesEvaluator;
+  if (proving === undefined) return { evaluate };
+  return { evaluate, evaluateChecked: make(proving) as CheckedRulesEvaluator };
 }
 
 // the group behind a proof walk that loads the fields the conditions read: the walk proved every

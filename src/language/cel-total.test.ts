@@ -126,7 +126,7 @@ test("a fused group with total forms gives each condition its own value or error
         const members = expressions.map((expression) => ({ expression, test: own(expression) }));
         const group = compileCelGroup(members, { input: schema });
         assert.ok(group, `the group fuses: ${expressions.join(" ; ")}`);
-        const checked = group.checked;
+        const checked = group.evaluateChecked;
         assert.ok(checked, "the group has a proving form");
         const out = new Array<number>(members.length).fill(0);
         const errs: unknown[] = [];

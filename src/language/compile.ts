@@ -445,9 +445,7 @@ function lower(unit: Unit): void {
       expression: r.when.value,
       test: cond(r.when.node).test,
     }));
-    const group = compileCelGroup(members, schema === undefined ? {} : { input: schema });
-    if (!group) return {};
-    return group.checked ? { evaluate: group.evaluate, evaluateChecked: group.checked } : group;
+    return compileCelGroup(members, schema === undefined ? {} : { input: schema }) ?? {};
   };
   unit.set = {
     project: projectPlan,

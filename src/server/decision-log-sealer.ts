@@ -48,12 +48,7 @@ export class Sealer {
     return this.#ring.count;
   }
 
-  /** Queues one entry (as EntryRing.push takes it); false when the ring has no room for it. */
-  push(head: string, middle?: string | Uint8Array, tail?: string): boolean {
-    return this.#ring.push(head, middle, tail);
-  }
-
-  /** The queue, for a writer that lays an entry out in place (EntryRing.begin). */
+  /** The queue the request thread writes entries into (EntryRing). */
   get ring(): EntryRing {
     return this.#ring;
   }
@@ -67,17 +62,16 @@ export class Sealer {
    * Hashes what the store already holds, each batch (its entries joined by newlines) one leaf;
    * returns the frontier.
    */
-  async load(batches: readonly Uint8Array[]): Promise<FrontierState> {
-    await this.#begin({ kind: "load", batches });
-    return this.#committed;
+  load(batches: readonly Uint8Array[]): Promise<FrontierState> {
+    return this.#begin({ kind: "load", batches });
   }
 
   // the worker's frontier set by `request`, and committed
-  async #begin(request: WorkerRequest & { kind: "reset" | "load" }): Promise<number> {
+  async #begin(request: WorkerRequest & { kind: "reset" | "load" }): Promise<FrontierState> {
     const a = await this.#ask(request);
     if (a.kind !== "state") throw new Error(`the decision log worker failed: ${describe(a)}`);
     this.#committed = a.state;
-    return a.state.size;
+    return a.state;
   }
 
   /**

@@ -23,6 +23,31 @@ import type { DecisionResponse } from "./wire.js";
 // the decision log hashes in a worker thread: whatever fails (the store, the worker), what it
 // wrote still verifies, and what it could not write is counted
 
+// the store with its appends (or checkpoints) going through `wrap`, which gets the store's own
+const appends =
+  (wrap: (own: Store["appendLogBatch"]) => Store["appendLogBatch"]) =>
+  (store: Store): Store =>
+    withMethod(store, "appendLogBatch", wrap);
+const checkpoints =
+  (wrap: (own: Store["putLogCheckpoint"]) => Store["putLogCheckpoint"]) =>
+  (store: Store): Store =>
+    withMethod(store, "putLogCheckpoint", wrap);
+
+function withMethod<K extends "appendLogBatch" | "putLogCheckpoint">(
+  store: Store,
+  method: K,
+  wrap: (own: Store[K]) => Store[K],
+): Store {
+  const replaced = wrap(store[method].bind(store) as Store[K]);
+  return new Proxy(store, {
+    get(target, key, receiver) {
+      if (key === method) return replaced;
+      const v = Reflect.get(target, key, receiver);
+      return typeof v === "function" ? v.bind(target) : v;
+    },
+  });
+}
+
 async function dropsOf(metrics: ReturnType<typeof createMetrics>): Promise<number> {
   const text = await metrics.registry.getSingleMetricAsString("stele_decision_log_dropped_total");
   return Number(text.match(/_total (\d+)/)?.[1] ?? Number.NaN);
@@ -117,18 +142,10 @@ test("decisions written in batches verify, across a reopen", async () => {
 test("a batch the store refuses is dropped and counted; the log goes on and verifies", async () => {
   let fail = 1;
   const f = await fixture(
-    (store) =>
-      new Proxy(store, {
-        get(target, key, receiver) {
-          if (key === "appendLogBatch" && fail > 0)
-            return async () => {
-              fail--;
-              throw new Error("disk full");
-            };
-          const v = Reflect.get(target, key, receiver);
-          return typeof v === "function" ? v.bind(target) : v;
-        },
-      }),
+    appends((own) => async (...args) => {
+      if (fail-- > 0) throw new Error("disk full");
+      return own(...args);
+    }),
   );
   for (let i = 0; i < 5; i++) record(f.log);
   await f.log.flush();
@@ -196,20 +213,12 @@ test("a reopened log continues from its saved frontier, and from the whole log w
 test("a worker that dies while its batch is being written is replaced without forking the tree", async () => {
   const workers = watchWorkers();
   let gate: (() => void) | undefined;
-  let appends = 0;
+  let appended = 0;
   const f = await fixture(
-    (store) =>
-      new Proxy(store, {
-        get(target, key, receiver) {
-          const v = Reflect.get(target, key, receiver);
-          if (key === "appendLogBatch")
-            return async (...args: Parameters<Store["appendLogBatch"]>) => {
-              if (++appends === 2) await new Promise<void>((resolve) => (gate = resolve));
-              return target.appendLogBatch(...args);
-            };
-          return typeof v === "function" ? v.bind(target) : v;
-        },
-      }),
+    appends((own) => async (...args) => {
+      if (++appended === 2) await new Promise<void>((resolve) => (gate = resolve));
+      return own(...args);
+    }),
   );
   try {
     for (let i = 0; i < 3; i++) record(f.log);
@@ -357,7 +366,8 @@ test("closing while a batch is being sealed settles it: nothing hangs, and what 
   const sealer = new Sealer(4096, (n) => {
     lost += n;
   });
-  assert.equal(sealer.push('{"a":1}'), true);
+  const at = sealer.ring.begin(8);
+  sealer.ring.commit(at + sealer.ring.data.write('{"a":1}', at));
   const sealing = assert.rejects(sealer.seal(10), /closed/);
   await sealer.close();
   await sealing;
@@ -434,16 +444,10 @@ test("a logged request the decision point would have refused is caught, even und
 // the log's format: each batch one leaf, a checkpoint at the end of every batch
 
 // a store whose `putLogCheckpoint` fails while `failing()` says so
-const checkpointsFail = (failing: () => boolean) => (store: Store) =>
-  new Proxy(store, {
-    get(target, key, receiver) {
-      if (key === "putLogCheckpoint" && failing())
-        return async () => {
-          throw new Error("disk full");
-        };
-      const v = Reflect.get(target, key, receiver);
-      return typeof v === "function" ? v.bind(target) : v;
-    },
+const checkpointsFail = (failing: () => boolean) =>
+  checkpoints((own) => async (...args) => {
+    if (failing()) throw new Error("disk full");
+    return own(...args);
   });
 
 test("each batch is one leaf: every checkpoint commits to the tree of the batches before it", async () => {
@@ -621,18 +625,10 @@ test("a log rewritten with its checkpoints removed is never signed by its decisi
 
 test("a batch whose write failed after it landed is counted written, not lost", async () => {
   const f = await fixture(
-    (store) =>
-      new Proxy(store, {
-        get(target, key, receiver) {
-          if (key === "appendLogBatch")
-            return async (...args: Parameters<Store["appendLogBatch"]>) => {
-              await target.appendLogBatch(...args);
-              throw new Error("connection lost before the answer");
-            };
-          const v = Reflect.get(target, key, receiver);
-          return typeof v === "function" ? v.bind(target) : v;
-        },
-      }),
+    appends((own) => async (...args) => {
+      await own(...args);
+      throw new Error("connection lost before the answer");
+    }),
   );
   try {
     for (let i = 0; i < 12; i++) record(f.log);

@@ -4,15 +4,10 @@ import type { DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
 import { type FrontierState, type LedgerKey, MerkleFrontier } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
-import {
-  batchesOf,
-  checkLog,
-  decisionLogOrigin,
-  legacyDecisionLogOrigin,
-  signBatches,
-} from "./decision-log-format.js";
+import { batchesOf, checkLog, decisionLogOrigin, signBatches } from "./decision-log-format.js";
 import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-log-sealer.js";
 import { type EntryRing, MAX_RING_BYTES } from "./decision-ring.js";
+import { pdpKeyName } from "./identity.js";
 import type { Metrics } from "./metrics.js";
 import type { DecisionResponse } from "./wire.js";
 
@@ -116,7 +111,7 @@ export class DecisionLog {
       {
         origin,
         // the PDP's key keeps its name (identity.ts), whatever the log's format
-        name: legacyDecisionLogOrigin(name),
+        name: pdpKeyName(name),
         privateKey: key.privateKey,
         publicKey: createPublicKey(key.privateKey),
       },
@@ -127,8 +122,8 @@ export class DecisionLog {
         maxRequestBytes: options.maxRequestBytes ?? 0,
         // a batch costs a file (or a transaction), an fsync and a signed checkpoint whatever its
         // size: a few large ones a second cost the request thread less than many small ones
-        // (measured here: more throughput and a lower p99 at 250 ms than at 100 ms); a crash
-        // loses at most what was queued since the last one
+        // (`npm run bench:server` here: more throughput and a lower p99 at 250 ms than at
+        // 100 ms); a crash loses at most what was queued since the last one
         maxBatch: options.maxBatch ?? 10_000,
         flushIntervalMs: options.flushIntervalMs ?? 250,
         sample: options.sample ?? 1,
@@ -254,6 +249,20 @@ export class DecisionLog {
     if (this.#uncheckpointed === owed) this.#uncheckpointed = undefined;
   }
 
+  // appends a sealed batch after the log's last entry: the store's error, or undefined once the
+  // store holds it (a write that failed after its batch landed, its answer lost on the way
+  // back, is a write)
+  async #append(bytes: Uint8Array, count: number): Promise<unknown> {
+    try {
+      await this.store.appendLogBatch(this.name, this.#size, { bytes, count });
+      return undefined;
+    } catch (e) {
+      if (isConflict(e)) return e;
+      const size = await this.store.logSize(this.name).catch(() => -1);
+      return size === this.#size + count ? undefined : e;
+    }
+  }
+
   async #saveFrontier(): Promise<void> {
     const unsaved = this.#unsaved;
     if (!unsaved) return;
@@ -286,18 +295,8 @@ export class DecisionLog {
       const { bytes, ends, root, state } = sealed.answer;
       const count = ends.length;
       this.#writing = count;
-      let failure: unknown;
-      try {
-        await this.store.appendLogBatch(this.name, this.#size, { bytes, count });
-      } catch (e) {
-        failure = e;
-      }
-      // a write that failed after its batch landed (an answer lost on the way back) is a write
-      if (failure !== undefined && !isConflict(failure))
-        if ((await this.store.logSize(this.name).catch(() => -1)) === this.#size + count)
-          failure = undefined;
+      const failure = await this.#append(bytes, count);
       if (failure !== undefined) {
-        const e = failure;
         this.#writing = 0;
         // the store failed: these decisions are lost, and counted as such
         this.metrics.decisionLogDrops.inc(count);
@@ -306,7 +305,7 @@ export class DecisionLog {
         // the log is not the size this writer thought (someone else wrote to it): start again from
         // what is stored, if it still is what this writer signed (else every batch is refused
         // and counted, and verify says why)
-        if (isConflict(e)) this.#size = await this.#rebuild().catch(() => this.#size);
+        if (isConflict(failure)) this.#size = await this.#rebuild().catch(() => this.#size);
         continue;
       }
       this.#sealer.recycle(sealed);
@@ -400,24 +399,18 @@ function queueEntry(
   const asked = oneLine(requestBody);
   const text = typeof asked === "string";
   const { id, time } = response;
-  // at most: a string's UTF-8 is 3 bytes a UTF-16 unit, JSON's escape 6
+  // the bytes: the fixed ones, then at most (a string's UTF-8 is 3 bytes a UTF-16 unit, a
+  // character JSON escapes 6), or exactly when that much does not fit
+  const fixed = ID.length + TIME.length + DECISION.length + 1 + release.length;
   const most =
-    ID.length +
-    TIME.length +
-    DECISION.length +
-    1 +
+    fixed +
     6 * (id.length + time.length + 4) +
-    release.length +
     (text ? 3 * asked.length : asked.length) +
     3 * json.length;
   const exact = () =>
-    ID.length +
-    TIME.length +
-    DECISION.length +
-    1 +
+    fixed +
     Buffer.byteLength(JSON.stringify(id)) +
     Buffer.byteLength(JSON.stringify(time)) +
-    release.length +
     (text ? Buffer.byteLength(asked) : asked.length) +
     Buffer.byteLength(json);
   let at = ring.begin(most, exact);

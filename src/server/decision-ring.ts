@@ -50,32 +50,6 @@ export class EntryRing {
     return this.#read;
   }
 
-  /**
-   * Appends one entry: the UTF-8 of `head`, then `middle` (bytes as they are, or a string's
-   * UTF-8), then the UTF-8 of `tail`. False, and nothing written, when it does not fit in the
-   * free space: the caller counts it dropped.
-   */
-  push(head: string, middle: string | Uint8Array = "", tail = ""): boolean {
-    const bytes = typeof middle !== "string";
-    const most =
-      (head.length + tail.length + (bytes ? 0 : middle.length)) * 3 + (bytes ? middle.length : 0);
-    const exact = () =>
-      Buffer.byteLength(head, "utf8") +
-      Buffer.byteLength(tail, "utf8") +
-      (bytes ? middle.length : Buffer.byteLength(middle, "utf8"));
-    let end = this.begin(most, exact);
-    if (end < 0) return false;
-    const data = this.#data;
-    end += data.write(head, end, "utf8");
-    if (bytes) {
-      data.set(middle, end);
-      end += middle.length;
-    } else if (middle.length > 0) end += data.write(middle, end, "utf8");
-    if (tail.length > 0) end += data.write(tail, end, "utf8");
-    this.commit(end);
-    return true;
-  }
-
   /** The ring's bytes, for a writer between `begin` and `commit`. */
   get data(): Buffer {
     return this.#data;

@@ -43,8 +43,13 @@ export async function pdpIdentity(path: string, env: string): Promise<PdpIdentit
     name,
     privateKey,
     publicKey,
-    vkey: formatVerifierKey(`stele.dev/decisions/${name}`, publicKey),
+    vkey: formatVerifierKey(pdpKeyName(name), publicKey),
   };
+}
+
+/** The name a decision point's key signs under (its decision log's checkpoints). */
+export function pdpKeyName(name: string): string {
+  return `stele.dev/decisions/${name}`;
 }
 
 // what a decision point's name ends with: the first 16 hex digits of its public key's SHA-256

@@ -1,0 +1,104 @@
+// DESIGN promise 8 under attack, for decisions: every decision a decision point makes goes to a
+// tamper-evident log in the store, a batch a Merkle leaf, every batch ended by a checkpoint the
+// decision point signs. A decision edited, a checkpoint removed, fails `stele decisions verify`
+// (exit 1); a decision added behind the decision point's back is never signed as its own.
+import assert from "node:assert/strict";
+import { appendFileSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { tempDir } from "../../src/testing/index.js";
+import { makeRepo } from "../fixture.js";
+import { type Pdp, startPdp, until } from "../pdp.js";
+
+const repo = makeRepo();
+repo.build("v1.json");
+repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
+repo.ok("release", "v1.json", "--env", "staging");
+const store = join(repo.dir, ".stele");
+
+const pdps: Pdp[] = [];
+after(async () => {
+  await Promise.all(pdps.map((p) => p.stop()));
+});
+
+// a decision point that decides `n` requests in two batches (a pause longer than a batch's
+// interval between them), then stops; its name and state file
+async function decide(n: number, state?: string): Promise<{ name: string; state: string }> {
+  const pdp = await startPdp(repo.dir, state === undefined ? {} : { state });
+  pdps.push(pdp);
+  await until("the decision point to serve v1", async () => (await pdp.status()).version === 1);
+  for (let i = 0; i < n; i++) {
+    if (i === Math.floor(n / 2)) await sleep(700);
+    const d = await pdp.post("/v1/decide", { input: { kind: "SELECT", label: `q${i}` } });
+    assert.equal(d.status, 200, d.text);
+  }
+  const name = (await pdp.status()).pdp as string;
+  assert.equal(await pdp.stop(), 0);
+  return { name, state: pdp.state };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: assertions read the whole --json report
+function verify(name: string): { code: number | null; log: any; human: string } {
+  const r = repo.run("decisions", "verify", "--json");
+  const log = JSON.parse(r.stdout).logs.find((l: { log: string }) => l.log === name);
+  return { code: r.code, log, human: repo.run("decisions", "verify").stdout };
+}
+
+const first = await decide(6);
+const logDir = join(store, "logs", first.name);
+const pristine = join(tempDir("stele-08d-"), "store");
+cpSync(store, pristine, { recursive: true });
+const restore = () => {
+  rmSync(store, { recursive: true, force: true });
+  cpSync(pristine, store, { recursive: true });
+};
+
+test("the decision log as the decision point left it verifies, batch by batch", () => {
+  const { code, log } = verify(first.name);
+  assert.equal(code, 0);
+  assert.deepEqual([log.ok, log.entries, log.uncovered, log.unvouched], [true, 6, 0, 0]);
+  assert.ok(log.checkpoints >= 2, `${log.checkpoints} checkpoints`);
+});
+
+test("a logged decision edited by hand fails `stele decisions verify`", () => {
+  try {
+    const [batch] = readdirSync(join(logDir, "batches"));
+    const file = join(logDir, "batches", batch ?? "");
+    writeFileSync(file, readFileSync(file, "utf8").replace('"label":"q1"', '"label":"qX"'));
+    const { code, log } = verify(first.name);
+    assert.equal(code, 1);
+    assert.equal(log.problem.code, "ledger.tampered");
+  } finally {
+    restore();
+  }
+});
+
+test("a checkpoint removed by hand moves a batch's bounds, and fails `stele decisions verify`", () => {
+  try {
+    const [checkpoint] = readdirSync(join(logDir, "checkpoints")).sort();
+    rmSync(join(logDir, "checkpoints", checkpoint ?? ""));
+    const { code, log } = verify(first.name);
+    assert.equal(code, 1);
+    assert.equal(log.problem.code, "ledger.tampered");
+  } finally {
+    restore();
+  }
+});
+
+test("a decision added while the decision point was down is never signed as its own", async () => {
+  try {
+    // a line in the log's own form, appended after its last batch
+    const [last] = readdirSync(join(logDir, "batches")).sort().reverse();
+    const file = join(logDir, "batches", last ?? "");
+    const line = readFileSync(file, "utf8").split("\n").at(-1) ?? "";
+    appendFileSync(file, `\n${line.replace('"decision":"', '"decision":"allow","was":"')}`);
+    await decide(2, first.state);
+    const { code, log, human } = verify(first.name);
+    assert.equal(code, 0);
+    assert.deepEqual([log.entries, log.unvouched, log.uncovered], [9, 1, 0]);
+    assert.match(human, /1 not vouched for/);
+  } finally {
+    restore();
+  }
+});
