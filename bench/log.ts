@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const log = await DecisionLog.open(store, identity.name, identity, createMetrics(runtime));
   const apps = {
     off: createApp(runtime),
-    on: createApp(runtime, { onDecision: (r, q, j, b) => log.record(r, q, j, b) }),
+    on: createApp(runtime, { onDecision: (r, q, b, d) => log.record(r, q, b, d) }),
   };
   const bodies = makeInputs(400, 11).map((input) => Buffer.from(JSON.stringify({ input })));
   const query = new URLSearchParams();

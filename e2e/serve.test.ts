@@ -519,8 +519,12 @@ test("logged decisions verify, replay to the same decision, and an edited one is
   const pdp = await serve();
   await serving(pdp, 3);
   const ids: string[] = [];
-  for (const input of [drop, audit, drop])
-    ids.push((await pdp.post("/v1/decide", { input })).json.id);
+  const answers: unknown[] = [];
+  for (const input of [drop, audit, drop]) {
+    const { json } = await pdp.post("/v1/decide", { input });
+    ids.push(json.id);
+    answers.push(json);
+  }
   const name = (await pdp.status()).pdp as string;
   assert.equal(await pdp.stop(), 0);
 
@@ -539,11 +543,15 @@ test("logged decisions verify, replay to the same decision, and an edited one is
   assert.equal(replayed.logged.bundle, v3);
   assert.equal(replayed.replayed.decision, "deny");
   assert.equal(replayed.logged.decision.decision, "deny");
+  // read back, a logged decision is the whole response the decision point sent, though its
+  // line holds the id, time, env, version and bundle once
+  assert.deepEqual(replayed.logged.decision, answers[1]);
 
   const batches = join(store, "logs", name, "batches");
   const [batch] = readdirSync(batches);
   const file = join(batches, batch ?? "");
   const original = readFileSync(file, "utf8");
+  for (const id of ids) assert.equal(original.split(id).length, 2, `${id} once in the log`);
   writeFileSync(file, original.replace('"decision":"deny"', '"decision":"allow"'));
   try {
     const r = repo.run("decisions", "verify", "--json");

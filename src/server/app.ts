@@ -18,15 +18,16 @@ export interface AppOptions {
   /** Deny everything while the ledger view is stale. */
   readonly failClosedWhenStale?: boolean;
   /**
-   * Called with every decision made (the decision log), with the response's JSON when the route
-   * already serialized it, and the request's JSON text or UTF-8 bytes when the route has them
-   * (a decide body).
+   * Called with every decision made (the decision log): the response, the request, the
+   * request's JSON text or UTF-8 bytes when the route has them (a decide body), and the engine's
+   * decision the response was made from (frozen when the engine shares it between requests with
+   * one outcome: the log serializes such a decision once).
    */
   readonly onDecision?: (
     response: DecisionResponse,
     request: DecisionRequest,
-    json: string | undefined,
     requestBody: string | Uint8Array | undefined,
+    decision: Decision,
   ) => void;
   /** Extra status fields (drift, decision log, verification), merged into `/v1/status`. */
   readonly status?: () => Record<string, unknown>;
@@ -125,8 +126,8 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
   };
 
   // one decision on the release that was active when the request arrived; `requestBody` is the
-  // request's JSON (text or bytes), when the caller sends the response alone: it is serialized
-  // here, and the decision log reuses both
+  // request's JSON (text or bytes), when the caller sends the response alone: the response is
+  // serialized here, and the decision log takes the request's text as it is
   const judge = (
     active: Active,
     request: DecisionRequest,
@@ -153,7 +154,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
       requestBody !== undefined
         ? `${decisionJson(d)},"id":${JSON.stringify(response.id)},"time":${JSON.stringify(response.time)},"env":${JSON.stringify(response.env)},"version":${JSON.stringify(response.version)}}`
         : undefined;
-    options.onDecision?.(response, request, text, requestBody);
+    options.onDecision?.(response, request, requestBody, d);
     return { response, text };
   };
 

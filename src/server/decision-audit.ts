@@ -5,7 +5,7 @@ import { type Store, type StoredCheckpoint, storedBundle } from "../store/index.
 import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
 import { checkLog } from "./decision-log-format.js";
 import { isNameOf } from "./identity.js";
-import { readDecisionRequest } from "./wire.js";
+import { type DecisionResponse, readDecisionRequest } from "./wire.js";
 
 /** One decision log's verification. */
 export interface LogReport {
@@ -117,7 +117,10 @@ function readEntry(bytes: Uint8Array): LoggedDecision & { readonly asked: Decisi
     typeof e.id !== "string" ||
     typeof e.time !== "string" ||
     typeof e.bundle !== "string" ||
-    typeof e.decision !== "object"
+    typeof e.decision !== "object" ||
+    e.decision === null ||
+    typeof e.decision.decision !== "string" ||
+    !Array.isArray(e.decision.policies)
   )
     throw new SteleError(
       "ledger.tampered",
@@ -141,7 +144,18 @@ function readEntry(bytes: Uint8Array): LoggedDecision & { readonly asked: Decisi
       `a logged decision's request is not one the decision point takes: ${(cause as Error).message}`,
     );
   }
-  return { ...(e as LoggedDecision), asked };
+  // a line's decision carries the answer's own fields; its id, time, env, version and bundle are
+  // the line's (lines written before carry them in the decision too: those are kept)
+  const d = e.decision as Partial<DecisionResponse>;
+  const decision = {
+    ...d,
+    bundle: d.bundle ?? e.bundle,
+    id: d.id ?? e.id,
+    time: d.time ?? e.time,
+    env: d.env ?? e.env,
+    version: d.version ?? e.version,
+  } as DecisionResponse;
+  return { ...(e as LoggedDecision), decision, asked };
 }
 
 /** A logged decision re-run on the exact bundle that made it, at the time it was made. */

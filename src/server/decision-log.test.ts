@@ -315,12 +315,24 @@ test("a logged request is the one the route read: its text, line breaks made spa
     version: 1,
   };
   const text = '{\r\n  "policies": ["a"],\n  "input": {"s": "é \\n \u2028"}\n}';
-  f.log.record(response, { input: { s: "é \n \u2028" }, policies: ["a"] }, undefined, text);
+  f.log.record(response, { input: { s: "é \n \u2028" }, policies: ["a"] }, text);
   await f.log.flush();
   const [entry] = await f.store.readLog(f.log.name);
   const logged = JSON.parse(String(entry));
   assert.deepEqual(logged.request, JSON.parse(text));
   assert.ok(!String(entry).includes("\n"));
+  // the answer's own fields; the id, time, env, version and bundle are the line's
+  assert.deepEqual(logged.decision, {
+    decision: "allow",
+    policies: [],
+    warnings: [],
+    exceptions: [],
+    errors: [],
+  });
+  assert.deepEqual(
+    [logged.id, logged.time, logged.env, logged.version, logged.bundle],
+    ["d-text", "2026-11-29T00:00:00.000Z", "test", 1, "sha256:00"],
+  );
   const [report] = await verifyDecisionLogs(f.store);
   assert.equal(report?.ok, true, report?.problem?.message);
   await f.done();

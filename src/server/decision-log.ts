@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { createPublicKey, type KeyObject } from "node:crypto";
-import type { DecisionRequest } from "../engine/index.js";
+import type { Decision, DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
 import { type FrontierState, type LedgerKey, MerkleFrontier } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
@@ -18,7 +18,10 @@ export { frontierDoc } from "./decision-log-sealer.js";
  * One logged decision: what was asked, what was answered, and by which bundle. `request` is the
  * decide request as the decision point read it: for `POST /v1/decide` the body's own text (its
  * line breaks, which JSON only allows between tokens, made spaces). Entries written before
- * `request` existed carry `input`, `policies` and `subject` instead.
+ * `request` existed carry `input`, `policies` and `subject` instead. A line's `decision` holds
+ * the answer's own fields (decision, policies, warnings, exceptions, errors): its id, time, env,
+ * version and bundle are the line's, written once; read back (decision-audit.ts), it is the
+ * whole response again. Lines written before carry them twice.
  */
 export interface LoggedDecision {
   readonly id: string;
@@ -72,6 +75,7 @@ export class DecisionLog {
   #flushing: Promise<void> | undefined;
   #sampledOut = 0;
   readonly #heads = new HeadCache();
+  readonly #answers = new AnswerCache();
   /** How the log's tree was found at open: from its saved frontier, or by hashing every entry. */
   openedFrom: "saved frontier" | "stored entries" = "stored entries";
   // the newest frontier and checkpoint not saved yet, and when one last was
@@ -145,15 +149,16 @@ export class DecisionLog {
   }
 
   /**
-   * Queues one decision; never blocks a request and never throws. `json` is the response's JSON
-   * and `requestBody` the request's JSON text (or its UTF-8 bytes), where the route already has
-   * them.
+   * Queues one decision; never blocks a request and never throws. `requestBody` is the request's
+   * JSON text (or its UTF-8 bytes), where the route has it; `decision` the engine's decision the
+   * response was made from, when the engine shares it (frozen) between requests: its JSON is
+   * made once.
    */
   record(
     response: DecisionResponse,
     request: DecisionRequest,
-    json?: string,
     requestBody?: string | Uint8Array,
+    decision: Decision = response,
   ): void {
     if (this.options.sample < 1 && Math.random() >= this.options.sample) {
       this.#sampledOut++;
@@ -161,7 +166,13 @@ export class DecisionLog {
     }
     let queued: boolean;
     try {
-      queued = queueEntry(this.#sealer.ring, response, request, json, requestBody, this.#heads);
+      queued = queueEntry(
+        this.#sealer.ring,
+        response,
+        this.#answers.json(decision),
+        requestBody ?? requestJson(request),
+        this.#heads,
+      );
     } catch {
       // an input nested too deep to serialize (the engine denied it): counted, never thrown
       this.metrics.decisionLogDrops.inc();
@@ -373,6 +384,26 @@ class HeadCache {
   }
 }
 
+// a decision's own fields as logged, in the response's order; a decision the engine shares
+// between requests (frozen, and frozen all through) is serialized once, to UTF-8
+class AnswerCache {
+  readonly #bytes = new WeakMap<Decision, Uint8Array>();
+
+  json(d: Decision): string | Uint8Array {
+    if (!Object.isFrozen(d)) return answerJson(d);
+    let bytes = this.#bytes.get(d);
+    if (bytes === undefined) {
+      bytes = utf8(answerJson(d));
+      this.#bytes.set(d, bytes);
+    }
+    return bytes;
+  }
+}
+
+function answerJson({ decision, policies, warnings, exceptions, errors }: Decision): string {
+  return JSON.stringify({ decision, policies, warnings, exceptions, errors });
+}
+
 const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
 const ID = utf8('{"id":');
 const TIME = utf8(',"time":');
@@ -384,35 +415,29 @@ const RETURN = 0x0d;
 
 /**
  * Queues one decision as a log line, laid out in the ring where it is queued: a LoggedDecision in
- * JSON, fields in its declared order. The response's JSON and the request's own text (or bytes),
- * where the route already has them, go in as they are. False when the ring has no room.
+ * JSON, fields in its declared order. The decision's JSON (`answer`) and the request's own text
+ * (or bytes) go in as they are. False when the ring has no room.
  */
 function queueEntry(
   ring: EntryRing,
   response: DecisionResponse,
-  request: DecisionRequest,
-  json = JSON.stringify(response),
-  requestBody: string | Uint8Array = requestJson(request),
+  answer: string | Uint8Array,
+  requestBody: string | Uint8Array,
   heads = new HeadCache(),
 ): boolean {
   const release = heads.release(response.env, response.version, response.bundle);
   const asked = oneLine(requestBody);
-  const text = typeof asked === "string";
   const { id, time } = response;
   // the bytes: the fixed ones, then at most (a string's UTF-8 is 3 bytes a UTF-16 unit, a
   // character JSON escapes 6), or exactly when that much does not fit
   const fixed = ID.length + TIME.length + DECISION.length + 1 + release.length;
-  const most =
-    fixed +
-    6 * (id.length + time.length + 4) +
-    (text ? 3 * asked.length : asked.length) +
-    3 * json.length;
+  const most = fixed + 6 * (id.length + time.length + 4) + mostBytes(asked) + mostBytes(answer);
   const exact = () =>
     fixed +
     Buffer.byteLength(JSON.stringify(id)) +
     Buffer.byteLength(JSON.stringify(time)) +
-    (text ? Buffer.byteLength(asked) : asked.length) +
-    Buffer.byteLength(json);
+    byteLength(asked) +
+    byteLength(answer);
   let at = ring.begin(most, exact);
   if (at < 0) return false;
   const data = ring.data;
@@ -421,18 +446,23 @@ function queueEntry(
   data.set(TIME, at);
   at = jsonString(data, at + TIME.length, time);
   data.set(release, at);
-  at += release.length;
-  if (text) at += data.write(asked, at, "utf8");
-  else {
-    data.set(asked, at);
-    at += asked.length;
-  }
+  at = put(data, release.length + at, asked);
   data.set(DECISION, at);
-  at += DECISION.length;
-  at += data.write(json, at, "utf8");
+  at = put(data, at + DECISION.length, answer);
   data[at++] = CLOSE;
   ring.commit(at);
   return true;
+}
+
+const mostBytes = (x: string | Uint8Array) => (typeof x === "string" ? 3 * x.length : x.length);
+const byteLength = (x: string | Uint8Array) =>
+  typeof x === "string" ? Buffer.byteLength(x) : x.length;
+
+// `x` (text, as UTF-8, or bytes) at `at`; where it ends
+function put(data: Buffer, at: number, x: string | Uint8Array): number {
+  if (typeof x === "string") return at + data.write(x, at, "utf8");
+  data.set(x, at);
+  return at + x.length;
 }
 
 // `text` as a JSON string at `at`; where it ends. Ids and times are plain ASCII, written a byte
