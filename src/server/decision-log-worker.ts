@@ -24,8 +24,8 @@ export type WorkerAnswer =
       readonly kind: "sealed";
       /** The entries, one after another, a newline between two (its own buffer, transferred). */
       readonly bytes: Uint8Array;
-      /** Where each entry ends in `bytes`. */
-      readonly ends: Uint32Array;
+      /** How many entries `bytes` holds. */
+      readonly count: number;
       readonly root: Uint8Array;
       /** The frontier with the batch appended: one leaf, the hash of `bytes`. */
       readonly state: FrontierState;
@@ -72,14 +72,11 @@ function seal(read: number, max: number): { answer: WorkerAnswer; transfer: Arra
   // each entry is preceded by one byte: the newline between two, and before the first the leaf
   // prefix 0x00, so the batch is hashed, one leaf, where it lies
   const all = new Uint8Array(buffer, 0, size);
-  const ends = new Uint32Array(spans.length);
   let at = 0;
-  for (let i = 0; i < spans.length; i++) {
-    const s = spans[i] as Uint8Array;
+  for (const s of spans) {
     all[at] = 0x0a;
     all.set(s, at + 1);
     at += 1 + s.length;
-    ends[i] = at - 1;
   }
   if (spans.length > 0) {
     all[0] = 0x00;
@@ -90,7 +87,7 @@ function seal(read: number, max: number): { answer: WorkerAnswer; transfer: Arra
     answer: {
       kind: "sealed",
       bytes,
-      ends,
+      count: spans.length,
       root: frontier.root(),
       state: frontier.snapshot(),
       next,

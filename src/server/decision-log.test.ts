@@ -3,6 +3,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { MerkleFrontier, MerkleTree, signRoot } from "../ledger/index.js";
 import { openStore, type Store } from "../store/index.js";
@@ -115,6 +116,33 @@ function record(log: DecisionLog): void {
   };
   log.record(response, { input: { id, text: "line\nbreak é \u2028" } });
 }
+
+// polls `ok` on the real clock (the tests below mock only setInterval)
+async function until(ok: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 1000 && !ok(); i++) await sleep(10);
+  assert.ok(ok(), `waited 10 s for ${what}`);
+}
+
+test("under load the timer writes one batch a tick, more only while a full batch waits", async (t) => {
+  t.mock.timers.enable({ apis: ["setInterval"] });
+  const f = await fixture(); // batches of at most 5, a tick a minute
+  try {
+    for (let i = 0; i < 12; i++) record(f.log);
+    t.mock.timers.tick(60_000);
+    // two full batches, then the turn ends with 2 decisions queued: the next tick writes them
+    await until(() => f.log.size === 10 && f.log.pending === 2, "two batches");
+    await sleep(100);
+    assert.equal(f.log.size, 10);
+    assert.equal(f.log.pending, 2);
+    t.mock.timers.tick(60_000);
+    await until(() => f.log.size === 12 && f.log.pending === 0, "the third batch");
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+    assert.equal(report?.checkpoints, 3);
+  } finally {
+    await f.done();
+  }
+});
 
 test("decisions written in batches verify, across a reopen", async () => {
   const f = await fixture();

@@ -14,14 +14,36 @@ function crashPoint(): void {
   if (crashAt > 0 && ++step === crashAt) process.kill(process.pid, "SIGKILL");
 }
 
-async function writeTemp(tmpDir: string, bytes: Uint8Array): Promise<string> {
-  await mkdir(tmpDir, { recursive: true });
-  const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString("hex")}`);
-  const handle = await open(tmp, "wx", 0o644);
+// folders this process made or found: a busy store (a decision log writes a batch and its
+// checkpoint several times a second) does not ask for them again with every file. A folder
+// removed behind its back is made again where a write finds it missing.
+const folders = new Set<string>();
+
+async function inFolder<T>(dir: string, write: () => Promise<T>): Promise<T> {
+  if (!folders.has(dir)) {
+    await mkdir(dir, { recursive: true });
+    folders.add(dir);
+  }
   try {
-    await handle.writeFile(bytes.subarray(0, bytes.length >> 1));
-    crashPoint(); // half a temp file
-    await handle.writeFile(bytes.subarray(bytes.length >> 1));
+    return await write();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    folders.delete(dir);
+    await mkdir(dir, { recursive: true });
+    folders.add(dir);
+    return await write();
+  }
+}
+
+async function writeTemp(tmpDir: string, bytes: Uint8Array): Promise<string> {
+  const tmp = join(tmpDir, `${process.pid}-${randomBytes(8).toString("hex")}`);
+  const handle = await inFolder(tmpDir, () => open(tmp, "wx", 0o644));
+  try {
+    if (crashAt > 0) {
+      await handle.writeFile(bytes.subarray(0, bytes.length >> 1));
+      crashPoint(); // half a temp file
+      await handle.writeFile(bytes.subarray(bytes.length >> 1));
+    } else await handle.writeFile(bytes);
     await handle.sync();
   } finally {
     await handle.close();
@@ -47,8 +69,7 @@ export async function createOnce(
 ): Promise<boolean> {
   const tmp = await writeTemp(tmpDir, bytes);
   try {
-    await mkdir(dirname(path), { recursive: true });
-    await link(tmp, path);
+    await inFolder(dirname(path), () => link(tmp, path));
     crashPoint();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
@@ -65,8 +86,7 @@ export async function createOnce(
 /** Replaces `path` with `bytes` atomically: readers see the old or the new file, never half. */
 export async function replace(tmpDir: string, path: string, bytes: Uint8Array): Promise<void> {
   const tmp = await writeTemp(tmpDir, bytes);
-  await mkdir(dirname(path), { recursive: true });
-  await rename(tmp, path);
+  await inFolder(dirname(path), () => rename(tmp, path));
   crashPoint();
   await syncDir(dirname(path));
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdirSync, writeFileSync } from "node:fs";
+import { readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { digestOf } from "../../bundle/index.js";
@@ -20,6 +20,21 @@ test("file: an object edited on disk is refused as corrupt", async () => {
   assert.notEqual(d, digestOf("evil bytes"));
   // storing the real bytes again neither overwrites nor hides the tampered file
   await assert.rejects(store.putObject(Buffer.from("bundle bytes")), { code: "store.corrupt" });
+});
+
+test("file: a folder removed behind the store's back is made again by the next write", async () => {
+  const dir = tempDir();
+  const store = await openStore(`file:${dir}`);
+  await store.writeDoc("heartbeats/a", Buffer.from("1"));
+  await store.appendLogBatch("pdp-x", 0, [Buffer.from("a0")]);
+  // the store knows these folders now; someone removes them (and its temp folder)
+  rmSync(join(dir, "docs"), { recursive: true });
+  rmSync(join(dir, "logs"), { recursive: true });
+  rmSync(join(dir, "tmp"), { recursive: true, force: true });
+  await store.writeDoc("heartbeats/a", Buffer.from("2"));
+  assert.equal(String(await store.readDoc("heartbeats/a")), "2");
+  await store.appendLogBatch("pdp-y", 0, [Buffer.from("b0")]);
+  assert.deepEqual((await store.readLog("pdp-y")).map(String), ["b0"]);
 });
 
 test("file: a relative URL resolves against the working directory and file:/// is absolute", async () => {
