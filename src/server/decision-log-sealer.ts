@@ -91,12 +91,12 @@ export class Sealer {
       throw e;
     }
     this.#deaths = 0;
-    if (a.kind !== "sealed" || a.count === 0) {
+    if (a.kind !== "sealed" || a.ends.length === 0) {
       // a worker that cannot seal what is queued (it would fail again): lost, and counted
       this.#discard();
       throw new Error(`the decision log worker failed: ${describe(a)}`);
     }
-    this.#ring.free(a.next, a.count);
+    this.#ring.free(a.next, a.ends.length);
     return { answer: a, generation };
   }
 

@@ -136,6 +136,7 @@ test("under load the timer writes one batch a tick, more only while a full batch
     assert.equal(f.log.pending, 2);
     t.mock.timers.tick(60_000);
     await until(() => f.log.size === 12 && f.log.pending === 0, "the third batch");
+    await f.log.flush(); // the turn's end: its checkpoint stored
     const [report] = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
     assert.equal(report?.checkpoints, 3);

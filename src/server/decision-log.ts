@@ -3,7 +3,7 @@ import { createPublicKey, type KeyObject } from "node:crypto";
 import type { Decision, DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
 import { type FrontierState, type LedgerKey, MerkleFrontier } from "../ledger/index.js";
-import type { Store } from "../store/index.js";
+import type { LogBatch, Store } from "../store/index.js";
 import { batchesOf, checkLog, decisionLogOrigin, signBatches } from "./decision-log-format.js";
 import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-log-sealer.js";
 import { type EntryRing, MAX_RING_BYTES } from "./decision-ring.js";
@@ -268,14 +268,14 @@ export class DecisionLog {
   // appends a sealed batch after the log's last entry: the store's error, or undefined once the
   // store holds it (a write that failed after its batch landed, its answer lost on the way
   // back, is a write)
-  async #append(bytes: Uint8Array, count: number): Promise<unknown> {
+  async #append(batch: LogBatch): Promise<unknown> {
     try {
-      await this.store.appendLogBatch(this.name, this.#size, { bytes, count });
+      await this.store.appendLogBatch(this.name, this.#size, batch);
       return undefined;
     } catch (e) {
       if (isConflict(e)) return e;
       const size = await this.store.logSize(this.name).catch(() => -1);
-      return size === this.#size + count ? undefined : e;
+      return size === this.#size + batch.count ? undefined : e;
     }
   }
 
@@ -312,9 +312,10 @@ export class DecisionLog {
         await this.#sealer.rollback();
         continue;
       }
-      const { bytes, count, root, state } = sealed.answer;
+      const { bytes, ends, root, state } = sealed.answer;
+      const count = ends.length;
       this.#writing = count;
-      const failure = await this.#append(bytes, count);
+      const failure = await this.#append({ bytes, count, ends });
       if (failure !== undefined) {
         this.#writing = 0;
         // the store failed: these decisions are lost, and counted as such

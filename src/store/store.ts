@@ -14,6 +14,13 @@ export interface StoredCheckpoint {
 export interface LogBatch {
   readonly bytes: Uint8Array;
   readonly count: number;
+  /**
+   * Where each entry ends in `bytes` (at the newline after it; the last at the end), from
+   * whoever laid the batch out and checked that no entry holds a newline: a decision log's
+   * worker, off the request thread. The store then only checks that these are the newlines,
+   * instead of searching a batch of megabytes for them on the thread that answers requests.
+   */
+  readonly ends?: Uint32Array;
 }
 
 /** A batch from its entries one by one (joined; checked by the store when it writes them). */
@@ -34,11 +41,29 @@ export function toLogBatch(entries: readonly Uint8Array[] | LogBatch): LogBatch 
  */
 export function checkLogBatch(batch: LogBatch): Buffer {
   const view = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.length);
+  if (batch.ends !== undefined) {
+    if (!endsAt(view, batch.ends, batch.count))
+      throw new SteleError("store.corrupt", "a log batch's entry ends are not its newlines");
+    return view;
+  }
   let newlines = 0;
   for (let i = view.indexOf(0x0a); i >= 0; i = view.indexOf(0x0a, i + 1)) newlines++;
   if (batch.count === 0 ? view.length > 0 : newlines !== batch.count - 1)
     throw new SteleError("store.corrupt", "a log entry may not hold a newline");
   return view;
+}
+
+// whether `ends` are `count` increasing offsets, each at a newline but the last, at the end
+function endsAt(bytes: Uint8Array, ends: Uint32Array, count: number): boolean {
+  if (ends.length !== count) return false;
+  let after = 0;
+  for (let i = 0; i < count; i++) {
+    const end = ends[i] as number;
+    const last = i === count - 1;
+    if (end < after || (last ? end !== bytes.length : bytes[end] !== 0x0a)) return false;
+    after = end + 1;
+  }
+  return count > 0 || bytes.length === 0;
 }
 
 const NEWLINE = Uint8Array.of(0x0a);

@@ -106,4 +106,23 @@ export function logContract(name: string, open: () => Promise<Store>): void {
     await store.appendLogBatch("pdp-a", 5, { bytes: new Uint8Array(0), count: 0 });
     await store.close();
   });
+
+  test(`${name}: a batch with its entries' ends is taken where the ends are its newlines`, async () => {
+    const store = await open();
+    const ends = (...at: number[]) => Uint32Array.from(at);
+    await store.appendLogBatch("pdp-e", 0, {
+      bytes: bytes("ab\nc\nde"),
+      count: 3,
+      ends: ends(2, 4, 7),
+    });
+    // ends that are not the newlines, or not as many as the entries, or out of order: refused,
+    // and nothing of the batch is written
+    for (const bad of [ends(1, 4, 7), ends(2, 4, 6), ends(2, 7), ends(4, 2, 7)])
+      await assert.rejects(
+        store.appendLogBatch("pdp-e", 3, { bytes: bytes("ab\nc\nde"), count: 3, ends: bad }),
+        { code: "store.corrupt" },
+      );
+    assert.deepEqual((await store.readLog("pdp-e")).map(String), ["ab", "c", "de"]);
+    await store.close();
+  });
 }

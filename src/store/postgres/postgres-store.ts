@@ -166,7 +166,7 @@ export class PostgresStore implements Store {
     if (batch.count === 0) return;
     const entries: Buffer[] = [];
     for (let start = 0; entries.length < batch.count; ) {
-      const end = bytes.indexOf(0x0a, start);
+      const end = batch.ends?.[entries.length] ?? bytes.indexOf(0x0a, start);
       entries.push(bytes.subarray(start, end < 0 ? bytes.length : end));
       start = end + 1;
     }
