@@ -59,7 +59,7 @@ async function main(): Promise<void> {
   const log = await DecisionLog.open(store, identity.name, identity, createMetrics(runtime));
   const apps = {
     off: createApp(runtime),
-    on: createApp(runtime, { onDecision: (r, q, b, d) => log.record(r, q, b, d) }),
+    on: createApp(runtime, { onDecision: (r, q, d, b) => log.record(r, q, d, b) }),
   };
   const bodies = makeInputs(400, 11).map((input) => Buffer.from(JSON.stringify({ input })));
   const query = new URLSearchParams();

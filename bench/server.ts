@@ -510,12 +510,12 @@ async function main(): Promise<void> {
   for (const t of targets) await wrk(t, scripts.get(t) as string, WARMUP_SECONDS);
   const rounds = new Map<Target, Round[]>(targets.map((t) => [t, []]));
   let failures = 0;
-  // stele between the two it is compared with, so that each comparison is of neighbouring
-  // runs: other work on a shared machine drifts over seconds, and a round's ratio is taken
-  // before that drift moves far
+  // stele between the minimal server and itself with its log off, so that those two ratios are
+  // of neighbouring runs (other work on a shared machine drifts over seconds); the order turns
+  // round every round, so that neither runs always just after stele, its log still writing
   const order = [minimal, stele, nolog, cerbos];
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const t of order) {
+    for (const t of round % 2 === 1 ? order : [...order].reverse()) {
       const r = await wrk(t, scripts.get(t) as string, ROUND_SECONDS);
       rounds.get(t)?.push(r);
       const errors = Object.entries(r.errors);
@@ -537,10 +537,10 @@ async function main(): Promise<void> {
     );
   const steleP99 = med(stele, "p99Ms");
   // the median of each round's ratio: a round's runs are neighbours (above)
-  const ratio = (other: Target) =>
-    median(
-      (rounds.get(stele) ?? []).map((r, i) => r.rps / ((rounds.get(other) ?? [])[i]?.rps ?? 0)),
-    );
+  const ratio = (other: Target) => {
+    const theirs = rounds.get(other) ?? [];
+    return median((rounds.get(stele) ?? []).map((r, i) => r.rps / (theirs[i]?.rps ?? Number.NaN)));
+  };
   console.log(`ratios, medians of the ${ROUNDS} rounds' own:`);
   console.log(`stele / minimal: ${ratio(minimal).toFixed(2)}x req/s   (target >= 0.60x)`);
   console.log(`stele / cerbos:  ${ratio(cerbos).toFixed(2)}x req/s`);

@@ -18,16 +18,16 @@ export interface AppOptions {
   /** Deny everything while the ledger view is stale. */
   readonly failClosedWhenStale?: boolean;
   /**
-   * Called with every decision made (the decision log): the response, the request, the
-   * request's JSON text or UTF-8 bytes when the route has them (a decide body), and the engine's
+   * Called with every decision made (the decision log): the response, the request, the engine's
    * decision the response was made from (frozen when the engine shares it between requests with
-   * one outcome: the log serializes such a decision once).
+   * one outcome: the log serializes such a decision once), and the request's JSON text or UTF-8
+   * bytes when the route has them (a decide body).
    */
   readonly onDecision?: (
     response: DecisionResponse,
     request: DecisionRequest,
-    requestBody: string | Uint8Array | undefined,
     decision: Decision,
+    requestBody: string | Uint8Array | undefined,
   ) => void;
   /** Extra status fields (drift, decision log, verification), merged into `/v1/status`. */
   readonly status?: () => Record<string, unknown>;
@@ -154,7 +154,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
       requestBody !== undefined
         ? `${decisionJson(d)},"id":${JSON.stringify(response.id)},"time":${JSON.stringify(response.time)},"env":${JSON.stringify(response.env)},"version":${JSON.stringify(response.version)}}`
         : undefined;
-    options.onDecision?.(response, request, requestBody, d);
+    options.onDecision?.(response, request, d, requestBody);
     return { response, text };
   };
 

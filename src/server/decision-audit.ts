@@ -117,10 +117,7 @@ function readEntry(bytes: Uint8Array): LoggedDecision & { readonly asked: Decisi
     typeof e.id !== "string" ||
     typeof e.time !== "string" ||
     typeof e.bundle !== "string" ||
-    typeof e.decision !== "object" ||
-    e.decision === null ||
-    typeof e.decision.decision !== "string" ||
-    !Array.isArray(e.decision.policies)
+    !isAnswer(e.decision)
   )
     throw new SteleError(
       "ledger.tampered",
@@ -145,17 +142,44 @@ function readEntry(bytes: Uint8Array): LoggedDecision & { readonly asked: Decisi
     );
   }
   // a line's decision carries the answer's own fields; its id, time, env, version and bundle are
-  // the line's (lines written before carry them in the decision too: those are kept)
-  const d = e.decision as Partial<DecisionResponse>;
-  const decision = {
-    ...d,
-    bundle: d.bundle ?? e.bundle,
-    id: d.id ?? e.id,
-    time: d.time ?? e.time,
-    env: d.env ?? e.env,
-    version: d.version ?? e.version,
-  } as DecisionResponse;
+  // the line's. Lines written before carry them in the decision too: where they say otherwise
+  // than the line, one of the two was changed
+  const d = e.decision as unknown as Record<string, unknown>;
+  const line: Record<string, unknown> = {};
+  for (const field of ["bundle", "id", "time", "env", "version"] as const) {
+    const [mine, its] = [e[field], d[field]];
+    if (mine !== undefined && its !== undefined && mine !== its)
+      throw new SteleError(
+        "ledger.tampered",
+        `a logged decision's ${field} is not its line's: \`${String(its)}\` against \`${String(mine)}\``,
+      );
+    line[field] = mine ?? its;
+  }
+  const decision = { ...d, ...line } as unknown as DecisionResponse;
   return { ...(e as LoggedDecision), decision, asked };
+}
+
+// a logged answer as replay compares it: a verdict, and policies each with its effect, the rules
+// that matched and the exceptions used
+function isAnswer(d: unknown): d is Decision {
+  const a = d as Partial<Decision> | null;
+  return (
+    typeof a === "object" &&
+    a !== null &&
+    !Array.isArray(a) &&
+    typeof a.decision === "string" &&
+    Array.isArray(a.policies) &&
+    a.policies.every(
+      (p) =>
+        typeof p === "object" &&
+        p !== null &&
+        typeof p.policy === "string" &&
+        typeof p.effect === "string" &&
+        Array.isArray(p.matched) &&
+        Array.isArray(p.exceptions) &&
+        p.exceptions.every((x: unknown) => typeof x === "object" && x !== null),
+    )
+  );
 }
 
 /** A logged decision re-run on the exact bundle that made it, at the time it was made. */

@@ -145,6 +145,47 @@ test("under load the timer writes one batch a tick, more only while a full batch
   }
 });
 
+test("a queue half full of large decisions is written at once, not at the next tick", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "stele-dlog-"));
+  const store = await openStore(`file:${join(dir, "store")}`);
+  const identity = await pdpIdentity(join(dir, "pdp.key"), "test");
+  const metrics = createMetrics(new Runtime("test"));
+  // 64 KiB of queue, a tick an hour: only the queue's memory can start a batch
+  const log = await DecisionLog.open(store, identity.name, identity, metrics, {
+    queueBytes: 64 * 1024,
+    flushIntervalMs: 3_600_000,
+  });
+  try {
+    const response = (id: string): DecisionResponse => ({
+      decision: "allow",
+      policies: [],
+      warnings: [],
+      exceptions: [],
+      errors: [],
+      bundle: "sha256:00",
+      id,
+      time: "2026-11-29T00:00:00.000Z",
+      env: "test",
+      version: 1,
+    });
+    // 2 KB each: 100 of them would not fit the queue at once
+    for (let i = 0; i < 100; i++) {
+      log.record(response(`big-${i}`), { input: { text: "x".repeat(2000) } });
+      await sleep(2);
+    }
+    await until(() => log.size >= 50, "batches started by the queue's memory");
+    assert.equal(await dropsOf(metrics), 0);
+    await log.flush();
+    assert.equal(log.size, 100);
+    const [report] = await verifyDecisionLogs(store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+  } finally {
+    await log.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test("decisions written in batches verify, across a reopen", async () => {
   const f = await fixture();
   for (let i = 0; i < 12; i++) record(f.log);
@@ -344,7 +385,7 @@ test("a logged request is the one the route read: its text, line breaks made spa
     version: 1,
   };
   const text = '{\r\n  "policies": ["a"],\n  "input": {"s": "é \\n \u2028"}\n}';
-  f.log.record(response, { input: { s: "é \n \u2028" }, policies: ["a"] }, text);
+  f.log.record(response, { input: { s: "é \n \u2028" }, policies: ["a"] }, response, text);
   await f.log.flush();
   const [entry] = await f.store.readLog(f.log.name);
   const logged = JSON.parse(String(entry));
@@ -479,6 +520,33 @@ test("a logged request the decision point would have refused is caught, even und
     assert.match(report?.problem?.message ?? "", /request .*`now`/);
   } finally {
     await f.done();
+  }
+});
+
+test("a logged answer whose own id, bundle or time are not its line's, or that is no answer, is caught under a valid signature", async () => {
+  const line = (decision: Record<string, unknown>) =>
+    JSON.stringify({ ...JSON.parse(logged({ request: { input: {} } })), decision });
+  const answer = { decision: "deny", policies: [] };
+  // lines written before the answer's fields were written once carry them twice: agreeing, fine
+  const old = { ...answer, bundle: "sha256:00", id: "d-old", time: "2026-11-01T00:00:00.000Z" };
+  for (const [bad, problem] of [
+    [{ ...old, bundle: "sha256:evil" }, /bundle is not its line's/],
+    [{ ...old, id: 42 }, /id is not its line's/],
+    [{ ...answer, time: "1999-01-01T00:00:00.000Z" }, /time is not its line's/],
+    [{ decision: "deny", policies: [null] }, /lacks its id, time, bundle or decision/],
+    [{ decision: "deny", policies: [{ policy: "p", effect: "deny", matched: [] }] }, /lacks/],
+  ] as const) {
+    const f = await fixture();
+    try {
+      const name = await writeLog(f.store, join(f.dir, "forged.key"), [line(old), line(bad)]);
+      const report = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
+      assert.equal(report?.ok, false, JSON.stringify(bad));
+      assert.equal(report?.problem?.code, "ledger.tampered");
+      assert.equal(report?.problem?.index, 1);
+      assert.match(report?.problem?.message ?? "", problem);
+    } finally {
+      await f.done();
+    }
   }
 });
 

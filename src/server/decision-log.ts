@@ -93,7 +93,10 @@ export class DecisionLog {
     private readonly options: Required<DecisionLogOptions>,
   ) {
     this.#sealer = new Sealer(options.queueBytes, (n) => this.metrics.decisionLogDrops.inc(n));
-    this.#timer = setInterval(() => void this.#turn(false), options.flushIntervalMs);
+    this.#timer = setInterval(
+      () => void this.#turn(false).catch(() => undefined),
+      options.flushIntervalMs,
+    );
     this.#timer.unref();
   }
 
@@ -146,16 +149,16 @@ export class DecisionLog {
   }
 
   /**
-   * Queues one decision; never blocks a request and never throws. `requestBody` is the request's
-   * JSON text (or its UTF-8 bytes), where the route has it; `decision` the engine's decision the
-   * response was made from, when the engine shares it (frozen) between requests: its JSON is
-   * made once.
+   * Queues one decision; never blocks a request and never throws. `decision` is the engine's
+   * decision the response was made from (when the engine shares it, frozen, between requests,
+   * its JSON is made once), and `requestBody` the request's JSON text (or its UTF-8 bytes),
+   * where the route has it.
    */
   record(
     response: DecisionResponse,
     request: DecisionRequest,
-    requestBody?: string | Uint8Array,
     decision: Decision = response,
+    requestBody?: string | Uint8Array,
   ): void {
     if (this.options.sample < 1 && Math.random() >= this.options.sample) {
       this.#sampledOut++;
@@ -177,6 +180,10 @@ export class DecisionLog {
     }
     // no room: the store is not keeping up; counted, never waited for
     if (!queued) this.metrics.decisionLogDrops.inc();
+    // the queue's memory half taken (large decisions, or many) before the next tick: write now
+    const ring = this.#sealer.ring;
+    if (this.#flushing === undefined && 2 * ring.bytes > ring.capacity)
+      void this.#turn(false).catch(() => undefined);
   }
 
   /** Decisions queued or being written, not written yet. */
@@ -194,15 +201,19 @@ export class DecisionLog {
     return this.#sampledOut;
   }
 
-  /** Writes everything queued, batch by batch, each sealed by a signed checkpoint. */
+  /**
+   * Writes everything queued, batch by batch, each sealed by a signed checkpoint; what is left
+   * when the store refuses a checkpoint waits for the next turn (the log's size says how far it
+   * got).
+   */
   async flush(): Promise<void> {
     // after the timer's turn, if one is under way: it may stop at one batch
     while (this.#flushing) await this.#flushing;
     await this.#turn(true);
   }
 
-  // the writer, one turn at a time: the timer's writes one batch (more while a full one waits),
-  // a flush's everything queued
+  // the writer, one turn at a time: the timer's writes one batch (more while a full one waits,
+  // or while the queue's memory is half taken), a flush's everything queued
   #turn(all: boolean): Promise<void> {
     this.#flushing ??= this.#drain(all).finally(() => {
       this.#flushing = undefined;
@@ -344,7 +355,9 @@ export class DecisionLog {
         // the entries are written; their checkpoint is written before the next batch, and a
         // missing or stale saved frontier only means a slower restart
       }
-      if (!all && this.#sealer.held < this.options.maxBatch) return;
+      // a full batch waits, or the queue's memory is half taken (large decisions): go on
+      const ring = this.#sealer.ring;
+      if (!all && ring.count < this.options.maxBatch && 2 * ring.bytes < ring.capacity) return;
     }
   }
 }

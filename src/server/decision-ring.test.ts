@@ -124,6 +124,9 @@ test("the ring behaves as a queue of strings (property)", () => {
           used = 0;
         }
         assert.equal(ring.count, model.length);
+        // the bytes it says it holds: the entries' own, and at most the room a wrap skipped
+        assert.ok(ring.bytes >= used && ring.bytes <= size, `${ring.bytes} for ${used}`);
+        assert.equal(ring.bytes === 0, model.length === 0);
       }
     }),
     { numRuns: 300 },

@@ -45,6 +45,14 @@ export class EntryRing {
     return this.#count;
   }
 
+  /** Bytes the entries not yet freed take (with their lengths, and any room skipped at a wrap). */
+  get bytes(): number {
+    if (this.#count === 0) return 0;
+    return this.#write >= this.#read
+      ? this.#write - this.#read
+      : this.capacity - this.#read + this.#write;
+  }
+
   /** Where the oldest entry not yet freed starts. */
   get read(): number {
     return this.#read;

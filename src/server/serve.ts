@@ -55,8 +55,8 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   let decisionLog: DecisionLog | undefined;
   const http = createApp(runtime, {
     ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
-    onDecision: (response, request, requestBody, decision) =>
-      decisionLog?.record(response, request, requestBody, decision),
+    onDecision: (response, request, decision, requestBody) =>
+      decisionLog?.record(response, request, decision, requestBody),
     ...(options.failClosedWhenStale !== undefined && {
       failClosedWhenStale: options.failClosedWhenStale,
     }),

@@ -17,8 +17,10 @@ export interface LogBatch {
   /**
    * Where each entry ends in `bytes` (at the newline after it; the last at the end), from
    * whoever laid the batch out and checked that no entry holds a newline: a decision log's
-   * worker, off the request thread. The store then only checks that these are the newlines,
-   * instead of searching a batch of megabytes for them on the thread that answers requests.
+   * worker, off the request thread. Trusted: the store checks only that each end is at a
+   * newline, not that no other newline lies between two (that search, over a batch of
+   * megabytes, is what the request thread is spared). A caller that gives ends must have
+   * checked its entries; one that has not leaves them out.
    */
   readonly ends?: Uint32Array;
 }

@@ -4,7 +4,8 @@ import { dirname, join } from "node:path";
 
 // crash safety: a file is either absent or whole. Write a temp file, fsync it, then link (for
 // write-once, fails if the name exists) or rename (for replace) it into place, and fsync the
-// directory so the new name survives a power cut.
+// directory so the new name survives a power cut (a new folder's own name is synced into its
+// parent when it is made).
 
 // fault injection for the crash test: with STELE_TEST_CRASH_AT=n the process kills itself with
 // SIGKILL at the n-th step below, so every point between two steps is tested
@@ -20,19 +21,27 @@ function crashPoint(): void {
 const folders = new Set<string>();
 
 async function inFolder<T>(dir: string, write: () => Promise<T>): Promise<T> {
-  if (!folders.has(dir)) {
-    await mkdir(dir, { recursive: true });
-    folders.add(dir);
-  }
+  if (!folders.has(dir)) await makeFolder(dir);
   try {
     return await write();
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     folders.delete(dir);
-    await mkdir(dir, { recursive: true });
-    folders.add(dir);
+    await makeFolder(dir);
     return await write();
   }
+}
+
+// `dir` and any folder above it missing, each name synced into its parent, so that a file
+// written into a new folder survives a power cut with the folder
+async function makeFolder(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first !== undefined)
+    for (let made = dir; ; made = dirname(made)) {
+      await syncDir(dirname(made));
+      if (made === first || dirname(made) === made) break;
+    }
+  folders.add(dir);
 }
 
 async function writeTemp(tmpDir: string, bytes: Uint8Array): Promise<string> {

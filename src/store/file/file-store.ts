@@ -141,7 +141,8 @@ export class FileStore implements Store {
     if (size !== first) throw conflict(first);
     const batch = toLogBatch(entries);
     if (batch.count === 0) return;
-    // one pass over the batch: exactly the newlines between entries, none inside one
+    // exactly the newlines between entries, none inside one: searched for, or where the caller
+    // gives the entries' ends (having checked them), those checked to be at newlines
     const bytes = checkLogBatch(batch);
     // named by its first index alone: whoever else appended at `first` holds the name, so a
     // writer that believed a stale size is refused here, as the ledger's entries are
