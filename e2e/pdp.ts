@@ -26,6 +26,8 @@ export interface PdpOptions {
   readonly poll?: string;
   readonly verify?: string;
   readonly store?: string;
+  /** More `stele serve` flags. */
+  readonly args?: readonly string[];
 }
 
 /** An HTTP answer, its body parsed as JSON when it is JSON. */
@@ -70,6 +72,7 @@ export async function startPdp(dir: string, options: PdpOptions = {}): Promise<P
     options.poll ?? "200ms",
     "--verify-interval",
     options.verify ?? "200ms",
+    ...(options.args ?? []),
   ];
   const child = spawn(process.execPath, args, {
     cwd: dir,

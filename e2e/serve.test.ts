@@ -12,6 +12,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Loader, Runtime, stateFile } from "../src/server/index.js";
 import { openStore } from "../src/store/index.js";
 import { addReviewer, git, repoRoot, tempDir, tempGitRepo } from "../src/testing/index.js";
@@ -564,6 +565,22 @@ test("logged decisions verify, replay to the same decision, and an edited one is
     writeFileSync(file, original);
   }
   assert.equal(repo.run("decisions", "verify").code, 0);
+});
+
+test("--decision-log-interval sets how often the decision log writes a batch; a bad one is a usage error", async () => {
+  const bad = repo.run("serve", "--env", "staging", "--decision-log-interval", "5ms");
+  assert.equal(bad.code, 2, bad.stdout + bad.stderr);
+  assert.match(bad.stderr, /--decision-log-interval must be from 10ms to 1m, found `5ms`/);
+  // a minute between batches: a decision waits in the queue until the decision point stops
+  const pdp = await serve({ args: ["--decision-log-interval", "1m"] });
+  await serving(pdp, 3);
+  const { json } = await pdp.post("/v1/decide", { input: drop });
+  await sleep(600);
+  const log = (await pdp.status()).decisionLog;
+  assert.deepEqual([log.size, log.pending], [0, 1]);
+  assert.equal(await pdp.stop(), 0);
+  const replay = repo.run("decisions", "replay", json.id, "--json");
+  assert.equal(replay.code, 0, replay.stdout + replay.stderr);
 });
 
 test("an AdmissionReview of a pod is answered with its uid, the verdict, the failed rule and warnings", async () => {

@@ -27,6 +27,11 @@ export interface ServeOptions {
   /** Log every decision (default true); `decisionLogSample` logs a fraction, counting the rest. */
   readonly decisionLog?: boolean;
   readonly decisionLogSample?: number;
+  /**
+   * How often the decision log writes a batch (default 250 ms): what a crash can lose, against
+   * what each batch costs (a file or transaction, its fsync, a signed checkpoint).
+   */
+  readonly decisionLogIntervalMs?: number;
   /** Structured log lines (JSON); default: standard error. */
   readonly log?: (line: Record<string, unknown>) => void;
 }
@@ -84,6 +89,9 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     decisionLog = await DecisionLog.open(options.store, identity.name, identity, metrics, {
       maxRequestBytes: http.maxBodyBytes,
       ...(options.decisionLogSample !== undefined && { sample: options.decisionLogSample }),
+      ...(options.decisionLogIntervalMs !== undefined && {
+        flushIntervalMs: options.decisionLogIntervalMs,
+      }),
     });
     log({
       level: "info",

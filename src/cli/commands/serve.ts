@@ -9,7 +9,7 @@ import { type Command, Exit, stringOpt, usageError } from "../command.js";
 export const serve: Command<{ url: string }> = {
   summary: "run the decision point for an environment (only verified releases)",
   usage:
-    "--env ENV [--port N] [--host H] [--poll-interval 5s] [--verify-interval 30s] [--max-staleness 5m] [--fail-closed-when-stale] [--decision-log-sample F] [--state FILE]",
+    "--env ENV [--port N] [--host H] [--poll-interval 5s] [--verify-interval 30s] [--max-staleness 5m] [--fail-closed-when-stale] [--decision-log-sample F] [--decision-log-interval 250ms] [--state FILE]",
   options: {
     env: { type: "string" },
     port: { type: "string" },
@@ -19,6 +19,7 @@ export const serve: Command<{ url: string }> = {
     "max-staleness": { type: "string" },
     "fail-closed-when-stale": { type: "boolean", default: false },
     "decision-log-sample": { type: "string" },
+    "decision-log-interval": { type: "string" },
     state: { type: "string" },
   },
   help: {
@@ -31,6 +32,8 @@ export const serve: Command<{ url: string }> = {
     "fail-closed-when-stale": "deny every request while stale",
     "decision-log-sample":
       "fraction of decisions written to the decision log, 0–1 (default 1); the rest are counted in status",
+    "decision-log-interval":
+      "how often the decision log writes a batch, 10ms–1m (default 250ms): at most this much is lost in a crash; each batch costs a file, its fsync and a signed checkpoint",
     state:
       "where to keep the version floor and pinned ledger key (default: ~/.local/state/stele/pdp-…)",
   },
@@ -49,6 +52,13 @@ export const serve: Command<{ url: string }> = {
         `--decision-log-sample must be a number from 0 to 1, found \`${sampleText}\``,
         "e.g. 0.1 logs one decision in ten",
       );
+    const intervalText = stringOpt(args, "decision-log-interval");
+    const interval = intervalText === undefined ? undefined : duration(intervalText);
+    if (interval !== undefined && !(interval >= 10 && interval <= 60_000))
+      throw usageError(
+        `--decision-log-interval must be from 10ms to 1m, found \`${intervalText}\``,
+        "e.g. 100ms loses less in a crash, 1s costs less under load",
+      );
     const server = await startServer({
       env,
       store,
@@ -60,6 +70,7 @@ export const serve: Command<{ url: string }> = {
       maxStalenessMs: duration(stringOpt(args, "max-staleness") ?? "5m"),
       failClosedWhenStale: args.values["fail-closed-when-stale"] === true,
       ...(sample !== undefined && { decisionLogSample: sample }),
+      ...(interval !== undefined && { decisionLogIntervalMs: interval }),
     });
     if (!io.json) io.err(`stele: serving ${env} on ${server.url}`);
     await new Promise<void>((resolve) => {
