@@ -1,8 +1,10 @@
 import { SteleError } from "../errors.js";
 import {
   type Checkpoint,
+  type FrontierState,
   hashEqual,
   type LedgerKey,
+  MerkleFrontier,
   MerkleTree,
   requireConsistent,
   signCheckpoint,
@@ -70,6 +72,51 @@ export function batchesOf(entries: readonly Uint8Array[], sizes: readonly number
 }
 
 const NEWLINE = Uint8Array.of(0x0a);
+
+/**
+ * A saved frontier (the tree of a log's first `from` decisions, its leaves batches) extended by
+ * the batches stored after it, each checked against the checkpoint that ends it: signed by `vkey`
+ * for this log, its root the frontier's with the batch appended. `entries` are the decisions from
+ * `from` on, `after` the checkpoints past `from` by increasing size. Returns the frontier and how
+ * many of `entries` a checkpoint covers (what follows is a batch no checkpoint ends). Throws
+ * `ledger.tampered` at the first batch that is not what its checkpoint says.
+ */
+export function extendChecked(
+  log: string,
+  state: FrontierState,
+  from: number,
+  entries: readonly Uint8Array[],
+  after: readonly StoredCheckpoint[],
+  vkey: string,
+): { state: FrontierState; covered: number } {
+  const frontier = MerkleFrontier.restore(state);
+  const batches = batchesOf(
+    entries,
+    after.map((c) => c.size - from),
+  );
+  let covered = 0;
+  for (const [i, { size, note }] of after.entries()) {
+    const tampered = () =>
+      new SteleError(
+        "ledger.tampered",
+        `the first ${size} decisions do not match their checkpoint`,
+        { hint: "a logged decision was edited, deleted or reordered, or a checkpoint removed" },
+      );
+    let cp: Checkpoint;
+    try {
+      cp = verifyCheckpoint(note, vkey, decisionLogOrigin(log));
+    } catch {
+      throw tampered();
+    }
+    const batch = batches[i];
+    if (cp.size !== size || size - from <= covered || size - from > entries.length || !batch)
+      throw tampered();
+    frontier.append(batch);
+    if (!hashEqual(cp.root, frontier.root())) throw tampered();
+    covered = size - from;
+  }
+  return { state: frontier.snapshot(), covered };
+}
 
 /** What a log's checkpoints prove of its entries. */
 export interface CheckedLog {

@@ -259,10 +259,30 @@ test("a reopened log continues from its saved frontier, and from the whole log w
   assert.equal(current.size, 11);
   await current.close();
   // a frontier saved behind the log (a crash between the two writes) is not used: the whole log
-  // is read again, and no batch is lost to a conflict
+  // is continued: only the batches after it are read, each checked against its checkpoint, and
+  // no batch is lost to a conflict
   await f.store.writeDoc(frontierDoc(f.log.name), Buffer.from(JSON.stringify(doc)));
-  const b = await reopen();
-  assert.equal(b.openedFrom, "stored entries");
+  const reads: (number | undefined)[] = [];
+  metrics = createMetrics(new Runtime("test"));
+  const b = await DecisionLog.open(
+    new Proxy(f.store, {
+      get(target, key) {
+        const v = Reflect.get(target, key);
+        if (key === "readLog")
+          return (log: string, from?: number) => {
+            reads.push(from);
+            return target.readLog(log, from);
+          };
+        return typeof v === "function" ? v.bind(target) : v;
+      },
+    }),
+    f.log.name,
+    identity,
+    metrics,
+    { maxBatch: 5 },
+  );
+  assert.equal(b.openedFrom, "saved frontier and the batches after it");
+  assert.deepEqual(reads, [7]);
   assert.equal(b.size, 11);
   for (let i = 0; i < 3; i++) record(b);
   await b.flush();
@@ -278,6 +298,85 @@ test("a reopened log continues from its saved frontier, and from the whole log w
     report?.problem?.message,
   );
   await f.done();
+});
+
+test("after a crash a decision point reads only what follows its saved frontier: a batch changed there is refused, one changed before it is left for verify to find", async () => {
+  for (const where of ["after", "before"] as const) {
+    const f = await fixture();
+    try {
+      for (let i = 0; i < 7; i++) record(f.log);
+      await f.log.close();
+      const name = f.log.name;
+      const identity = await pdpIdentity(join(f.dir, "pdp.key"), "test");
+      const open = () =>
+        DecisionLog.open(f.store, name, identity, createMetrics(new Runtime("test")), {
+          flushIntervalMs: 60_000,
+          maxBatch: 5,
+        });
+      // the frontier as saved at 7 decisions; 6 more are written, then a crash leaves it there
+      const at7 = await f.store.readDoc(frontierDoc(name));
+      const a = await open();
+      for (let i = 0; i < 6; i++) record(a);
+      await a.close();
+      await f.store.writeDoc(frontierDoc(name), at7 as Buffer);
+      // one decision edited by hand, in a batch after the saved frontier or before it
+      const batches = join(f.dir, "store", "logs", name, "batches");
+      const files = readdirSync(batches).sort();
+      const file = join(batches, (where === "after" ? files.at(-1) : files[0]) as string);
+      writeFileSync(file, readFileSync(file, "utf8").replace('"time":"2026', '"time":"2027'));
+      if (where === "after") {
+        await assert.rejects(open(), { code: "ledger.tampered" });
+        continue;
+      }
+      // not read again: the decision point goes on, its checkpoints extending the tree it
+      // signed, so verify still finds the edited decision, and never calls the log whole
+      const b = await open();
+      assert.equal(b.openedFrom, "saved frontier and the batches after it");
+      for (let i = 0; i < 2; i++) record(b);
+      await b.close();
+      const [report] = await verifyDecisionLogs(f.store);
+      assert.equal(report?.ok, false);
+      assert.equal(report?.problem?.code, "ledger.tampered");
+      assert.match(report?.problem?.message ?? "", /the first 5 decisions/); // the first batch
+    } finally {
+      await f.done();
+    }
+  }
+});
+
+test("after a crash between a batch and its checkpoint, the batch past the saved frontier is ended as not vouched for", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 3; i++) record(f.log);
+    await f.log.close();
+    const name = f.log.name;
+    const identity = await pdpIdentity(join(f.dir, "pdp.key"), "test");
+    // a batch whose checkpoint the store does not take: as a crash between the two leaves it
+    let failing = true;
+    const a = await DecisionLog.open(
+      checkpointsFail(() => failing)(f.store),
+      name,
+      identity,
+      createMetrics(new Runtime("test")),
+      { flushIntervalMs: 60_000, maxBatch: 5 },
+    );
+    for (let i = 0; i < 4; i++) record(a);
+    await a.close();
+    failing = false;
+    const b = await DecisionLog.open(f.store, name, identity, createMetrics(new Runtime("test")), {
+      flushIntervalMs: 60_000,
+      maxBatch: 5,
+    });
+    assert.equal(b.openedFrom, "saved frontier and the batches after it");
+    assert.equal(b.size, 7);
+    record(b);
+    await b.close();
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.ok, true, report?.problem?.message);
+    assert.deepEqual([report?.entries, report?.uncovered, report?.unvouched], [8, 0, 4]);
+  } finally {
+    await f.done();
+  }
 });
 
 test("a worker that dies while its batch is being written is replaced without forking the tree", async () => {

@@ -4,7 +4,13 @@ import type { Decision, DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
 import { type FrontierState, type LedgerKey, MerkleFrontier } from "../ledger/index.js";
 import type { LogBatch, Store } from "../store/index.js";
-import { batchesOf, checkLog, decisionLogOrigin, signBatches } from "./decision-log-format.js";
+import {
+  batchesOf,
+  checkLog,
+  decisionLogOrigin,
+  extendChecked,
+  signBatches,
+} from "./decision-log-format.js";
 import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-log-sealer.js";
 import { type EntryRing, MAX_RING_BYTES } from "./decision-ring.js";
 import { pdpKeyName } from "./identity.js";
@@ -76,8 +82,12 @@ export class DecisionLog {
   #sampledOut = 0;
   readonly #heads = new HeadCache();
   readonly #answers = new AnswerCache();
-  /** How the log's tree was found at open: from its saved frontier, or by hashing every entry. */
-  openedFrom: "saved frontier" | "stored entries" = "stored entries";
+  /**
+   * How the log's tree was found at open: from its saved frontier (and the batches written after
+   * it, after a crash), or by hashing every entry.
+   */
+  openedFrom: "saved frontier" | "saved frontier and the batches after it" | "stored entries" =
+    "stored entries";
   // the newest frontier and checkpoint not saved yet, and when one last was
   #unsaved: { state: FrontierState; note: string } | undefined;
   #savedAt = 0;
@@ -134,16 +144,14 @@ export class DecisionLog {
       },
     );
     await store.writeDoc(logKeyDoc(name), Buffer.from(key.vkey));
-    // where the log's own signed checkpoint vouches for the saved frontier, and the log is just
-    // where that checkpoint left it (it is the last, over as many batches as the frontier has,
-    // and nothing follows it), start from it; otherwise hash the whole log again
+    // where the log's own signed checkpoint vouches for the saved frontier, continue from it,
+    // reading only what was written after it; otherwise hash the whole log again
     const saved = await readFrontier(store, name, key.vkey, origin);
-    const current = saved && (await savedIsCurrent(store, name, saved));
-    if (saved && current) {
-      await log.#sealer.restore(saved.state);
-      log.#size = saved.entries;
-    } else log.#size = await log.#rebuild();
-    log.openedFrom = saved && current ? "saved frontier" : "stored entries";
+    const continued = saved ? await log.#continue(saved) : undefined;
+    if (continued === undefined) {
+      log.#size = await log.#rebuild();
+      log.openedFrom = "stored entries";
+    }
     metrics.watchDecisionLog(() => log.pending);
     return log;
   }
@@ -234,6 +242,75 @@ export class DecisionLog {
     }
   }
 
+  // from a saved frontier, when it is the tree of the log as its signed checkpoint left it: that
+  // checkpoint is the one stored for its size, and the frontier has as many batches (leaves) as
+  // there are checkpoints under it. The decisions after it, written before a crash kept the
+  // frontier from being saved again, are read and checked batch by batch against this decision
+  // point's checkpoints (extendChecked). The log's size, or undefined when the frontier is not
+  // one to continue from. Decisions before the frontier are not read again: whatever was done to
+  // them, this decision point's next checkpoints extend the tree it signed, never theirs, and
+  // `stele decisions verify` finds them.
+  async #continue(saved: {
+    state: FrontierState;
+    entries: number;
+    note: string;
+  }): Promise<number | undefined> {
+    const stored = await this.store.logCheckpoints(this.name);
+    const own = stored.findIndex((c) => c.size === saved.entries);
+    const batches = stored.filter((c) => c.size > 0 && c.size <= saved.entries).length;
+    if (own < 0 || stored[own]?.note !== saved.note || batches !== saved.state.size)
+      return undefined;
+    const after = stored.slice(own + 1);
+    if (after.length === 0 && (await this.store.logSize(this.name)) === saved.entries) {
+      await this.#sealer.restore(saved.state);
+      this.#size = saved.entries;
+      this.openedFrom = "saved frontier";
+      return this.#size;
+    }
+    const entries = await this.store.readLog(this.name, saved.entries);
+    const { state, covered } = extendChecked(
+      this.name,
+      saved.state,
+      saved.entries,
+      entries,
+      after,
+      this.vkey,
+    );
+    const size = saved.entries + entries.length;
+    await this.#endTail(state, entries.slice(covered), size);
+    this.#size = size;
+    this.openedFrom = "saved frontier and the batches after it";
+    return size;
+  }
+
+  // a decision point stopped between a batch and its checkpoint leaves at most one batch past
+  // its last checkpoint: more was not written by it
+  #checkTail(count: number): void {
+    if (count > this.options.maxBatch)
+      throw new SteleError(
+        "ledger.tampered",
+        `decision log \`${this.name}\` holds ${count} decisions past its last checkpoint, more than one batch: not written by this decision point`,
+        {
+          hint: "run `stele decisions verify`; a decision point never signs decisions it did not write",
+        },
+      );
+  }
+
+  // starts the worker from `state` with `tail` (decisions no checkpoint ends) appended as a
+  // batch this decision point does not vouch for, checkpointed (decision-log-format.ts)
+  async #endTail(state: FrontierState, tail: readonly Uint8Array[], size: number): Promise<void> {
+    this.#checkTail(tail.length);
+    if (tail.length === 0) {
+      await this.#sealer.restore(state);
+      return;
+    }
+    const frontier = MerkleFrontier.restore(state);
+    frontier.append(batchesOf(tail, [])[0] as Buffer);
+    await this.#sealer.restore(frontier.snapshot());
+    this.#uncheckpointed = { size, note: signBatches(this.key, frontier.root(), size, false) };
+    await this.#checkpoint().catch(() => undefined);
+  }
+
   // the frontier from every stored entry, each span between two checkpoints a batch (one leaf),
   // once the stored log is what this decision point's checkpoints say: it never signs on top of
   // decisions changed behind its back (ledger.tampered). Decisions past the last checkpoint were
@@ -243,27 +320,15 @@ export class DecisionLog {
     const stored = await this.store.logCheckpoints(this.name);
     const entries = await this.store.readLog(this.name);
     const { covered } = checkLog(this.name, entries, stored, this.vkey);
-    // a decision point stopped between a batch and its checkpoint leaves at most one batch
-    if (entries.length - covered > this.options.maxBatch)
-      throw new SteleError(
-        "ledger.tampered",
-        `decision log \`${this.name}\` holds ${entries.length - covered} decisions past its last checkpoint, more than one batch: not written by this decision point`,
-        {
-          hint: "run `stele decisions verify`; a decision point never signs decisions it did not write",
-        },
-      );
+    const tail = entries.slice(covered);
+    this.#checkTail(tail.length);
     const state = await this.#sealer.load(
       batchesOf(
-        entries,
+        entries.slice(0, covered),
         stored.map((c) => c.size),
       ),
     );
-    if (entries.length > covered) {
-      const root = MerkleFrontier.restore(state).root();
-      const note = signBatches(this.key, root, entries.length, false);
-      this.#uncheckpointed = { size: entries.length, note };
-      await this.#checkpoint().catch(() => undefined);
-    }
+    await this.#endTail(state, tail, entries.length);
     return entries.length;
   }
 
@@ -364,24 +429,6 @@ export class DecisionLog {
 }
 
 const isConflict = (e: unknown) => e instanceof SteleError && e.code === "store.conflict";
-
-// whether a saved frontier is where the stored log is: its checkpoint the last stored, the
-// frontier as many batches as there are checkpoints under it, and no decision past it
-async function savedIsCurrent(
-  store: Store,
-  log: string,
-  saved: { state: FrontierState; entries: number; note: string },
-): Promise<boolean> {
-  const stored = await store.logCheckpoints(log);
-  const last = stored.at(-1);
-  const batches = stored.filter((c) => c.size > 0 && c.size <= saved.entries).length;
-  return (
-    last?.size === saved.entries &&
-    last.note === saved.note &&
-    batches === saved.state.size &&
-    (await store.logSize(log)) === saved.entries
-  );
-}
 
 // 32 MiB, or room for eight of the largest requests, within what a ring can hold
 function queueBytesFor(maxRequestBytes: number): number {

@@ -120,8 +120,8 @@ export interface Store {
     first: number,
     entries: readonly Uint8Array[] | LogBatch,
   ): Promise<void>;
-  /** Every entry of a named log, in order. */
-  readLog(log: string): Promise<Buffer[]>;
+  /** The entries of a named log from index `from` on (every one by default), in order. */
+  readLog(log: string, from?: number): Promise<Buffer[]>;
   /** How many entries a named log holds (0 for a log never written). */
   logSize(log: string): Promise<number>;
   /** The names of every log. */
@@ -131,8 +131,8 @@ export interface Store {
    * no-op, another note for a size already checkpointed is refused with `store.conflict`.
    */
   putLogCheckpoint(log: string, checkpoint: StoredCheckpoint): Promise<void>;
-  /** Every checkpoint of a named log, by increasing size. */
-  logCheckpoints(log: string): Promise<StoredCheckpoint[]>;
+  /** The checkpoints of a named log for a size of `from` or more (every one), by increasing size. */
+  logCheckpoints(log: string, from?: number): Promise<StoredCheckpoint[]>;
 
   close(): Promise<void>;
 }

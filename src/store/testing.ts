@@ -91,6 +91,15 @@ export function logContract(name: string, open: () => Promise<Store>): void {
       code: "store.conflict",
     });
     assert.deepEqual((await store.readLog("pdp-a")).map(String), ["a", "b", "c", "d", "e"]);
+    // from an index on: at a batch's start, inside one, at the end, past it
+    for (const [from, rest] of [
+      [3, ["d", "e"]],
+      [1, ["b", "c", "d", "e"]],
+      [4, ["e"]],
+      [5, []],
+      [9, []],
+    ] as const)
+      assert.deepEqual((await store.readLog("pdp-a", from)).map(String), rest, `from ${from}`);
     assert.equal(await store.logSize("pdp-a"), 5);
     assert.equal(await store.logSize("pdp-none"), 0);
     assert.deepEqual(await store.logs(), ["pdp-a"]);
@@ -101,6 +110,15 @@ export function logContract(name: string, open: () => Promise<Store>): void {
       code: "store.conflict",
     });
     assert.deepEqual(await store.logCheckpoints("pdp-a"), [{ size: 5, note: "n\n" }]);
+    await store.putLogCheckpoint("pdp-a", { size: 2, note: "two\n" });
+    assert.deepEqual(
+      (await store.logCheckpoints("pdp-a", 3)).map((c) => c.size),
+      [5],
+    );
+    assert.deepEqual(
+      (await store.logCheckpoints("pdp-a", 2)).map((c) => c.size),
+      [2, 5],
+    );
     // an empty batch appends nothing, in every store
     await store.appendLogBatch("pdp-a", 5, []);
     await store.appendLogBatch("pdp-a", 5, { bytes: new Uint8Array(0), count: 0 });

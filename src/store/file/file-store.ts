@@ -160,15 +160,21 @@ export class FileStore implements Store {
     return size;
   }
 
-  async readLog(log: string): Promise<Buffer[]> {
+  async readLog(log: string, from = 0): Promise<Buffer[]> {
     const dir = this.#logDir(log);
+    const names = await this.#batchNames(dir);
+    // from the batch holding entry `from` on (names sort by their first index)
+    let k = 0;
+    while (k + 1 < names.length && Number(names[k + 1]?.split("-")[0]) <= from) k++;
+    let at = names.length > 0 ? Number(names[k]?.split("-")[0]) : 0;
+    if (at > from) at = 0; // no batch starts at or before it: the gap shows below
     const out: Buffer[] = [];
-    for (const name of await this.#batchNames(dir)) {
+    for (const name of names.slice(k)) {
       const [first, count] = name.split("-").map(Number);
-      if (first !== out.length)
+      if (first !== at + out.length)
         throw new SteleError(
           "store.corrupt",
-          `log \`${log}\` has a gap or overlap at entry ${out.length}`,
+          `log \`${log}\` has a gap or overlap at entry ${at + out.length}`,
         );
       const lines = (await readFile(join(dir, "batches", name), "utf8")).split("\n");
       // `<first>-<count>` names (earlier stores) say how many entries they hold
@@ -179,7 +185,7 @@ export class FileStore implements Store {
         );
       for (const line of lines) out.push(Buffer.from(line, "utf8"));
     }
-    return out;
+    return from > at ? out.slice(from - at) : out;
   }
 
   async logs(): Promise<string[]> {
@@ -198,9 +204,11 @@ export class FileStore implements Store {
       );
   }
 
-  async logCheckpoints(log: string): Promise<StoredCheckpoint[]> {
+  async logCheckpoints(log: string, from = 0): Promise<StoredCheckpoint[]> {
     const dir = join(this.#logDir(log), "checkpoints");
-    const names = (await readdir(dir).catch(() => [])).filter((n) => /^\d{20}$/.test(n)).sort();
+    const names = (await readdir(dir).catch(() => []))
+      .filter((n) => /^\d{20}$/.test(n) && Number(n) >= from)
+      .sort();
     return Promise.all(
       names.map(async (n) => ({ size: Number(n), note: await readFile(join(dir, n), "utf8") })),
     );

@@ -191,10 +191,10 @@ export class PostgresStore implements Store {
     return Number(rows[0]?.n ?? 0);
   }
 
-  async readLog(log: string): Promise<Buffer[]> {
+  async readLog(log: string, from = 0): Promise<Buffer[]> {
     const rows = await this.#query<{ bytes: Buffer }>(
-      "SELECT bytes FROM log_entries WHERE log = $1 ORDER BY idx",
-      [logName(log)],
+      "SELECT bytes FROM log_entries WHERE log = $1 AND idx >= $2 ORDER BY idx",
+      [logName(log), from],
     );
     return rows.map((r) => r.bytes);
   }
@@ -219,10 +219,10 @@ export class PostgresStore implements Store {
     if (rows[0]?.note !== checkpoint.note) throw checkpointConflict(checkpoint.size);
   }
 
-  async logCheckpoints(log: string): Promise<StoredCheckpoint[]> {
+  async logCheckpoints(log: string, from = 0): Promise<StoredCheckpoint[]> {
     const rows = await this.#query<{ size: string; note: string }>(
-      "SELECT size, note FROM log_checkpoints WHERE log = $1 ORDER BY size",
-      [logName(log)],
+      "SELECT size, note FROM log_checkpoints WHERE log = $1 AND size >= $2 ORDER BY size",
+      [logName(log), from],
     );
     return rows.map((r) => ({ size: Number(r.size), note: r.note }));
   }
