@@ -102,12 +102,8 @@ export function extendChecked(
         `the first ${size} decisions do not match their checkpoint`,
         { hint: "a logged decision was edited, deleted or reordered, or a checkpoint removed" },
       );
-    let cp: Checkpoint;
-    try {
-      cp = verifyCheckpoint(note, vkey, decisionLogOrigin(log));
-    } catch {
-      throw tampered();
-    }
+    // a bad signature or another log's checkpoint fails as checkLog's do
+    const cp = verifyCheckpoint(note, vkey, decisionLogOrigin(log));
     const batch = batches[i];
     if (cp.size !== size || size - from <= covered || size - from > entries.length || !batch)
       throw tampered();

@@ -344,6 +344,27 @@ test("after a crash a decision point reads only what follows its saved frontier:
   }
 });
 
+test("a log shorter than its saved frontier (batches removed) is refused at open, never continued", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 7; i++) record(f.log); // batches of 5 and 2, the frontier at 7
+    await f.log.close();
+    const batches = join(f.dir, "store", "logs", f.log.name, "batches");
+    rmSync(join(batches, readdirSync(batches).sort().at(-1) as string));
+    await assert.rejects(
+      DecisionLog.open(
+        f.store,
+        f.log.name,
+        await pdpIdentity(join(f.dir, "pdp.key"), "test"),
+        createMetrics(new Runtime("test")),
+      ),
+      { code: "ledger.tampered" },
+    );
+  } finally {
+    await f.done();
+  }
+});
+
 test("after a crash between a batch and its checkpoint, the batch past the saved frontier is ended as not vouched for", async () => {
   const f = await fixture();
   try {

@@ -249,7 +249,7 @@ export class DecisionLog {
   // point's checkpoints (extendChecked). The log's size, or undefined when the frontier is not
   // one to continue from. Decisions before the frontier are not read again: whatever was done to
   // them, this decision point's next checkpoints extend the tree it signed, never theirs, and
-  // `stele decisions verify` finds them.
+  // `stele decisions verify` finds them (only it: such a log is no longer refused at open).
   async #continue(saved: {
     state: FrontierState;
     entries: number;
@@ -261,13 +261,18 @@ export class DecisionLog {
     if (own < 0 || stored[own]?.note !== saved.note || batches !== saved.state.size)
       return undefined;
     const after = stored.slice(own + 1);
-    if (after.length === 0 && (await this.store.logSize(this.name)) === saved.entries) {
+    const total = await this.store.logSize(this.name);
+    // a log shorter than its frontier lost decisions this decision point wrote: the whole log
+    // is read again, and refused
+    if (total < saved.entries) return undefined;
+    if (after.length === 0 && total === saved.entries) {
       await this.#sealer.restore(saved.state);
       this.#size = saved.entries;
       this.openedFrom = "saved frontier";
       return this.#size;
     }
     const entries = await this.store.readLog(this.name, saved.entries);
+    if (saved.entries + entries.length !== total) return undefined;
     const { state, covered } = extendChecked(
       this.name,
       saved.state,

@@ -37,6 +37,23 @@ test("file: a folder removed behind the store's back is made again by the next w
   assert.deepEqual((await store.readLog("pdp-y")).map(String), ["b0"]);
 });
 
+test("file: a log's checkpoints read back in order however many there are", async () => {
+  const store = await openStore(`file:${tempDir()}`);
+  // more than are read at one time
+  for (let size = 1; size <= 150; size++)
+    await store.putLogCheckpoint("pdp-c", { size, note: `n${size}\n` });
+  const all = await store.logCheckpoints("pdp-c");
+  assert.deepEqual(
+    all.map((c) => c.size),
+    Array.from({ length: 150 }, (_, i) => i + 1),
+  );
+  assert.equal(all[149]?.note, "n150\n");
+  assert.deepEqual(
+    (await store.logCheckpoints("pdp-c", 148)).map((c) => c.size),
+    [148, 149, 150],
+  );
+});
+
 test("file: a relative URL resolves against the working directory and file:/// is absolute", async () => {
   const dir = tempDir();
   const rel = await openStore("file:.stele", dir);
@@ -84,4 +101,8 @@ test("file: a writer with a stale idea of a log's size is refused, and old batch
       code: "store.corrupt",
     });
   assert.equal((await a.readLog("pdp-x")).length, 11);
+  // a `<first>-<count>` name beside a `<first>` one: two batches at one index, from anywhere
+  writeFileSync(join(batches, `${"9".padStart(20, "0")}-${"2".padStart(20, "0")}`), "k9\nk10");
+  for (const from of [0, 9, 10])
+    await assert.rejects(a.readLog("pdp-x", from), { code: "store.corrupt" });
 });

@@ -163,6 +163,14 @@ export class FileStore implements Store {
   async readLog(log: string, from = 0): Promise<Buffer[]> {
     const dir = this.#logDir(log);
     const names = await this.#batchNames(dir);
+    // two batches starting at one index (a `<first>-<count>` name beside a `<first>` one)
+    const firsts = names.map((n) => n.split("-")[0]);
+    const twice = firsts.find((f, i) => i > 0 && f === firsts[i - 1]);
+    if (twice !== undefined)
+      throw new SteleError(
+        "store.corrupt",
+        `log \`${log}\` has two batches at entry ${Number(twice)}`,
+      );
     // from the batch holding entry `from` on (names sort by their first index)
     let k = 0;
     while (k + 1 < names.length && Number(names[k + 1]?.split("-")[0]) <= from) k++;
@@ -209,9 +217,19 @@ export class FileStore implements Store {
     const names = (await readdir(dir).catch(() => []))
       .filter((n) => /^\d{20}$/.test(n) && Number(n) >= from)
       .sort();
-    return Promise.all(
-      names.map(async (n) => ({ size: Number(n), note: await readFile(join(dir, n), "utf8") })),
-    );
+    // a few at a time: a busy log has a checkpoint for every batch, more than a process may
+    // hold open at once (EMFILE)
+    const out: StoredCheckpoint[] = [];
+    for (let i = 0; i < names.length; i += 64)
+      out.push(
+        ...(await Promise.all(
+          names.slice(i, i + 64).map(async (n) => ({
+            size: Number(n),
+            note: await readFile(join(dir, n), "utf8"),
+          })),
+        )),
+      );
+    return out;
   }
 
   async close(): Promise<void> {}
