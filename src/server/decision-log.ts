@@ -255,12 +255,13 @@ export class DecisionLog {
     entries: number;
     note: string;
   }): Promise<number | undefined> {
-    const stored = await this.store.logCheckpoints(this.name);
-    const own = stored.findIndex((c) => c.size === saved.entries);
-    const batches = stored.filter((c) => c.size > 0 && c.size <= saved.entries).length;
-    if (own < 0 || stored[own]?.note !== saved.note || batches !== saved.state.size)
-      return undefined;
-    const after = stored.slice(own + 1);
+    // the sizes of every checkpoint (names, not notes: one per batch, so very many), the notes
+    // of the frontier's own and those after it
+    const sizes = await this.store.logCheckpointSizes(this.name);
+    const batches = sizes.filter((size) => size > 0 && size <= saved.entries).length;
+    if (batches !== saved.state.size) return undefined;
+    const [own, ...after] = await this.store.logCheckpoints(this.name, saved.entries);
+    if (own?.size !== saved.entries || own.note !== saved.note) return undefined;
     const total = await this.store.logSize(this.name);
     // a log shorter than its frontier lost decisions this decision point wrote: the whole log
     // is read again, and refused

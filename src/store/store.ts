@@ -133,6 +133,8 @@ export interface Store {
   putLogCheckpoint(log: string, checkpoint: StoredCheckpoint): Promise<void>;
   /** The checkpoints of a named log for a size of `from` or more (every one), by increasing size. */
   logCheckpoints(log: string, from?: number): Promise<StoredCheckpoint[]>;
+  /** The sizes a named log has checkpoints for, increasing: without their notes (cheap). */
+  logCheckpointSizes(log: string): Promise<number[]>;
 
   close(): Promise<void>;
 }

@@ -119,6 +119,8 @@ export function logContract(name: string, open: () => Promise<Store>): void {
       (await store.logCheckpoints("pdp-a", 2)).map((c) => c.size),
       [2, 5],
     );
+    assert.deepEqual(await store.logCheckpointSizes("pdp-a"), [2, 5]);
+    assert.deepEqual(await store.logCheckpointSizes("pdp-none"), []);
     // an empty batch appends nothing, in every store
     await store.appendLogBatch("pdp-a", 5, []);
     await store.appendLogBatch("pdp-a", 5, { bytes: new Uint8Array(0), count: 0 });

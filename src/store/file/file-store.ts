@@ -212,6 +212,14 @@ export class FileStore implements Store {
       );
   }
 
+  async logCheckpointSizes(log: string): Promise<number[]> {
+    const dir = join(this.#logDir(log), "checkpoints");
+    return (await readdir(dir).catch(() => []))
+      .filter((n) => /^\d{20}$/.test(n))
+      .sort()
+      .map(Number);
+  }
+
   async logCheckpoints(log: string, from = 0): Promise<StoredCheckpoint[]> {
     const dir = join(this.#logDir(log), "checkpoints");
     const names = (await readdir(dir).catch(() => []))

@@ -227,6 +227,14 @@ export class PostgresStore implements Store {
     return rows.map((r) => ({ size: Number(r.size), note: r.note }));
   }
 
+  async logCheckpointSizes(log: string): Promise<number[]> {
+    const rows = await this.#query<{ size: string }>(
+      "SELECT size FROM log_checkpoints WHERE log = $1 ORDER BY size",
+      [logName(log)],
+    );
+    return rows.map((r) => Number(r.size));
+  }
+
   async close(): Promise<void> {
     await this.#pool.end();
   }
