@@ -168,15 +168,18 @@ test("a queue half full of large decisions is written at once, not at the next t
       env: "test",
       version: 1,
     });
-    // 2 KB each: 100 of them would not fit the queue at once
+    // the worker started first (a slow machine takes a while to start a thread)
+    log.record(response("small"), { input: {} });
+    await log.flush();
+    // 2 KB each, a few milliseconds apart: 100 of them would not fit the queue at once
     for (let i = 0; i < 100; i++) {
       log.record(response(`big-${i}`), { input: { text: "x".repeat(2000) } });
-      await sleep(2);
+      await sleep(5);
     }
     await until(() => log.size >= 50, "batches started by the queue's memory");
     assert.equal(await dropsOf(metrics), 0);
     await log.flush();
-    assert.equal(log.size, 100);
+    assert.equal(log.size, 101);
     const [report] = await verifyDecisionLogs(store);
     assert.equal(report?.ok, true, report?.problem?.message);
   } finally {
