@@ -107,6 +107,9 @@ async function main(): Promise<void> {
         `the log holds ${report?.entries} decisions (expected ${expected}): ${report?.problem?.message ?? ""}`,
       );
     console.log(`correctness: ${report.entries} decisions logged, and the log verifies`);
+    let bytes = 0;
+    for (const line of await store.readLog(identity.name)) bytes += line.length + 1;
+    console.log(`a logged decision: ${(bytes / report.entries).toFixed(0)} bytes on average`);
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     const off = {
       main: median(results.off.map((x) => x.main)),

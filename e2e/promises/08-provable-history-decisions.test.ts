@@ -1,7 +1,8 @@
 // DESIGN promise 8 under attack, for decisions: every decision a decision point makes goes to a
 // tamper-evident log in the store, a batch a Merkle leaf, every batch ended by a checkpoint the
 // decision point signs. A decision edited, a checkpoint removed, fails `stele decisions verify`
-// (exit 1); a decision added behind the decision point's back is never signed as its own.
+// (exit 1); a decision added behind the decision point's back is never signed as its own, and one
+// edited while it was down is never signed over.
 import assert from "node:assert/strict";
 import { appendFileSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -101,6 +102,27 @@ test("a decision added while the decision point was down is never signed as its 
     assert.equal(code, 0);
     assert.deepEqual([log.entries, log.unvouched, log.uncovered], [9, 1, 0]);
     assert.match(human, /1 not vouched for/);
+  } finally {
+    restore();
+  }
+});
+
+test("a decision edited while the decision point was down is never signed over: it starts, and verify still fails", async () => {
+  try {
+    // the decision point stopped cleanly: it continues from its saved frontier without reading
+    // the log again, so the edit is not its to find; its new checkpoints extend the tree it
+    // signed before, and verify finds the edit under them
+    const file = readdirSync(join(logDir, "batches"))
+      .map((b) => join(logDir, "batches", b))
+      .find((f) => readFileSync(f, "utf8").includes('"label":"q1"'));
+    assert.ok(file, "a batch holds q1");
+    writeFileSync(file, readFileSync(file, "utf8").replace('"label":"q1"', '"label":"qX"'));
+    await decide(2, first.state);
+    const { code, log } = verify(first.name);
+    assert.equal(code, 1);
+    assert.equal(log.problem.code, "ledger.tampered");
+    // it did go on: its two new decisions are in the log
+    assert.equal(log.entries, 8);
   } finally {
     restore();
   }

@@ -96,23 +96,22 @@ export function extendChecked(
   );
   let covered = 0;
   for (const [i, { size, note }] of after.entries()) {
-    const tampered = () =>
-      new SteleError(
-        "ledger.tampered",
-        `the first ${size} decisions do not match their checkpoint`,
-        { hint: "a logged decision was edited, deleted or reordered, or a checkpoint removed" },
-      );
     // a bad signature or another log's checkpoint fails as checkLog's do
     const cp = verifyCheckpoint(note, vkey, decisionLogOrigin(log));
     const batch = batches[i];
     if (cp.size !== size || size - from <= covered || size - from > entries.length || !batch)
-      throw tampered();
+      throw unmatched(size);
     frontier.append(batch);
-    if (!hashEqual(cp.root, frontier.root())) throw tampered();
+    if (!hashEqual(cp.root, frontier.root())) throw unmatched(size);
     covered = size - from;
   }
   return { state: frontier.snapshot(), covered };
 }
+
+const unmatched = (size: number) =>
+  new SteleError("ledger.tampered", `the first ${size} decisions do not match their checkpoint`, {
+    hint: "a logged decision was edited, deleted or reordered, or a checkpoint removed",
+  });
 
 /** What a log's checkpoints prove of its entries. */
 export interface CheckedLog {
@@ -165,11 +164,7 @@ export function checkLog(
       leaves = cp.size;
     }
     if (cp.size !== size || cp.size > entries.length || !hashEqual(cp.root, tree.root(leaves)))
-      throw new SteleError(
-        "ledger.tampered",
-        `the first ${cp.size} decisions do not match their checkpoint`,
-        { hint: "a logged decision was edited, deleted or reordered, or a checkpoint removed" },
-      );
+      throw unmatched(cp.size);
     // each checkpoint extends the one before in the same format (the tree's sizes in leaves)
     if (previous && previous.legacy === legacy) {
       const before = { ...previous.cp, size: previous.leaves };

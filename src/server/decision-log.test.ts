@@ -11,6 +11,7 @@ import { verifyDecisionLogs } from "./decision-audit.js";
 import {
   batchesOf,
   DecisionLog,
+  type DecisionLogOptions,
   decisionLogOrigin,
   frontierDoc,
   logKeyDoc,
@@ -72,6 +73,16 @@ async function fixture(wrap: (store: Store) => Store = (s) => s) {
     store,
     log,
     drops,
+    /** The same log opened again, as a restarted decision point would (the store wrapped). */
+    reopen(options: DecisionLogOptions = { flushIntervalMs: 60_000, maxBatch: 5 }, on = store) {
+      return DecisionLog.open(
+        on,
+        identity.name,
+        identity,
+        createMetrics(new Runtime("t")),
+        options,
+      );
+    },
     async done() {
       await log.close();
       await store.close();
@@ -99,22 +110,24 @@ function watchWorkers() {
   };
 }
 
+// a response with no policy, as the decision point would answer it
+const answer = (id: string, decision: "allow" | "deny" = "deny"): DecisionResponse => ({
+  decision,
+  policies: [],
+  warnings: [],
+  exceptions: [],
+  errors: [],
+  bundle: "sha256:00",
+  id,
+  time: "2026-11-29T00:00:00.000Z",
+  env: "test",
+  version: 1,
+});
+
 let n = 0;
 function record(log: DecisionLog): void {
   const id = `d-${n++}`;
-  const response: DecisionResponse = {
-    decision: "deny",
-    policies: [],
-    warnings: [],
-    exceptions: [],
-    errors: [],
-    bundle: "sha256:00",
-    id,
-    time: "2026-11-29T00:00:00.000Z",
-    env: "test",
-    version: 1,
-  };
-  log.record(response, { input: { id, text: "line\nbreak é \u2028" } });
+  log.record(answer(id), { input: { id, text: "line\nbreak é \u2028" } });
 }
 
 // polls `ok` on the real clock (the tests below mock only setInterval)
@@ -156,24 +169,12 @@ test("a queue half full of large decisions is written at once, not at the next t
     flushIntervalMs: 3_600_000,
   });
   try {
-    const response = (id: string): DecisionResponse => ({
-      decision: "allow",
-      policies: [],
-      warnings: [],
-      exceptions: [],
-      errors: [],
-      bundle: "sha256:00",
-      id,
-      time: "2026-11-29T00:00:00.000Z",
-      env: "test",
-      version: 1,
-    });
     // the worker started first (a slow machine takes a while to start a thread)
-    log.record(response("small"), { input: {} });
+    log.record(answer("small"), { input: {} });
     await log.flush();
     // 2 KB each, a few milliseconds apart: 100 of them would not fit the queue at once
     for (let i = 0; i < 100; i++) {
-      log.record(response(`big-${i}`), { input: { text: "x".repeat(2000) } });
+      log.record(answer(`big-${i}`), { input: { text: "x".repeat(2000) } });
       await sleep(5);
     }
     await until(() => log.size >= 50, "batches started by the queue's memory");
@@ -310,12 +311,7 @@ test("after a crash a decision point reads only what follows its saved frontier:
       for (let i = 0; i < 7; i++) record(f.log);
       await f.log.close();
       const name = f.log.name;
-      const identity = await pdpIdentity(join(f.dir, "pdp.key"), "test");
-      const open = () =>
-        DecisionLog.open(f.store, name, identity, createMetrics(new Runtime("test")), {
-          flushIntervalMs: 60_000,
-          maxBatch: 5,
-        });
+      const open = () => f.reopen();
       // the frontier as saved at 7 decisions; 6 more are written, then a crash leaves it there
       const at7 = await f.store.readDoc(frontierDoc(name));
       const a = await open();
@@ -354,15 +350,7 @@ test("a log shorter than its saved frontier (batches removed) is refused at open
     await f.log.close();
     const batches = join(f.dir, "store", "logs", f.log.name, "batches");
     rmSync(join(batches, readdirSync(batches).sort().at(-1) as string));
-    await assert.rejects(
-      DecisionLog.open(
-        f.store,
-        f.log.name,
-        await pdpIdentity(join(f.dir, "pdp.key"), "test"),
-        createMetrics(new Runtime("test")),
-      ),
-      { code: "ledger.tampered" },
-    );
+    await assert.rejects(f.reopen(), { code: "ledger.tampered" });
   } finally {
     await f.done();
   }
@@ -373,24 +361,13 @@ test("after a crash between a batch and its checkpoint, the batch past the saved
   try {
     for (let i = 0; i < 3; i++) record(f.log);
     await f.log.close();
-    const name = f.log.name;
-    const identity = await pdpIdentity(join(f.dir, "pdp.key"), "test");
     // a batch whose checkpoint the store does not take: as a crash between the two leaves it
     let failing = true;
-    const a = await DecisionLog.open(
-      checkpointsFail(() => failing)(f.store),
-      name,
-      identity,
-      createMetrics(new Runtime("test")),
-      { flushIntervalMs: 60_000, maxBatch: 5 },
-    );
+    const a = await f.reopen(undefined, checkpointsFail(() => failing)(f.store));
     for (let i = 0; i < 4; i++) record(a);
     await a.close();
     failing = false;
-    const b = await DecisionLog.open(f.store, name, identity, createMetrics(new Runtime("test")), {
-      flushIntervalMs: 60_000,
-      maxBatch: 5,
-    });
+    const b = await f.reopen();
     assert.equal(b.openedFrom, "saved frontier and the batches after it");
     assert.equal(b.size, 7);
     record(b);
@@ -495,18 +472,7 @@ test("when the queue's memory is full, new decisions are dropped and counted, an
 
 test("a logged request is the one the route read: its text, line breaks made spaces; replay reads it", async () => {
   const f = await fixture();
-  const response: DecisionResponse = {
-    decision: "allow",
-    policies: [],
-    warnings: [],
-    exceptions: [],
-    errors: [],
-    bundle: "sha256:00",
-    id: "d-text",
-    time: "2026-11-29T00:00:00.000Z",
-    env: "test",
-    version: 1,
-  };
+  const response = answer("d-text", "allow");
   const text = '{\r\n  "policies": ["a"],\n  "input": {"s": "é \\n \u2028"}\n}';
   f.log.record(response, { input: { s: "é \n \u2028" }, policies: ["a"] }, response, text);
   await f.log.flush();
@@ -748,13 +714,7 @@ test("a decision point stopped between a batch and its checkpoint checkpoints it
     for (let i = 0; i < 5; i++) record(f.log);
     await f.log.close();
     assert.equal((await verifyDecisionLogs(f.store))[0]?.uncovered, 5);
-    const again = await DecisionLog.open(
-      f.store,
-      f.log.name,
-      await pdpIdentity(join(f.dir, "pdp.key"), "test"),
-      createMetrics(new Runtime("test")),
-      { flushIntervalMs: 60_000, maxBatch: 5 },
-    );
+    const again = await f.reopen();
     assert.equal(again.openedFrom, "stored entries");
     for (let i = 0; i < 3; i++) record(again);
     await again.close();
@@ -840,16 +800,7 @@ test("a log rewritten with its checkpoints removed is never signed by its decisi
     const [report] = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, false);
     // and it does not start on such a log either
-    await assert.rejects(
-      DecisionLog.open(
-        f.store,
-        f.log.name,
-        await pdpIdentity(join(f.dir, "pdp.key"), "test"),
-        createMetrics(new Runtime("test")),
-        { maxBatch: 5 },
-      ),
-      { code: "ledger.tampered" },
-    );
+    await assert.rejects(f.reopen({ maxBatch: 5 }), { code: "ledger.tampered" });
   } finally {
     await f.done();
   }
@@ -894,13 +845,7 @@ test("a saved frontier of another shape than the log's batches is not used, even
       roots: [Buffer.from(root).toString("base64")],
     };
     await f.store.writeDoc(frontierDoc(name), Buffer.from(JSON.stringify(collapsed)));
-    const again = await DecisionLog.open(
-      f.store,
-      name,
-      await pdpIdentity(join(f.dir, "pdp.key"), "test"),
-      createMetrics(new Runtime("test")),
-      { maxBatch: 5 },
-    );
+    const again = await f.reopen({ maxBatch: 5 });
     assert.equal(again.openedFrom, "stored entries");
     for (let i = 0; i < 3; i++) record(again);
     await again.close();

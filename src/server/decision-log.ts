@@ -135,9 +135,8 @@ export class DecisionLog {
         queueBytes: options.queueBytes ?? queueBytesFor(options.maxRequestBytes ?? 0),
         maxRequestBytes: options.maxRequestBytes ?? 0,
         // a batch costs a file (or a transaction), an fsync and a signed checkpoint whatever its
-        // size: a few large ones a second cost the request thread less than many small ones
-        // (`POST /v1/decide` under wrk here: more throughput and no worse a p99 at 250 ms than
-        // at 50 ms); a crash loses at most what was queued since the last one
+        // size: a few large ones a second cost the request thread less than many small ones; a
+        // crash loses at most what was queued since the last one (`--decision-log-interval`)
         maxBatch: options.maxBatch ?? 10_000,
         flushIntervalMs: options.flushIntervalMs ?? 250,
         sample: options.sample ?? 1,
@@ -147,8 +146,7 @@ export class DecisionLog {
     // where the log's own signed checkpoint vouches for the saved frontier, continue from it,
     // reading only what was written after it; otherwise hash the whole log again
     const saved = await readFrontier(store, name, key.vkey, origin);
-    const continued = saved ? await log.#continue(saved) : undefined;
-    if (continued === undefined) {
+    if (!(saved && (await log.#continue(saved)))) {
       log.#size = await log.#rebuild();
       log.openedFrom = "stored entries";
     }
@@ -189,9 +187,14 @@ export class DecisionLog {
     // no room: the store is not keeping up; counted, never waited for
     if (!queued) this.metrics.decisionLogDrops.inc();
     // the queue's memory half taken (large decisions, or many) before the next tick: write now
-    const ring = this.#sealer.ring;
-    if (this.#flushing === undefined && 2 * ring.bytes > ring.capacity)
+    if (this.#flushing === undefined && this.#crowded())
       void this.#turn(false).catch(() => undefined);
+  }
+
+  // the queue's memory half taken: a batch goes now, not at the next tick
+  #crowded(): boolean {
+    const ring = this.#sealer.ring;
+    return 2 * ring.bytes > ring.capacity;
   }
 
   /** Decisions queued or being written, not written yet. */
@@ -246,34 +249,33 @@ export class DecisionLog {
   // checkpoint is the one stored for its size, and the frontier has as many batches (leaves) as
   // there are checkpoints under it. The decisions after it, written before a crash kept the
   // frontier from being saved again, are read and checked batch by batch against this decision
-  // point's checkpoints (extendChecked). The log's size, or undefined when the frontier is not
-  // one to continue from. Decisions before the frontier are not read again: whatever was done to
+  // point's checkpoints (extendChecked). False when the frontier is not one to continue from. Decisions before the frontier are not read again: whatever was done to
   // them, this decision point's next checkpoints extend the tree it signed, never theirs, and
   // `stele decisions verify` finds them (only it: such a log is no longer refused at open).
   async #continue(saved: {
     state: FrontierState;
     entries: number;
     note: string;
-  }): Promise<number | undefined> {
+  }): Promise<boolean> {
     // the sizes of every checkpoint (names, not notes: one per batch, so very many), the notes
     // of the frontier's own and those after it
     const sizes = await this.store.logCheckpointSizes(this.name);
     const batches = sizes.filter((size) => size > 0 && size <= saved.entries).length;
-    if (batches !== saved.state.size) return undefined;
+    if (batches !== saved.state.size) return false;
     const [own, ...after] = await this.store.logCheckpoints(this.name, saved.entries);
-    if (own?.size !== saved.entries || own.note !== saved.note) return undefined;
+    if (own?.size !== saved.entries || own.note !== saved.note) return false;
     const total = await this.store.logSize(this.name);
     // a log shorter than its frontier lost decisions this decision point wrote: the whole log
     // is read again, and refused
-    if (total < saved.entries) return undefined;
+    if (total < saved.entries) return false;
     if (after.length === 0 && total === saved.entries) {
       await this.#sealer.restore(saved.state);
       this.#size = saved.entries;
       this.openedFrom = "saved frontier";
-      return this.#size;
+      return true;
     }
     const entries = await this.store.readLog(this.name, saved.entries);
-    if (saved.entries + entries.length !== total) return undefined;
+    if (saved.entries + entries.length !== total) return false;
     const { state, covered } = extendChecked(
       this.name,
       saved.state,
@@ -282,11 +284,10 @@ export class DecisionLog {
       after,
       this.vkey,
     );
-    const size = saved.entries + entries.length;
-    await this.#endTail(state, entries.slice(covered), size);
-    this.#size = size;
+    await this.#endTail(state, entries.slice(covered), total);
+    this.#size = total;
     this.openedFrom = "saved frontier and the batches after it";
-    return size;
+    return true;
   }
 
   // a decision point stopped between a batch and its checkpoint leaves at most one batch past
@@ -372,9 +373,7 @@ export class DecisionLog {
   // never throws: every decision ends written, or counted as dropped. Under load the timer
   // writes one batch a tick, not one after another as fast as the store takes them: each batch
   // costs the request thread file calls, a signature and a round trip to the worker, whatever
-  // its size (here, `POST /v1/decide` under wrk as `npm run bench:server` runs it: about 10%
-  // more throughput than back-to-back batches, whose size the store's fsyncs set; p99 within
-  // the machine's noise of it)
+  // its size, and back-to-back batches are as many as the store's fsyncs allow
   async #drain(all: boolean): Promise<void> {
     for (;;) {
       try {
@@ -428,8 +427,7 @@ export class DecisionLog {
         // missing or stale saved frontier only means a slower restart
       }
       // a full batch waits, or the queue's memory is half taken (large decisions): go on
-      const ring = this.#sealer.ring;
-      if (!all && ring.count < this.options.maxBatch && 2 * ring.bytes < ring.capacity) return;
+      if (!all && this.#sealer.held < this.options.maxBatch && !this.#crowded()) return;
     }
   }
 }
