@@ -46,6 +46,26 @@ function verify(name: string): { code: number | null; log: any; human: string } 
   return { code: r.code, log, human: repo.run("decisions", "verify").stdout };
 }
 
+// `stele decisions replay ID`: its exit code, its --json replay, and its human report
+// biome-ignore lint/suspicious/noExplicitAny: assertions read the whole --json report
+function replay(id: string): { code: number | null; human: string } & Record<string, any> {
+  const r = repo.run("decisions", "replay", id, "--json");
+  assert.ok(r.code === 0 || r.code === 1, r.stdout + r.stderr);
+  return {
+    ...JSON.parse(r.stdout).replay,
+    code: r.code,
+    human: repo.run("decisions", "replay", id).stdout,
+  };
+}
+
+// the id of the logged decision asked with `label`
+function idOf(label: string): string {
+  for (const b of readdirSync(join(logDir, "batches")))
+    for (const line of readFileSync(join(logDir, "batches", b), "utf8").split("\n"))
+      if (line.includes(`"label":"${label}"`)) return JSON.parse(line).id;
+  throw new Error(`no logged decision asked with ${label}`);
+}
+
 const first = await decide(6);
 const logDir = join(store, "logs", first.name);
 const pristine = join(tempDir("stele-08d-"), "store");
@@ -78,6 +98,31 @@ test("a logged decision edited by hand fails `stele decisions verify`", () => {
   }
 });
 
+test("replay vouches only for what the log proves: a decision beside an edited one replays the same, and is not proven", () => {
+  const q1 = idOf("q1");
+  const pristineReplay = replay(q1);
+  assert.deepEqual(
+    [pristineReplay.code, pristineReplay.same, pristineReplay.proven],
+    [0, true, true],
+  );
+  assert.match(pristineReplay.human, /proven: a checkpoint signed by/);
+  try {
+    // q0 edited, q1 untouched: q1 still replays the same, but the checkpoint that vouched for
+    // it commits to q0 too (in q1's batch, or in one before it), and no longer matches
+    const file = readdirSync(join(logDir, "batches"))
+      .map((b) => join(logDir, "batches", b))
+      .find((f) => readFileSync(f, "utf8").includes('"label":"q0"'));
+    assert.ok(file, "a batch holds q0");
+    writeFileSync(file, readFileSync(file, "utf8").replace('"label":"q0"', '"label":"qX"'));
+    const r = replay(q1);
+    assert.equal(r.code, 1);
+    assert.deepEqual([r.same, r.proven, r.problem.code], [true, false, "ledger.tampered"]);
+    assert.match(r.human, /same decision\nNOT PROVEN: the first \d+ decisions do not match/);
+  } finally {
+    restore();
+  }
+});
+
 test("a checkpoint removed by hand moves a batch's bounds, and fails `stele decisions verify`", () => {
   try {
     const [checkpoint] = readdirSync(join(logDir, "checkpoints")).sort();
@@ -96,12 +141,28 @@ test("a decision added while the decision point was down is never signed as its 
     const [last] = readdirSync(join(logDir, "batches")).sort().reverse();
     const file = join(logDir, "batches", last ?? "");
     const line = readFileSync(file, "utf8").split("\n").at(-1) ?? "";
-    appendFileSync(file, `\n${line.replace('"decision":"', '"decision":"allow","was":"')}`);
+    const id = JSON.parse(line).id as string;
+    const added = line
+      .replace('"decision":"', '"decision":"allow","was":"')
+      .replace(id, "00000000-0000-4000-8000-000000000001");
+    appendFileSync(file, `\n${added}`);
+    // before the decision point starts again, no checkpoint covers it: replay says so
+    const early = replay("00000000-0000-4000-8000-000000000001");
+    assert.equal(early.code, 1);
+    assert.deepEqual([early.proven, early.problem.code], [false, "ledger.bad_checkpoint"]);
+    assert.match(early.human, /NOT PROVEN: no checkpoint covers it yet/);
     await decide(2, first.state);
     const { code, log, human } = verify(first.name);
     assert.equal(code, 0);
     assert.deepEqual([log.entries, log.unvouched, log.uncovered], [9, 1, 0]);
     assert.match(human, /1 not vouched for/);
+    // after: a checkpoint covers it, and says it does not vouch for it
+    const late = replay("00000000-0000-4000-8000-000000000001");
+    assert.equal(late.code, 1);
+    assert.equal(late.proven, false);
+    assert.match(late.human, /NOT PROVEN: its checkpoint does not vouch for it/);
+    // the decision point's own decisions, before and after it, are proven
+    assert.deepEqual([replay(id).code, replay(id).proven], [0, true]);
   } finally {
     restore();
   }

@@ -1,9 +1,9 @@
 import { type Decision, type DecisionRequest, decide } from "../engine/index.js";
 import { SteleError } from "../errors.js";
 import { parseVerifierKey } from "../ledger/index.js";
-import { type Store, type StoredCheckpoint, storedBundle } from "../store/index.js";
+import { type Store, storedBundle } from "../store/index.js";
 import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
-import { checkLog } from "./decision-log-format.js";
+import { checkStoredLog } from "./decision-log-format.js";
 import { isNameOf } from "./identity.js";
 import { type DecisionResponse, readDecisionRequest } from "./wire.js";
 
@@ -35,71 +35,69 @@ export async function verifyDecisionLogs(store: Store): Promise<LogReport[]> {
 }
 
 async function verifyLog(store: Store, log: string): Promise<LogReport> {
-  let entries: Buffer[] = [];
-  let checkpoints = 0;
-  let covered = 0;
-  const fail = (e: unknown, index?: number): LogReport => {
+  const fail = (
+    e: SteleError,
+    at: { entries: number; checkpoints: number; covered: number },
+    index?: number,
+  ): LogReport => ({
+    log,
+    ok: false,
+    entries: at.entries,
+    checkpoints: at.checkpoints,
+    uncovered: at.entries - at.covered,
+    problem: {
+      ...(index !== undefined && { index }),
+      code: e.code,
+      message: index !== undefined ? `decision ${index}: ${e.message}` : e.message,
+    },
+  });
+  let vkey: string;
+  try {
+    vkey = await logKey(store, log);
+  } catch (e) {
     if (!(e instanceof SteleError)) throw e;
-    return {
-      log,
-      ok: false,
-      entries: entries.length,
-      checkpoints,
-      uncovered: entries.length - covered,
-      problem: {
-        ...(index !== undefined && { index }),
-        code: e.code,
-        message: index !== undefined ? `decision ${index}: ${e.message}` : e.message,
-      },
-    };
-  };
-  // the checkpoints before the entries: a decision point appending meanwhile adds entries a
-  // checkpoint read first never claims, never the other way round
-  let stored: StoredCheckpoint[];
-  try {
-    stored = await store.logCheckpoints(log);
-    entries = await store.readLog(log);
-  } catch (e) {
-    return fail(e);
+    const entries = await store.logSize(log).catch(() => 0);
+    return fail(e, { entries, checkpoints: 0, covered: 0 });
   }
-  for (const [i, bytes] of entries.entries()) {
-    try {
-      readEntry(bytes);
-    } catch (e) {
-      return fail(e, i);
-    }
+  // read and checked a run at a time: every entry parses and names a bundle, and every
+  // checkpoint commits to the entries under it. Checkpoints are read as the entries reach them:
+  // a decision point appending meanwhile adds entries (and checkpoints) this check may or may
+  // not reach, never a checkpoint without its entries
+  const checked = await checkStoredLog(store, log, vkey, { entry: (bytes) => readEntry(bytes) });
+  // the check stops at its first problem; the report still says how many decisions the log holds
+  if (checked.problem) {
+    const entries = await store.logSize(log).catch(() => checked.entries);
+    return fail(checked.problem.error, { ...checked, entries }, checked.problem.index);
   }
-  const vkey = (await store.readDoc(logKeyDoc(log)))?.toString("utf8");
-  if (!vkey)
-    return fail(
-      new SteleError("ledger.bad_checkpoint", `decision log \`${log}\` has no verifier key`),
-    );
-  let unvouched = 0;
-  try {
-    // the key is the one the log's name was made from (identity.ts): a key put in its place
-    // would need the log renamed too
-    if (!isNameOf(log, parseVerifierKey(vkey).publicKey))
-      throw new SteleError(
-        "ledger.bad_checkpoint",
-        `the verifier key stored for decision log \`${log}\` is not the key its name was made from`,
-        { hint: "someone replaced decision-logs/<log>.vkey in the store" },
-      );
-    ({ checkpoints, covered, unvouched } = checkLog(log, entries, stored, vkey));
-  } catch (e) {
-    return fail(e);
-  }
-  if (entries.length > 0 && checkpoints === 0)
+  if (checked.entries > 0 && checked.checkpoints === 0)
     return fail(
       new SteleError("ledger.bad_checkpoint", "decisions were logged but never checkpointed"),
+      checked,
     );
   return {
     log,
     ok: true,
-    entries: entries.length,
-    checkpoints,
-    uncovered: entries.length - covered,
-    unvouched,
+    entries: checked.entries,
+    checkpoints: checked.checkpoints,
+    uncovered: checked.entries - checked.covered,
+    unvouched: checked.unvouched,
   };
+}
+
+// the verifier key of a decision log's checkpoints: the one its name was made from
+async function logKey(store: Store, log: string): Promise<string> {
+  const vkey = (await store.readDoc(logKeyDoc(log)))?.toString("utf8");
+  if (!vkey)
+    throw new SteleError("ledger.bad_checkpoint", `decision log \`${log}\` has no verifier key`);
+  // the key is the one the log's name was made from (identity.ts): a key put in its place
+  // would need the log renamed too
+  if (!isNameOf(log, parseVerifierKey(vkey).publicKey))
+    throw new SteleError(
+      "ledger.bad_checkpoint",
+      `the verifier key stored for decision log \`${log}\` is not the key its name was made from`,
+      { hint: "someone replaced decision-logs/<log>.vkey in the store" },
+    );
+  return vkey;
 }
 
 function readEntry(bytes: Uint8Array): LoggedDecision & { readonly asked: DecisionRequest } {
@@ -191,27 +189,96 @@ export interface Replay {
   readonly replayed: Decision;
   /** Whether the replay gave the same decision, per-policy effects and matched rules. */
   readonly same: boolean;
+  /**
+   * Whether the logged decision is the one the decision point wrote: a checkpoint it signed
+   * vouches for it, and the log verifies up to that checkpoint.
+   */
+  readonly proven: boolean;
+  /** Why it is not proven. */
+  readonly problem?: { readonly code: string; readonly message: string };
 }
 
-/** Finds a decision by id in the store's logs and re-evaluates it on its bundle. */
+/**
+ * Finds a decision by id in the store's logs, re-evaluates it on its bundle, and checks that
+ * its log proves it: read a run at a time, up to the checkpoint that covers it.
+ */
 export async function replayDecision(store: Store, id: string): Promise<Replay> {
   for (const log of await store.logs()) {
-    const entries = await store.readLog(log);
-    for (const [index, bytes] of entries.entries()) {
-      if (!Buffer.from(bytes).includes(id)) continue;
-      const { asked, ...logged } = readEntry(bytes);
-      if (logged.id !== id) continue;
-      const bundle = await storedBundle(store, logged.bundle);
-      const replayed = decide(bundle.set, asked, {
-        now: Date.parse(logged.time),
-        bundle: logged.bundle,
-      });
-      return { id, log, index, logged, replayed, same: sameDecision(logged.decision, replayed) };
-    }
+    const found = await findEntry(store, log, id);
+    if (!found) continue;
+    const { asked, ...logged } = found.entry;
+    const bundle = await storedBundle(store, logged.bundle);
+    const replayed = decide(bundle.set, asked, {
+      now: Date.parse(logged.time),
+      bundle: logged.bundle,
+    });
+    const problem = await unproven(store, log, found.index);
+    return {
+      id,
+      log,
+      index: found.index,
+      logged,
+      replayed,
+      same: sameDecision(logged.decision, replayed),
+      proven: problem === undefined,
+      ...(problem && { problem: { code: problem.code, message: problem.message } }),
+    };
   }
   throw new SteleError("store.not_found", `no logged decision has id \`${id}\``, {
     hint: "decision ids are in every /v1/decide response (`id`)",
   });
+}
+
+// the logged decision with this id in a log, and its index
+async function findEntry(
+  store: Store,
+  log: string,
+  id: string,
+): Promise<{ index: number; entry: ReturnType<typeof readEntry> } | undefined> {
+  let index = 0;
+  for await (const run of store.scanLog(log)) {
+    for (const bytes of run) {
+      if (bytes.includes(id)) {
+        const entry = readEntry(bytes);
+        if (entry.id === id) return { index, entry };
+      }
+      index++;
+    }
+  }
+  return undefined;
+}
+
+// why the log does not prove its decision at `index`, if it does not: the log is checked up to
+// the first checkpoint past it, which must vouch for it
+async function unproven(store: Store, log: string, index: number): Promise<SteleError | undefined> {
+  let vouched = false;
+  try {
+    const checked = await checkStoredLog(store, log, await logKey(store, log), {
+      enough: (covered, v) => {
+        vouched = v;
+        return covered > index;
+      },
+    });
+    if (checked.problem) return checked.problem.error;
+    if (checked.covered <= index)
+      return new SteleError(
+        "ledger.bad_checkpoint",
+        "no checkpoint covers it yet: it was logged after the last one",
+        {
+          hint: "a running decision point signs its batches within a second; one that stopped before it could leaves them unsigned",
+        },
+      );
+  } catch (e) {
+    if (e instanceof SteleError) return e;
+    throw e;
+  }
+  if (!vouched)
+    return new SteleError(
+      "ledger.bad_checkpoint",
+      "its checkpoint does not vouch for it: the decision point found it in the store without a checkpoint when it started again",
+      { hint: "it cannot tell such decisions from ones written behind its back" },
+    );
+  return undefined;
 }
 
 function sameDecision(a: Decision, b: Decision): boolean {

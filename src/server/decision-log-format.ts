@@ -1,3 +1,4 @@
+import { createHash, type Hash } from "node:crypto";
 import { SteleError } from "../errors.js";
 import {
   type Checkpoint,
@@ -5,12 +6,10 @@ import {
   hashEqual,
   type LedgerKey,
   MerkleFrontier,
-  MerkleTree,
-  requireConsistent,
   signCheckpoint,
   verifyCheckpoint,
 } from "../ledger/index.js";
-import type { StoredCheckpoint } from "../store/index.js";
+import type { Store, StoredCheckpoint } from "../store/index.js";
 
 // The decision log's format in the store. Each batch of decisions is one leaf of the log's Merkle
 // tree: SHA-256(0x00 ‖ its lines joined by newlines). A checkpoint, signed with the decision
@@ -50,63 +49,19 @@ export function signBatches(
   return signCheckpoint(cp, key.privateKey, key.name);
 }
 
-/**
- * A log's entries as its batches, each its entries joined by newlines: the spans between the
- * checkpoint sizes given, then whatever follows the last.
- */
-export function batchesOf(entries: readonly Uint8Array[], sizes: readonly number[]): Buffer[] {
-  const batches: Buffer[] = [];
-  let start = 0;
-  const join = (end: number) => {
-    const parts: Uint8Array[] = [];
-    for (let i = start; i < end; i++) {
-      if (i > start) parts.push(NEWLINE);
-      parts.push(entries[i] as Uint8Array);
-    }
-    batches.push(Buffer.concat(parts));
-    start = end;
-  };
-  for (const size of sizes) if (size > start && size <= entries.length) join(size);
-  if (entries.length > start) join(entries.length);
-  return batches;
+/** Entries joined by newlines: one batch, as it is hashed (one leaf) and stored. */
+export function joinLines(entries: readonly Uint8Array[]): Buffer {
+  const parts: Uint8Array[] = [];
+  for (const [i, e] of entries.entries()) {
+    if (i > 0) parts.push(NEWLINE);
+    parts.push(e);
+  }
+  return Buffer.concat(parts);
 }
 
 const NEWLINE = Uint8Array.of(0x0a);
-
-/**
- * A saved frontier (the tree of a log's first `from` decisions, its leaves batches) extended by
- * the batches stored after it, each checked against the checkpoint that ends it: signed by `vkey`
- * for this log, its root the frontier's with the batch appended. `entries` are the decisions from
- * `from` on, `after` the checkpoints past `from` by increasing size. Returns the frontier and how
- * many of `entries` a checkpoint covers (what follows is a batch no checkpoint ends). Throws
- * `ledger.tampered` at the first batch that is not what its checkpoint says.
- */
-export function extendChecked(
-  log: string,
-  state: FrontierState,
-  from: number,
-  entries: readonly Uint8Array[],
-  after: readonly StoredCheckpoint[],
-  vkey: string,
-): { state: FrontierState; covered: number } {
-  const frontier = MerkleFrontier.restore(state);
-  const batches = batchesOf(
-    entries,
-    after.map((c) => c.size - from),
-  );
-  let covered = 0;
-  for (const [i, { size, note }] of after.entries()) {
-    // a bad signature or another log's checkpoint fails as checkLog's do
-    const cp = verifyCheckpoint(note, vkey, decisionLogOrigin(log));
-    const batch = batches[i];
-    if (cp.size !== size || size - from <= covered || size - from > entries.length || !batch)
-      throw unmatched(size);
-    frontier.append(batch);
-    if (!hashEqual(cp.root, frontier.root())) throw unmatched(size);
-    covered = size - from;
-  }
-  return { state: frontier.snapshot(), covered };
-}
+// checkpoints read at a time: a busy log has one for every batch
+const CHECKPOINT_PAGE = 1024;
 
 const unmatched = (size: number) =>
   new SteleError("ledger.tampered", `the first ${size} decisions do not match their checkpoint`, {
@@ -122,70 +77,141 @@ export interface CheckedLog {
   readonly unvouched: number;
 }
 
+/** How far a log check went, and where it stopped. */
+export interface LogCheck extends CheckedLog {
+  /** Entries read (from 0, or from where the check started). */
+  readonly entries: number;
+  /** The batches' tree of the first `covered` decisions. */
+  readonly state: FrontierState;
+  /** The entries past the last checkpoint (at most `keepTail` + 1 of them). */
+  readonly tail: readonly Buffer[];
+  /** The first thing that does not hold; `index` when it is an entry. */
+  readonly problem?: { readonly error: SteleError; readonly index?: number };
+}
+
+export interface LogCheckOptions {
+  /** A saved frontier to start from: the tree of the log's first `size` decisions. */
+  readonly from?: { readonly state: FrontierState; readonly size: number };
+  /** Looks at each entry (with its index) as it is read; throwing a SteleError fails there. */
+  readonly entry?: (bytes: Buffer, index: number) => void;
+  /** Keeps up to this many (and one more) of the entries past the last checkpoint. */
+  readonly keepTail?: number;
+  /**
+   * Asked after each checkpoint, with the decisions it covers and whether it vouches for its
+   * last batch: true stops the check there.
+   */
+  readonly enough?: (covered: number, vouched: boolean) => boolean;
+}
+
 /**
- * Checks every stored checkpoint of a log (by increasing size) against its entries: signed by
- * `vkey` for this log, committing to exactly the entries' tree at its size, each extending the
- * one before in the same format. Throws `ledger.tampered` (or a bad signature or checkpoint) at
- * the first that does not hold.
+ * Checks a stored log against its checkpoints as it reads it, a run of entries at a time, so a
+ * log larger than memory is checked in little: every checkpoint (by increasing size) is signed
+ * by `vkey` for this log and commits to exactly the tree of the entries under it, each span
+ * between two checkpoints one leaf (or, in the format before batches, one leaf a decision);
+ * each checkpoint is checked against the same tree, so each extends the one before. From a
+ * saved frontier, only the entries and checkpoints after it are read. Stops at the first thing
+ * that does not hold (`problem`): an entry `entry` refuses, a checkpoint that does not match,
+ * a checkpoint past the log's end. Errors of the store other than its SteleErrors are thrown.
  */
-export function checkLog(
+export async function checkStoredLog(
+  store: Store,
   log: string,
-  entries: readonly Uint8Array[],
-  stored: readonly StoredCheckpoint[],
   vkey: string,
-): CheckedLog {
-  // the batches' tree: each span between two checkpoints one leaf; and, for checkpoints of the
-  // format before batches, the tree of one leaf per decision (made only if needed)
-  const all = new MerkleTree();
-  for (const batch of batchesOf(
-    entries,
-    stored.map((c) => c.size),
-  ))
-    all.append(batch);
-  let perDecision: MerkleTree | undefined;
-  let previous: { cp: Checkpoint; leaves: number; legacy: boolean } | undefined;
-  let boundaries = 0;
+  options: LogCheckOptions = {},
+): Promise<LogCheck> {
+  const start = options.from?.size ?? 0;
+  const batches = options.from ? MerkleFrontier.restore(options.from.state) : new MerkleFrontier();
+  // the tree of one leaf a decision, for checkpoints of the format before batches: kept until
+  // the first checkpoint in batches (a log continued in batches never goes back)
+  let perDecision: MerkleFrontier | undefined = options.from ? undefined : new MerkleFrontier();
+  let batch: Hash | undefined; // the open batch's leaf hash, once it has an entry
+  let at = start;
   let checkpoints = 0;
-  let covered = 0;
+  let covered = start;
   let unvouched = 0;
-  for (const { size, note } of stored) {
-    if (size > 0 && size <= entries.length) boundaries++;
+  let tail: Buffer[] = [];
+  const progress = () => ({
+    entries: at - start,
+    checkpoints,
+    covered,
+    unvouched,
+    state: batches.snapshot(),
+    tail,
+  });
+  // the checkpoints, a page at a time; past a saved frontier only those after it, and only
+  // those stored when the check began: one stored since may end a batch written after the
+  // entries were listed (a decision point appending meanwhile), which this check does not claim
+  const last = (await store.logCheckpointSizes(log)).at(-1) ?? -1;
+  let page: StoredCheckpoint[] = [];
+  let next = 0;
+  let after = options.from ? start + 1 : 0;
+  let more = true;
+  const nextCheckpoint = async (): Promise<StoredCheckpoint | undefined> => {
+    if (next >= page.length && more) {
+      page = await store.logCheckpoints(log, after, CHECKPOINT_PAGE);
+      next = 0;
+      more = page.length === CHECKPOINT_PAGE;
+      after = (page.at(-1)?.size ?? after) + 1;
+    }
+    const cp = page[next++];
+    return cp && cp.size <= last ? cp : undefined;
+  };
+  // the checkpoint at the log's current size: ends the open batch; whether it vouches for it
+  const seal = ({ size, note }: StoredCheckpoint): boolean => {
     const legacy = note.startsWith(`${legacyDecisionLogOrigin(log)}\n`);
     const cp = verifyCheckpoint(
       note,
       vkey,
       legacy ? legacyDecisionLogOrigin(log) : decisionLogOrigin(log),
     );
-    let tree = all;
-    let leaves = boundaries;
-    if (legacy) {
-      perDecision ??= treeOf(entries);
-      tree = perDecision;
-      leaves = cp.size;
-    }
-    if (cp.size !== size || cp.size > entries.length || !hashEqual(cp.root, tree.root(leaves)))
-      throw unmatched(cp.size);
-    // each checkpoint extends the one before in the same format (the tree's sizes in leaves)
-    if (previous && previous.legacy === legacy) {
-      const before = { ...previous.cp, size: previous.leaves };
-      requireConsistent(
-        before,
-        { ...cp, size: leaves },
-        before.size === 0 || before.size >= leaves
-          ? []
-          : tree.consistencyProof(before.size, leaves),
-      );
-    }
-    if (!legacy && cp.extensions.includes(UNVOUCHED)) unvouched += cp.size - covered;
-    previous = { cp, leaves, legacy };
+    if (batch) batches.appendLeafHash(batch.digest());
+    batch = undefined;
+    if (!legacy) perDecision = undefined;
+    const tree = legacy ? perDecision : batches;
+    if (!tree || cp.size !== size || !hashEqual(cp.root, tree.root())) throw unmatched(size);
+    const vouched = legacy || !cp.extensions.includes(UNVOUCHED);
+    if (!vouched) unvouched += size - covered;
     checkpoints++;
-    covered = cp.size;
+    covered = size;
+    tail = [];
+    return vouched;
+  };
+  let index: number | undefined;
+  try {
+    let cp = await nextCheckpoint();
+    // a checkpoint of the empty log
+    if (cp && cp.size === at) {
+      seal(cp);
+      cp = await nextCheckpoint();
+    }
+    for await (const run of store.scanLog(log, start)) {
+      for (const entry of run) {
+        index = at;
+        options.entry?.(entry, at);
+        index = undefined;
+        if (batch) batch.update(NEWLINE);
+        else batch = createHash("sha256").update(LEAF);
+        batch.update(entry);
+        perDecision?.append(entry);
+        if (tail.length <= (options.keepTail ?? -1)) tail.push(entry);
+        at++;
+        if (cp && at === cp.size) {
+          const vouched = seal(cp);
+          if (options.enough?.(covered, vouched)) return progress();
+          cp = await nextCheckpoint();
+          // one checkpoint per size, by increasing size: one behind is not this log's
+          if (cp && cp.size <= at) throw unmatched(cp.size);
+        }
+      }
+    }
+    // a checkpoint past the log's end: its decisions are gone
+    if (cp) throw unmatched(cp.size);
+    return progress();
+  } catch (e) {
+    if (!(e instanceof SteleError)) throw e;
+    return { ...progress(), problem: { error: e, ...(index !== undefined && { index }) } };
   }
-  return { checkpoints, covered, unvouched };
 }
 
-function treeOf(leaves: readonly Uint8Array[]): MerkleTree {
-  const tree = new MerkleTree();
-  for (const leaf of leaves) tree.append(leaf);
-  return tree;
-}
+// RFC 6962's leaf prefix
+const LEAF = Uint8Array.of(0x00);

@@ -58,16 +58,8 @@ export class Sealer {
     await this.#begin({ kind: "reset", state });
   }
 
-  /**
-   * Hashes what the store already holds, each batch (its entries joined by newlines) one leaf;
-   * returns the frontier.
-   */
-  load(batches: readonly Uint8Array[]): Promise<FrontierState> {
-    return this.#begin({ kind: "load", batches });
-  }
-
   // the worker's frontier set by `request`, and committed
-  async #begin(request: WorkerRequest & { kind: "reset" | "load" }): Promise<FrontierState> {
+  async #begin(request: WorkerRequest & { kind: "reset" }): Promise<FrontierState> {
     const a = await this.#ask(request);
     if (a.kind !== "state") throw new Error(`the decision log worker failed: ${describe(a)}`);
     this.#committed = a.state;

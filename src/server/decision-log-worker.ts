@@ -10,8 +10,6 @@ import { readEntries } from "./decision-ring.js";
 /** What the decision log asks of its worker. */
 export type WorkerRequest =
   | { readonly kind: "reset"; readonly state: FrontierState }
-  /** Starts from the log's batches, each its entries joined by newlines (one leaf each). */
-  | { readonly kind: "load"; readonly batches: readonly Uint8Array[] }
   /** Seals up to `max` entries of the ring, from offset `read` on. */
   | { readonly kind: "seal"; readonly read: number; readonly max: number }
   /** A batch buffer the store is done with, back for reuse; no answer. */
@@ -112,10 +110,6 @@ function answer(
       return undefined;
     case "reset":
       frontier = MerkleFrontier.restore(request.state);
-      return { answer: { kind: "state", state: frontier.snapshot() }, transfer: [] };
-    case "load":
-      frontier = new MerkleFrontier();
-      for (const batch of request.batches) frontier.append(batch);
       return { answer: { kind: "state", state: frontier.snapshot() }, transfer: [] };
     case "seal":
       return seal(request.read, request.max);

@@ -5,10 +5,9 @@ import { SteleError } from "../errors.js";
 import { type FrontierState, type LedgerKey, MerkleFrontier } from "../ledger/index.js";
 import type { LogBatch, Store } from "../store/index.js";
 import {
-  batchesOf,
-  checkLog,
+  checkStoredLog,
   decisionLogOrigin,
-  extendChecked,
+  joinLines,
   signBatches,
 } from "./decision-log-format.js";
 import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-log-sealer.js";
@@ -17,7 +16,7 @@ import { pdpKeyName } from "./identity.js";
 import type { Metrics } from "./metrics.js";
 import type { DecisionResponse } from "./wire.js";
 
-export { batchesOf, decisionLogOrigin, legacyDecisionLogOrigin } from "./decision-log-format.js";
+export { decisionLogOrigin, legacyDecisionLogOrigin } from "./decision-log-format.js";
 export { frontierDoc } from "./decision-log-sealer.js";
 
 /**
@@ -249,44 +248,36 @@ export class DecisionLog {
   // checkpoint is the one stored for its size, and the frontier has as many batches (leaves) as
   // there are checkpoints under it. The decisions after it, written before a crash kept the
   // frontier from being saved again, are read and checked batch by batch against this decision
-  // point's checkpoints (extendChecked). False when the frontier is not one to continue from. Decisions before the frontier are not read again: whatever was done to
-  // them, this decision point's next checkpoints extend the tree it signed, never theirs, and
-  // `stele decisions verify` finds them (only it: such a log is no longer refused at open).
+  // point's checkpoints (checkStoredLog). False when the frontier is not one to continue from.
+  // Decisions before the frontier are not read again: whatever was done to them, this decision
+  // point's next checkpoints extend the tree it signed, never theirs, and `stele decisions
+  // verify` finds them (only it: such a log is no longer refused at open).
   async #continue(saved: {
     state: FrontierState;
     entries: number;
     note: string;
   }): Promise<boolean> {
-    // the sizes of every checkpoint (names, not notes: one per batch, so very many), the notes
-    // of the frontier's own and those after it
+    // the sizes of every checkpoint (names, not notes: one per batch, so very many), and the
+    // frontier's own
     const sizes = await this.store.logCheckpointSizes(this.name);
     const batches = sizes.filter((size) => size > 0 && size <= saved.entries).length;
     if (batches !== saved.state.size) return false;
-    const [own, ...after] = await this.store.logCheckpoints(this.name, saved.entries);
+    const [own] = await this.store.logCheckpoints(this.name, saved.entries, 1);
     if (own?.size !== saved.entries || own.note !== saved.note) return false;
     const total = await this.store.logSize(this.name);
     // a log shorter than its frontier lost decisions this decision point wrote: the whole log
     // is read again, and refused
     if (total < saved.entries) return false;
-    if (after.length === 0 && total === saved.entries) {
-      await this.#sealer.restore(saved.state);
-      this.#size = saved.entries;
-      this.openedFrom = "saved frontier";
-      return true;
-    }
-    const entries = await this.store.readLog(this.name, saved.entries);
-    if (saved.entries + entries.length !== total) return false;
-    const { state, covered } = extendChecked(
-      this.name,
-      saved.state,
-      saved.entries,
-      entries,
-      after,
-      this.vkey,
-    );
-    await this.#endTail(state, entries.slice(covered), total);
+    const checked = await checkStoredLog(this.store, this.name, this.vkey, {
+      from: { state: saved.state, size: saved.entries },
+      keepTail: this.options.maxBatch,
+    });
+    if (checked.problem) throw checked.problem.error;
+    if (saved.entries + checked.entries !== total) return false;
+    await this.#endTail(checked.state, checked.tail, total - checked.covered, total);
     this.#size = total;
-    this.openedFrom = "saved frontier and the batches after it";
+    this.openedFrom =
+      checked.entries === 0 ? "saved frontier" : "saved frontier and the batches after it";
     return true;
   }
 
@@ -303,16 +294,22 @@ export class DecisionLog {
       );
   }
 
-  // starts the worker from `state` with `tail` (decisions no checkpoint ends) appended as a
-  // batch this decision point does not vouch for, checkpointed (decision-log-format.ts)
-  async #endTail(state: FrontierState, tail: readonly Uint8Array[], size: number): Promise<void> {
-    this.#checkTail(tail.length);
-    if (tail.length === 0) {
+  // starts the worker from `state` with `tail` (the `count` decisions no checkpoint ends)
+  // appended as a batch this decision point does not vouch for, checkpointed
+  // (decision-log-format.ts)
+  async #endTail(
+    state: FrontierState,
+    tail: readonly Uint8Array[],
+    count: number,
+    size: number,
+  ): Promise<void> {
+    this.#checkTail(count);
+    if (count === 0) {
       await this.#sealer.restore(state);
       return;
     }
     const frontier = MerkleFrontier.restore(state);
-    frontier.append(batchesOf(tail, [])[0] as Buffer);
+    frontier.append(joinLines(tail));
     await this.#sealer.restore(frontier.snapshot());
     this.#uncheckpointed = { size, note: signBatches(this.key, frontier.root(), size, false) };
     await this.#checkpoint().catch(() => undefined);
@@ -322,21 +319,16 @@ export class DecisionLog {
   // once the stored log is what this decision point's checkpoints say: it never signs on top of
   // decisions changed behind its back (ledger.tampered). Decisions past the last checkpoint were
   // left by a decision point stopped before it signed them, or written by someone else: this one
-  // cannot tell, so it ends them as a batch it does not vouch for (decision-log-format.ts).
+  // cannot tell, so it ends them as a batch it does not vouch for (decision-log-format.ts). Read
+  // a run at a time: a log larger than memory opens.
   async #rebuild(): Promise<number> {
-    const stored = await this.store.logCheckpoints(this.name);
-    const entries = await this.store.readLog(this.name);
-    const { covered } = checkLog(this.name, entries, stored, this.vkey);
-    const tail = entries.slice(covered);
-    this.#checkTail(tail.length);
-    const state = await this.#sealer.load(
-      batchesOf(
-        entries.slice(0, covered),
-        stored.map((c) => c.size),
-      ),
-    );
-    await this.#endTail(state, tail, entries.length);
-    return entries.length;
+    const checked = await checkStoredLog(this.store, this.name, this.vkey, {
+      keepTail: this.options.maxBatch,
+    });
+    if (checked.problem) throw checked.problem.error;
+    const size = checked.entries;
+    await this.#endTail(checked.state, checked.tail, size - checked.covered, size);
+    return size;
   }
 
   // writes the checkpoint of the last batch, where one is owed; throws when the store fails (the

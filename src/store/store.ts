@@ -122,6 +122,12 @@ export interface Store {
   ): Promise<void>;
   /** The entries of a named log from index `from` on (every one by default), in order. */
   readLog(log: string, from?: number): Promise<Buffer[]>;
+  /**
+   * The same entries as `readLog`, a run at a time (each run the entries that follow the last,
+   * at most a batch or a page of them), so a log larger than memory can be read through; throws
+   * `store.corrupt` where an entry is missing or two claim one index.
+   */
+  scanLog(log: string, from?: number): AsyncIterable<Buffer[]>;
   /** How many entries a named log holds (0 for a log never written). */
   logSize(log: string): Promise<number>;
   /** The names of every log. */
@@ -131,8 +137,11 @@ export interface Store {
    * no-op, another note for a size already checkpointed is refused with `store.conflict`.
    */
   putLogCheckpoint(log: string, checkpoint: StoredCheckpoint): Promise<void>;
-  /** The checkpoints of a named log for a size of `from` or more (every one), by increasing size. */
-  logCheckpoints(log: string, from?: number): Promise<StoredCheckpoint[]>;
+  /**
+   * The checkpoints of a named log for a size of `from` or more, by increasing size: every one,
+   * or the first `limit`.
+   */
+  logCheckpoints(log: string, from?: number, limit?: number): Promise<StoredCheckpoint[]>;
   /** The sizes a named log has checkpoints for, increasing: without their notes (cheap). */
   logCheckpointSizes(log: string): Promise<number[]>;
 

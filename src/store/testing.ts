@@ -127,6 +127,39 @@ export function logContract(name: string, open: () => Promise<Store>): void {
     await store.close();
   });
 
+  test(`${name}: a log is read through a run at a time, the same entries as read whole`, async () => {
+    const store = await open();
+    // more entries than a page of any store, in batches of several sizes
+    const all = Array.from({ length: 4_508 }, (_, i) => `e${i}`);
+    let at = 0;
+    for (const n of [3, 1, 4_500, 4]) {
+      await store.appendLogBatch("pdp-s", at, all.slice(at, at + n).map(bytes));
+      at += n;
+    }
+    for (const from of [0, 1, 3, 4, 2_000, 4_504, 4_507, 4_508, 9_000]) {
+      const runs: string[][] = [];
+      for await (const run of store.scanLog("pdp-s", from)) runs.push(run.map(String));
+      assert.ok(
+        runs.every((r) => r.length > 0),
+        `from ${from}: no empty run`,
+      );
+      assert.deepEqual(runs.flat(), all.slice(from), `from ${from}`);
+      assert.deepEqual((await store.readLog("pdp-s", from)).map(String), all.slice(from));
+    }
+    for await (const run of store.scanLog("pdp-none")) assert.fail(`a run of ${run.length}`);
+    // checkpoints, every one or the first few from a size on
+    for (const size of [3, 4, 4_504, 4_508])
+      await store.putLogCheckpoint("pdp-s", { size, note: `n${size}\n` });
+    const sizes = async (from?: number, limit?: number) =>
+      (await store.logCheckpoints("pdp-s", from, limit)).map((c) => c.size);
+    assert.deepEqual(await sizes(), [3, 4, 4_504, 4_508]);
+    assert.deepEqual(await sizes(0, 2), [3, 4]);
+    assert.deepEqual(await sizes(4, 2), [4, 4_504]);
+    assert.deepEqual(await sizes(5, 1), [4_504]);
+    assert.deepEqual(await sizes(4_509, 3), []);
+    await store.close();
+  });
+
   test(`${name}: a batch with its entries' ends is taken where the ends are its newlines`, async () => {
     const store = await open();
     const ends = (...at: number[]) => Uint32Array.from(at);

@@ -39,7 +39,7 @@ export const decisions: Command<DecisionsResult> = {
       ? r.ok
         ? Exit.ok
         : Exit.problems
-      : r.replay.same
+      : r.replay.same && r.replay.proven
         ? Exit.ok
         : Exit.problems,
   human: (r) => {
@@ -59,6 +59,9 @@ export const decisions: Command<DecisionsResult> = {
       `  logged:   ${replay.logged.decision.decision}`,
       `  replayed: ${replay.replayed.decision}`,
       replay.same ? "same decision" : "DIFFERENT decision",
+      replay.proven
+        ? `proven: a checkpoint signed by ${replay.log}'s key covers it, and the log verifies up to it`
+        : `NOT PROVEN: ${replay.problem?.message} [${replay.problem?.code}]`,
     ].join("\n");
   },
 };

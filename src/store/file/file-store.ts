@@ -161,6 +161,12 @@ export class FileStore implements Store {
   }
 
   async readLog(log: string, from = 0): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for await (const run of this.scanLog(log, from)) out.push(...run);
+    return out;
+  }
+
+  async *scanLog(log: string, from = 0): AsyncGenerator<Buffer[]> {
     const dir = this.#logDir(log);
     const names = await this.#batchNames(dir);
     // two batches starting at one index (a `<first>-<count>` name beside a `<first>` one)
@@ -174,26 +180,27 @@ export class FileStore implements Store {
     // from the batch holding entry `from` on (names sort by their first index)
     let k = 0;
     while (k + 1 < names.length && Number(names[k + 1]?.split("-")[0]) <= from) k++;
-    let at = names.length > 0 ? Number(names[k]?.split("-")[0]) : 0;
-    if (at > from) at = 0; // no batch starts at or before it: the gap shows below
-    const out: Buffer[] = [];
+    let next = names.length > 0 ? Number(names[k]?.split("-")[0]) : 0;
+    if (next > from) next = 0; // no batch starts at or before it: the gap shows below
     for (const name of names.slice(k)) {
       const [first, count] = name.split("-").map(Number);
-      if (first !== at + out.length)
+      if (first !== next)
         throw new SteleError(
           "store.corrupt",
-          `log \`${log}\` has a gap or overlap at entry ${at + out.length}`,
+          `log \`${log}\` has a gap or overlap at entry ${next}`,
         );
-      const lines = (await readFile(join(dir, "batches", name), "utf8")).split("\n");
+      // the lines as stored, byte for byte (views of the file's bytes, not copies)
+      const lines = splitLines(await readFile(join(dir, "batches", name)));
       // `<first>-<count>` names (earlier stores) say how many entries they hold
       if (count !== undefined && lines.length !== count)
         throw new SteleError(
           "store.corrupt",
           `log \`${log}\` batch ${name} holds ${lines.length} entries, not ${count}`,
         );
-      for (const line of lines) out.push(Buffer.from(line, "utf8"));
+      next += lines.length;
+      const run = from > first ? lines.slice(from - first) : lines;
+      if (run.length > 0) yield run;
     }
-    return from > at ? out.slice(from - at) : out;
   }
 
   async logs(): Promise<string[]> {
@@ -220,11 +227,12 @@ export class FileStore implements Store {
       .map(Number);
   }
 
-  async logCheckpoints(log: string, from = 0): Promise<StoredCheckpoint[]> {
+  async logCheckpoints(log: string, from = 0, limit = Infinity): Promise<StoredCheckpoint[]> {
     const dir = join(this.#logDir(log), "checkpoints");
     const names = (await readdir(dir).catch(() => []))
       .filter((n) => /^\d{20}$/.test(n) && Number(n) >= from)
-      .sort();
+      .sort()
+      .slice(0, limit);
     // a few at a time: a busy log has a checkpoint for every batch, more than a process may
     // hold open at once (EMFILE)
     const out: StoredCheckpoint[] = [];
@@ -312,4 +320,16 @@ async function readIfExists(path: string): Promise<Buffer | undefined> {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new SteleError("store.unavailable", `cannot read \`${path}\``, { cause: e });
   }
+}
+
+// a batch file's lines: views of its bytes, split at each newline
+function splitLines(bytes: Buffer): Buffer[] {
+  const lines: Buffer[] = [];
+  let start = 0;
+  for (let end = bytes.indexOf(0x0a); end >= 0; end = bytes.indexOf(0x0a, start)) {
+    lines.push(bytes.subarray(start, end));
+    start = end + 1;
+  }
+  lines.push(bytes.subarray(start));
+  return lines;
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { test } from "node:test";
+import pg from "pg";
 import { openStore } from "../open.js";
 import { logContract, storeContract } from "../testing.js";
 
@@ -12,6 +13,29 @@ const fresh = () => openStore(`${url}?schema=t_${randomBytes(6).toString("hex")}
 if (url) {
   storeContract("postgres", fresh);
   logContract("postgres", fresh);
+  test("postgres: a log with a row deleted is store.corrupt where it is missing, read whole or a run at a time", async () => {
+    const schema = `t_${randomBytes(6).toString("hex")}`;
+    const store = await openStore(`${url}?schema=${schema}`);
+    await store.appendLogBatch(
+      "pdp-g",
+      0,
+      ["a", "b", "c", "d"].map((s) => Buffer.from(s)),
+    );
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(`DELETE FROM ${schema}.log_entries WHERE log = 'pdp-g' AND idx = 2`);
+    } finally {
+      await client.end();
+    }
+    await assert.rejects(store.readLog("pdp-g"), {
+      code: "store.corrupt",
+      message: /gap at entry 2/,
+    });
+    await assert.rejects(store.readLog("pdp-g", 2), { code: "store.corrupt" });
+    assert.deepEqual((await store.readLog("pdp-g", 3)).map(String), ["d"]);
+    await store.close();
+  });
   test("postgres: an unreachable database is store.unavailable, never a crash", async () => {
     const store = await openStore("postgres://nobody:x@127.0.0.1:1/none");
     await assert.rejects(store.ledgerSize(), { code: "store.unavailable" });

@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS log_checkpoints (log text NOT NULL, size bigint NOT N
 
 const DOC_NAME = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+// log entries read at a time (scanLog): about a megabyte of decisions
+const LOG_PAGE = 2000;
 
 /**
  * The shared store for decision points on many machines: PostgreSQL. The same contract as the
@@ -192,11 +194,27 @@ export class PostgresStore implements Store {
   }
 
   async readLog(log: string, from = 0): Promise<Buffer[]> {
-    const rows = await this.#query<{ bytes: Buffer }>(
-      "SELECT bytes FROM log_entries WHERE log = $1 AND idx >= $2 ORDER BY idx",
-      [logName(log), from],
-    );
-    return rows.map((r) => r.bytes);
+    const out: Buffer[] = [];
+    for await (const run of this.scanLog(log, from)) out.push(...run);
+    return out;
+  }
+
+  async *scanLog(log: string, from = 0): AsyncGenerator<Buffer[]> {
+    const name = logName(log);
+    // a page at a time, each from the index the last one ended at
+    for (let next = from; ; ) {
+      const rows = await this.#query<{ idx: string; bytes: Buffer }>(
+        "SELECT idx, bytes FROM log_entries WHERE log = $1 AND idx >= $2 ORDER BY idx LIMIT $3",
+        [name, next, LOG_PAGE],
+      );
+      for (const [i, r] of rows.entries())
+        if (Number(r.idx) !== next + i)
+          throw new SteleError("store.corrupt", `log \`${log}\` has a gap at entry ${next + i}`);
+      if (rows.length === 0) return;
+      next += rows.length;
+      yield rows.map((r) => r.bytes);
+      if (rows.length < LOG_PAGE) return;
+    }
   }
 
   async logs(): Promise<string[]> {
@@ -219,10 +237,10 @@ export class PostgresStore implements Store {
     if (rows[0]?.note !== checkpoint.note) throw checkpointConflict(checkpoint.size);
   }
 
-  async logCheckpoints(log: string, from = 0): Promise<StoredCheckpoint[]> {
+  async logCheckpoints(log: string, from = 0, limit?: number): Promise<StoredCheckpoint[]> {
     const rows = await this.#query<{ size: string; note: string }>(
-      "SELECT size, note FROM log_checkpoints WHERE log = $1 AND size >= $2 ORDER BY size",
-      [logName(log), from],
+      "SELECT size, note FROM log_checkpoints WHERE log = $1 AND size >= $2 ORDER BY size LIMIT $3",
+      [logName(log), from, limit ?? null],
     );
     return rows.map((r) => ({ size: Number(r.size), note: r.note }));
   }
