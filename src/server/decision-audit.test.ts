@@ -11,6 +11,7 @@ import { test } from "node:test";
 import { MerkleFrontier } from "../ledger/index.js";
 import { openStore } from "../store/index.js";
 import { cliPath, repoRoot, tempDir } from "../testing/index.js";
+import { type AuditProgress, verifyDecisionLogs } from "./decision-audit.js";
 import { frontierDoc, logKeyDoc } from "./decision-log.js";
 import { decisionLogOrigin, signBatches } from "./decision-log-format.js";
 import { pdpIdentity, pdpKeyName } from "./identity.js";
@@ -38,7 +39,7 @@ async function largeLog(): Promise<{
   dir: string;
   keyFile: string;
   name: string;
-  grow: () => Promise<{ entries: number; bytes: number }>;
+  grow: (batches?: number) => Promise<{ entries: number; bytes: number }>;
 }> {
   const dir = tempDir("stele-large-log-");
   const keyFile = join(dir, "pdp.key");
@@ -54,8 +55,8 @@ async function largeLog(): Promise<{
   const frontier = new MerkleFrontier();
   let entries = 0;
   let bytes = 0;
-  const grow = async () => {
-    for (let b = 0; b < BATCHES; b++) {
+  const grow = async (batches = BATCHES) => {
+    for (let b = 0; b < batches; b++) {
       const lines: string[] = [];
       for (let i = entries; i < entries + PER_BATCH; i++) lines.push(line(i));
       const batch = Buffer.from(lines.join("\n"));
@@ -156,4 +157,18 @@ test("a decision log larger than memory allows is verified, and opened by its de
       `${what}'s peak memory grew by ${(grew / 2 ** 20).toFixed(0)} MiB when the log grew by ${(added / 2 ** 20).toFixed(0)} MiB`,
     );
   }
+});
+
+test("verify tells its progress every few thousand decisions, of the log's total", async () => {
+  const log = await largeLog();
+  await log.grow(3);
+  const store = await openStore(`file:${join(log.dir, "store")}`);
+  const told: AuditProgress[] = [];
+  const [report] = await verifyDecisionLogs(store, (p) => told.push(p));
+  await store.close();
+  assert.equal(report?.ok, true);
+  assert.deepEqual(
+    told.map((p) => [p.doing, p.log, p.read, p.total]),
+    [0, 8_192, 16_384].map((read) => ["verifying", log.name, read, 3 * PER_BATCH]),
+  );
 });

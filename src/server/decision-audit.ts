@@ -23,18 +23,50 @@ export interface LogReport {
   readonly problem?: { readonly index?: number; readonly code: string; readonly message: string };
 }
 
+/** How far a long read of a decision log has got. */
+export interface AuditProgress {
+  /** What is being done: `verifying`, `looking for <id> in`, `checking`. */
+  readonly doing: string;
+  readonly log: string;
+  /** Decisions read so far, of the log's `total`. */
+  readonly read: number;
+  readonly total: number;
+}
+
+/** Told how far a long read has got, every few thousand decisions. */
+export type OnProgress = (p: AuditProgress) => void;
+
+// how often (in decisions read) progress is told
+const PROGRESS_EVERY = 8_192;
+
+// an entry callback that tells progress every PROGRESS_EVERY decisions, for a log of `total`
+function telling(
+  onProgress: OnProgress | undefined,
+  doing: string,
+  log: string,
+  total: number,
+): (index: number) => void {
+  if (!onProgress) return () => undefined;
+  return (index) => {
+    if (index % PROGRESS_EVERY === 0) onProgress({ doing, log, read: index, total });
+  };
+}
+
 /**
  * Verifies every decision log in the store: each entry parses and names a bundle, every
  * checkpoint is signed by the PDP's key and commits to exactly these entries, and each extends
  * the one before. An edited, deleted, reordered or inserted decision fails.
  */
-export async function verifyDecisionLogs(store: Store): Promise<LogReport[]> {
+export async function verifyDecisionLogs(
+  store: Store,
+  onProgress?: OnProgress,
+): Promise<LogReport[]> {
   const reports: LogReport[] = [];
-  for (const log of await store.logs()) reports.push(await verifyLog(store, log));
+  for (const log of await store.logs()) reports.push(await verifyLog(store, log, onProgress));
   return reports;
 }
 
-async function verifyLog(store: Store, log: string): Promise<LogReport> {
+async function verifyLog(store: Store, log: string, onProgress?: OnProgress): Promise<LogReport> {
   const fail = (
     e: SteleError,
     at: { entries: number; checkpoints: number; covered: number },
@@ -63,7 +95,13 @@ async function verifyLog(store: Store, log: string): Promise<LogReport> {
   // checkpoint commits to the entries under it. Checkpoints are read as the entries reach them:
   // a decision point appending meanwhile adds entries (and checkpoints) this check may or may
   // not reach, never a checkpoint without its entries
-  const checked = await checkStoredLog(store, log, vkey, { entry: (bytes) => readEntry(bytes) });
+  const tell = telling(onProgress, "verifying", log, await store.logSize(log).catch(() => 0));
+  const checked = await checkStoredLog(store, log, vkey, {
+    entry: (bytes, index) => {
+      tell(index);
+      readEntry(bytes);
+    },
+  });
   // the check stops at its first problem; the report still says how many decisions the log holds
   if (checked.problem) {
     const entries = await store.logSize(log).catch(() => checked.entries);
@@ -202,9 +240,19 @@ export interface Replay {
  * Finds a decision by id in the store's logs, re-evaluates it on its bundle, and checks that
  * its log proves it: read a run at a time, up to the checkpoint that covers it.
  */
-export async function replayDecision(store: Store, id: string): Promise<Replay> {
+export async function replayDecision(
+  store: Store,
+  id: string,
+  onProgress?: OnProgress,
+): Promise<Replay> {
   for (const log of await store.logs()) {
-    const found = await findEntry(store, log, id);
+    const total = onProgress ? await store.logSize(log).catch(() => 0) : 0;
+    const found = await findEntry(
+      store,
+      log,
+      id,
+      telling(onProgress, `looking for ${id} in`, log, total),
+    );
     if (!found) continue;
     const { asked, ...logged } = found.entry;
     const bundle = await storedBundle(store, logged.bundle);
@@ -212,7 +260,12 @@ export async function replayDecision(store: Store, id: string): Promise<Replay> 
       now: Date.parse(logged.time),
       bundle: logged.bundle,
     });
-    const problem = await unproven(store, log, found.index);
+    const problem = await unproven(
+      store,
+      log,
+      found.index,
+      telling(onProgress, "checking", log, found.index + 1),
+    );
     return {
       id,
       log,
@@ -234,10 +287,12 @@ async function findEntry(
   store: Store,
   log: string,
   id: string,
+  tell: (index: number) => void,
 ): Promise<{ index: number; entry: ReturnType<typeof readEntry> } | undefined> {
   let index = 0;
   for await (const run of store.scanLog(log)) {
     for (const bytes of run) {
+      tell(index);
       if (bytes.includes(id)) {
         const entry = readEntry(bytes);
         if (entry.id === id) return { index, entry };
@@ -250,10 +305,16 @@ async function findEntry(
 
 // why the log does not prove its decision at `index`, if it does not: the log is checked up to
 // the first checkpoint past it, which must vouch for it
-async function unproven(store: Store, log: string, index: number): Promise<SteleError | undefined> {
+async function unproven(
+  store: Store,
+  log: string,
+  index: number,
+  tell: (index: number) => void,
+): Promise<SteleError | undefined> {
   let vouched = false;
   try {
     const checked = await checkStoredLog(store, log, await logKey(store, log), {
+      entry: (_, i) => tell(i),
       enough: (covered, v) => {
         vouched = v;
         return covered > index;

@@ -171,10 +171,11 @@ test("a queue half full of large decisions is written at once, not at the next t
     // the worker started first (a slow machine takes a while to start a thread)
     log.record(answer("small"), { input: {} });
     await log.flush();
-    // 2 KB each, a few milliseconds apart: 100 of them would not fit the queue at once
+    // 2 KB each, 15 ms apart: 100 of them would not fit the queue at once; a batch started at
+    // half full has the time of 16 more (240 ms) to be written, on a loaded machine too
     for (let i = 0; i < 100; i++) {
       log.record(answer(`big-${i}`), { input: { text: "x".repeat(2000) } });
-      await sleep(5);
+      await sleep(15);
     }
     await until(() => log.size >= 50, "batches started by the queue's memory");
     assert.equal(await dropsOf(metrics), 0);

@@ -1,7 +1,7 @@
 export type { App, AppOptions } from "./app.js";
 /** The decision point's HTTP routes, without a socket. */
 export { createApp } from "./app.js";
-export type { LogReport, Replay } from "./decision-audit.js";
+export type { AuditProgress, LogReport, OnProgress, Replay } from "./decision-audit.js";
 /** Verifies every decision log in the store. */
 /** Re-runs a logged decision on the exact bundle that made it. */
 export { replayDecision, verifyDecisionLogs } from "./decision-audit.js";

@@ -1,4 +1,5 @@
 import {
+  type AuditProgress,
   type LogReport,
   type Replay,
   replayDecision,
@@ -6,6 +7,7 @@ import {
 } from "../../server/index.js";
 import { openStore } from "../../store/index.js";
 import { type Command, Exit, stringOpt, usageError } from "../command.js";
+import { ofTotal, progress } from "../progress.js";
 
 type DecisionsResult =
   | { readonly action: "verify"; readonly ok: boolean; readonly logs: readonly LogReport[] }
@@ -17,15 +19,20 @@ export const decisions: Command<DecisionsResult> = {
   usage: "verify | replay ID",
   options: {},
   help: {},
-  async run(args) {
+  async run(args, io) {
     const [action, id] = args.positionals;
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
+    // a long log: a line every few seconds on standard error
+    const report = progress(io);
+    const onProgress = (p: AuditProgress) =>
+      report(() => `${p.doing} ${p.log}: ${ofTotal(p.read, p.total, "decisions")}`);
     try {
       if (action === "verify") {
-        const logs = await verifyDecisionLogs(store);
+        const logs = await verifyDecisionLogs(store, onProgress);
         return { action, ok: logs.every((l) => l.ok), logs };
       }
-      if (action === "replay" && id) return { action, replay: await replayDecision(store, id) };
+      if (action === "replay" && id)
+        return { action, replay: await replayDecision(store, id, onProgress) };
       throw usageError(
         "say `verify` or `replay ID`",
         "e.g. `stele decisions replay 6f1c…` with an id from a decision",

@@ -13,7 +13,7 @@ const fresh = () => openStore(`${url}?schema=t_${randomBytes(6).toString("hex")}
 if (url) {
   storeContract("postgres", fresh);
   logContract("postgres", fresh);
-  test("postgres: a log with a row deleted is store.corrupt where it is missing, read whole or a run at a time", async () => {
+  test("postgres: a log with a row deleted is store.corrupt where it is missing, read whole or a run at a time, and keeps its length", async () => {
     const schema = `t_${randomBytes(6).toString("hex")}`;
     const store = await openStore(`${url}?schema=${schema}`);
     await store.appendLogBatch(
@@ -34,6 +34,13 @@ if (url) {
     });
     await assert.rejects(store.readLog("pdp-g", 2), { code: "store.corrupt" });
     assert.deepEqual((await store.readLog("pdp-g", 3)).map(String), ["d"]);
+    // the log is as long as it was (its last index says so): appends go on after it
+    assert.equal(await store.logSize("pdp-g"), 4);
+    await store.appendLogBatch("pdp-g", 4, [Buffer.from("e")]);
+    await assert.rejects(store.appendLogBatch("pdp-g", 4, [Buffer.from("f")]), {
+      code: "store.conflict",
+    });
+    assert.deepEqual((await store.readLog("pdp-g", 3)).map(String), ["d", "e"]);
     await store.close();
   });
   test("postgres: an unreachable database is store.unavailable, never a crash", async () => {
