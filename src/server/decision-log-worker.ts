@@ -5,12 +5,12 @@ import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
 import { type FrontierState, leafHashPrefixed, MerkleFrontier } from "../ledger/index.js";
-import { readEntries } from "./decision-ring.js";
+import { RingReader } from "./decision-ring.js";
 
 /** What the decision log asks of its worker. */
 export type WorkerRequest =
   | { readonly kind: "reset"; readonly state: FrontierState }
-  /** Seals up to `max` entries of the ring, from offset `read` on. */
+  /** Seals up to `max` entries of the ring, from the one numbered `read` on. */
   | { readonly kind: "seal"; readonly read: number; readonly max: number }
   /** A batch buffer the store is done with, back for reuse; no answer. */
   | { readonly kind: "recycle"; readonly buffer: ArrayBuffer };
@@ -22,12 +22,12 @@ export type WorkerAnswer =
       readonly kind: "sealed";
       /** The entries, one after another, a newline between two (its own buffer, transferred). */
       readonly bytes: Uint8Array;
-      /** Where each entry ends in `bytes` (none holds a newline: checked here). */
+      /** Where each entry ends in `bytes` (none holds a newline: the request thread's JSON). */
       readonly ends: Uint32Array;
       readonly root: Uint8Array;
       /** The frontier with the batch appended: one leaf, the hash of `bytes`. */
       readonly state: FrontierState;
-      /** Where the ring's next entry starts. */
+      /** The number of the ring's next entry, after the last sealed. */
       readonly next: number;
     }
   | { readonly kind: "failed"; readonly message: string };
@@ -41,6 +41,7 @@ export interface WorkerData {
 }
 
 const ring = (workerData as WorkerData | undefined)?.ring;
+const reader = ring && new RingReader(ring);
 let frontier = new MerkleFrontier();
 
 // sealing is background work: this thread yields to the one answering requests. When woken to
@@ -58,35 +59,25 @@ try {
 const pool: ArrayBuffer[] = [];
 
 function seal(read: number, max: number): { answer: WorkerAnswer; transfer: ArrayBuffer[] } {
-  if (!ring) throw new Error("the decision log worker has no ring");
-  // first the entries' places, then one buffer for all of them
-  const spans: Uint8Array[] = [];
-  const { next } = readEntries(ring, read, max, (entry) => spans.push(entry));
-  let size = 0;
-  for (const s of spans) size += 1 + s.length;
+  if (!reader) throw new Error("the decision log worker has no ring");
+  // the entries lie in the ring as a batch does, each followed by a newline: copied out a run
+  // of neighbours at a time, after one byte for the leaf prefix 0x00, so the batch is hashed,
+  // one leaf, where it lies. The request thread wrote none with a newline inside (its JSON, and
+  // the request's text with its line breaks made spaces): the stores check the ends are newlines
+  const { taken, size } = reader.measure(read, max);
   let buffer = pool.pop();
-  if (buffer === undefined || buffer.byteLength < size)
-    buffer = new ArrayBuffer(Math.max(size, Math.ceil((buffer?.byteLength ?? 0) * 1.5)));
-  // each entry is preceded by one byte: the newline between two, and before the first the leaf
-  // prefix 0x00, so the batch is hashed, one leaf, where it lies
-  const all = new Uint8Array(buffer, 0, size);
-  // where each entry ends, for the store, which need not search the batch for its newlines on
-  // the request thread: checked here that they are the only ones
-  const ends = new Uint32Array(spans.length);
-  let at = 0;
-  for (let i = 0; i < spans.length; i++) {
-    const s = spans[i] as Uint8Array;
-    if (s.indexOf(0x0a) >= 0) throw new Error("a queued decision holds a newline");
-    all[at] = 0x0a;
-    all.set(s, at + 1);
-    at += 1 + s.length;
-    ends[i] = at - 1;
-  }
-  if (spans.length > 0) {
+  if (buffer === undefined || buffer.byteLength < 1 + size)
+    buffer = new ArrayBuffer(Math.max(1 + size, Math.ceil((buffer?.byteLength ?? 0) * 1.5)));
+  const all = new Uint8Array(buffer, 0, 1 + size);
+  // where each entry ends in the batch (at its newline; the last at the batch's end)
+  const ends = new Uint32Array(taken);
+  reader.copy(read, taken, all, 1, ends);
+  if (taken > 0) {
     all[0] = 0x00;
-    frontier.appendLeafHash(leafHashPrefixed(all));
+    // without the last entry's newline
+    frontier.appendLeafHash(leafHashPrefixed(all.subarray(0, size)));
   }
-  const bytes = all.subarray(1);
+  const bytes = all.subarray(1, Math.max(1, size));
   return {
     answer: {
       kind: "sealed",
@@ -94,7 +85,7 @@ function seal(read: number, max: number): { answer: WorkerAnswer; transfer: Arra
       ends,
       root: frontier.root(),
       state: frontier.snapshot(),
-      next,
+      next: (read + taken) >>> 0,
     },
     transfer: [buffer],
   };

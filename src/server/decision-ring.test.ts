@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { EntryRing, readEntries } from "./decision-ring.js";
+import { EntryRing, RingReader, readEntries } from "./decision-ring.js";
 
 // the decision log's shared-memory queue against a plain array of strings: whatever is pushed,
 // read and freed, in whatever sizes and order, the worker's side reads back exactly the entries
@@ -29,13 +29,29 @@ function push(ring: EntryRing, head: string, middle: string | Uint8Array = "", t
   return true;
 }
 
+// the entries read one by one; and, as the worker seals them, copied out as one batch (each
+// followed by its newline, a run at a time across the ring's end), which must be the same bytes
 const read = (ring: EntryRing, max: number) => {
-  const out: string[] = [];
+  const out: Buffer[] = [];
   ring.publish();
-  const r = readEntries(ring.shared, ring.read, max, (bytes) =>
-    out.push(Buffer.from(bytes).toString("utf8")),
+  const r = readEntries(ring.shared, ring.read, max, (bytes) => out.push(Buffer.from(bytes)));
+  const reader = new RingReader(ring.shared);
+  const { taken, size } = reader.measure(ring.read, max);
+  assert.equal(taken, r.taken);
+  const batch = Buffer.alloc(2 + size, 0xee);
+  const ends = new Uint32Array(taken);
+  reader.copy(ring.read, taken, batch, 2, ends);
+  assert.deepEqual(
+    batch,
+    Buffer.concat([Buffer.from([0xee, 0xee]), ...out.flatMap((e) => [e, Buffer.from("\n")])]),
   );
-  return { out, ...r };
+  let end = 0;
+  for (const [i, e] of out.entries()) {
+    end += e.length;
+    assert.equal(ends[i], end, `entry ${i} ends at its newline`);
+    end += 1;
+  }
+  return { out: out.map((b) => b.toString("utf8")), ...r };
 };
 
 test("entries come back in order, across the end of the ring", () => {
@@ -62,12 +78,13 @@ test("an entry is its head, its middle (bytes as they are, or a string) and its 
 
 test("a push that does not fit fails and writes nothing; room comes back once freed", () => {
   const ring = new EntryRing(64);
-  assert.equal(push(ring, "a".repeat(30)), true);
-  assert.equal(push(ring, "b".repeat(30)), false);
+  // 33 bytes each with its newline: two do not fit in 64
+  assert.equal(push(ring, "a".repeat(32)), true);
+  assert.equal(push(ring, "b".repeat(32)), false);
   assert.equal(ring.count, 1);
   assert.equal(push(ring, "c".repeat(80)), false);
   const { out, next, taken } = read(ring, 5);
-  assert.deepEqual(out, ["a".repeat(30)]);
+  assert.deepEqual(out, ["a".repeat(32)]);
   ring.free(next, taken);
   // empty again, wherever its offsets were: all of it is free
   assert.equal(push(ring, "b".repeat(60)), true);
@@ -102,11 +119,11 @@ test("the ring behaves as a queue of strings (property)", () => {
           );
           if (ok) {
             model.push({ text, bytes });
-            used += 4 + bytes;
+            used += 1 + bytes;
             assert.ok(used <= size, `${used} bytes queued in a ring of ${size}`);
           } else {
             // an empty ring takes anything up to its size, wherever its offsets were
-            assert.ok(!empty || 4 + bytes > size, `an empty ring refused ${bytes} bytes`);
+            assert.ok(!empty || 1 + bytes > size, `an empty ring refused ${bytes} bytes`);
           }
         } else if ("take" in o) {
           const { out, next, taken } = read(ring, o.take);
@@ -116,7 +133,7 @@ test("the ring behaves as a queue of strings (property)", () => {
             out,
             expected.map((e) => Buffer.from(e.text).toString("utf8")),
           );
-          for (const e of expected) used -= 4 + e.bytes;
+          for (const e of expected) used -= 1 + e.bytes;
           ring.free(next, taken);
         } else {
           assert.equal(ring.clear(), model.length);

@@ -1,33 +1,43 @@
 // The decision log's queue: a ring of entries in shared memory. The request thread writes each
-// entry's bytes once, from its strings and bytes; the log's worker thread copies them out when it
-// seals a batch. Nothing is posted per decision and nothing waits on the request thread's heap,
-// and a worker that dies leaves the entries where they are, for the next one.
+// entry's bytes once, from its strings and bytes, each followed by a newline, so that entries
+// queued one after another already lie as a batch does (its lines joined by newlines); the log's
+// worker thread copies them out a run at a time when it seals a batch, nothing per entry. Nothing
+// is posted per decision and nothing waits on the request thread's heap, and a worker that dies
+// leaves the entries where they are, for the next one.
 //
-// Layout: a header of one 32-bit word (the write offset, published with Atomics by `publish`,
-// which the request thread calls before it asks the worker to read; padded to 8 bytes), then the
-// data. An entry is its length (u32, little-endian) and its bytes; a
-// length of WRAP, or fewer than 4 bytes left before the end, means "go on at 0". One producer
-// (the request thread) and one consumer: the request thread owns the read offset too, and moves
-// it when the worker's answer says how far it copied. The worker reads only from the offset it
-// is sent, so an empty ring may start again at 0.
+// Layout: a header of two 32-bit words (the count of entries written, published with Atomics by
+// `publish`, which the request thread calls before it asks the worker to read; and how many
+// slots there are), then a slot per entry (where its bytes start and where its newline is, in
+// the data; slot `n % slots` for the entry numbered n), then the data. One producer (the request
+// thread) and one consumer: the request thread owns the read side too, and moves it when the
+// worker's answer says how many it copied. The worker reads only from the entry it is sent, so
+// an empty ring may start again at 0.
 
 const HEADER_BYTES = 8;
 /** The largest ring (a SharedArrayBuffer of a little more, indexed by 32-bit offsets). */
 export const MAX_RING_BYTES = 0x7fff_fff0;
-const WRITE = 0;
-const WRAP = 0xffffffff;
+const WRITTEN = 0;
+const SLOTS = 1;
+const NEWLINE = 0x0a;
+// a slot for every this many bytes of data: a decision's line is hundreds of bytes
+const BYTES_PER_SLOT = 64;
 
 /** The request thread's side: appends entries, and frees them once sealed. */
 export class EntryRing {
   readonly shared: SharedArrayBuffer;
   readonly capacity: number;
   readonly #header: Int32Array;
+  readonly #slots: Uint32Array;
+  readonly #slotCount: number;
   readonly #data: Buffer;
+  // data offsets: where the next entry goes, and where the oldest not freed starts
   #write = 0;
   #read = 0;
+  // entry numbers (counting from 0, wrapping at 2^32): the next to write, the oldest not freed
+  #written = 0;
+  #oldest = 0;
   #count = 0;
-  // where the entry begun and not committed yet starts (its length), else -1, and where the
-  // room reserved for it ends
+  // where the entry begun and not committed yet starts, else -1, and where its room ends
   #begun = -1;
   #room = 0;
 
@@ -35,9 +45,12 @@ export class EntryRing {
     if (!Number.isInteger(capacity) || capacity < 64 || capacity > MAX_RING_BYTES)
       throw new RangeError(`a ring holds 64 bytes to 2 GiB, not ${capacity}`);
     this.capacity = capacity;
-    this.shared = new SharedArrayBuffer(HEADER_BYTES + capacity);
-    this.#header = new Int32Array(this.shared, 0, 1);
-    this.#data = Buffer.from(this.shared, HEADER_BYTES, capacity);
+    this.#slotCount = Math.max(16, Math.ceil(capacity / BYTES_PER_SLOT));
+    this.shared = new SharedArrayBuffer(HEADER_BYTES + 8 * this.#slotCount + capacity);
+    this.#header = new Int32Array(this.shared, 0, 2);
+    this.#header[SLOTS] = this.#slotCount;
+    this.#slots = new Uint32Array(this.shared, HEADER_BYTES, 2 * this.#slotCount);
+    this.#data = Buffer.from(this.shared, HEADER_BYTES + 8 * this.#slotCount, capacity);
   }
 
   /** Entries written and not yet freed. */
@@ -45,7 +58,7 @@ export class EntryRing {
     return this.#count;
   }
 
-  /** Bytes the entries not yet freed take (with their lengths, and any room skipped at a wrap). */
+  /** Bytes the entries not yet freed take (with their newlines, and any room skipped at a wrap). */
   get bytes(): number {
     if (this.#count === 0) return 0;
     return this.#write >= this.#read
@@ -53,9 +66,9 @@ export class EntryRing {
       : this.capacity - this.#read + this.#write;
   }
 
-  /** Where the oldest entry not yet freed starts. */
+  /** The number of the oldest entry not yet freed (what the worker is asked to read from). */
   get read(): number {
-    return this.#read;
+    return this.#oldest;
   }
 
   /** The ring's bytes, for a writer between `begin` and `commit`. */
@@ -66,110 +79,170 @@ export class EntryRing {
   /**
    * Starts an entry of at most `most` bytes (or, when that does not fit, of `exact()` bytes):
    * where its bytes go in `data`, or -1 when it does not fit (the caller counts it dropped). The
-   * caller writes them and calls `commit` with where they end, before anything else.
+   * caller writes them, none a newline, and calls `commit` with where they end, before anything
+   * else.
    */
   begin(most: number, exact?: () => number): number {
+    if (this.#count >= this.#slotCount) return -1;
     let size = most;
-    let at = this.#reserve(size);
+    let at = this.#reserve(size + 1);
     if (at < 0 && exact !== undefined) {
       size = exact();
-      at = this.#reserve(size);
+      at = this.#reserve(size + 1);
     }
     if (at < 0) return -1;
     this.#begun = at;
-    this.#room = at + 4 + size;
-    return at + 4;
+    this.#room = at + size;
+    return at;
   }
 
   /** Ends the entry `begin` started, whose bytes end at `end`: it is queued. */
   commit(end: number): void {
     const at = this.#begun;
-    if (at < 0 || end < at + 4 || end > this.#room)
-      throw new RangeError(`no entry to end at ${end}`);
-    this.#data.writeUInt32LE(end - at - 4, at);
+    if (at < 0 || end < at || end > this.#room) throw new RangeError(`no entry to end at ${end}`);
+    this.#data[end] = NEWLINE;
+    const slot = 2 * (this.#written % this.#slotCount);
+    this.#slots[slot] = at;
+    this.#slots[slot + 1] = end;
     this.#begun = -1;
-    this.#write = end;
+    this.#write = end + 1;
+    this.#written = (this.#written + 1) >>> 0;
     this.#count++;
   }
 
   /**
-   * Publishes where the entries written so far end, for the worker: call it before asking the
-   * worker to read them (once per batch, not per entry: a store with Atomics is a barrier).
+   * Publishes the entries written so far, for the worker: call it before asking the worker to
+   * read them (once per batch, not per entry: a store with Atomics is a barrier).
    */
   publish(): void {
-    Atomics.store(this.#header, WRITE, this.#write);
+    Atomics.store(this.#header, WRITTEN, this.#written | 0);
   }
 
-  /** Frees the `taken` oldest entries, which end where the next one starts: `next`. */
+  /** Frees the `taken` oldest entries, up to (not including) the one numbered `next`. */
   free(next: number, taken: number): void {
-    if (taken > this.#count || next < 0 || next > this.capacity)
-      throw new RangeError(`cannot free ${taken} entries to offset ${next}`);
-    this.#read = next;
+    if (taken > this.#count || (next - this.#oldest) >>> 0 !== taken)
+      throw new RangeError(`cannot free ${taken} entries up to entry ${next}`);
+    this.#oldest = next >>> 0;
     this.#count -= taken;
+    this.#read =
+      this.#count === 0 ? this.#write : (this.#slots[2 * (next % this.#slotCount)] as number);
   }
 
   /** Frees every entry; returns how many there were. */
   clear(): number {
     const n = this.#count;
+    this.#oldest = this.#written;
     this.#read = this.#write;
     this.#count = 0;
     return n;
   }
 
-  // where an entry of up to `bytes` bytes goes (writing a wrap mark when it goes to the start),
-  // or -1 when the free space is too small. The write offset never catches up with the read
-  // offset from behind: equal means empty. An empty ring takes any entry up to its capacity.
+  // where `bytes` bytes go, or -1 when the free space is too small: after the last entry, or
+  // at the start when they do not fit before the end. The write offset never catches up with
+  // the read offset from behind: equal means empty. An empty ring takes any entry up to its
+  // capacity.
   #reserve(bytes: number): number {
-    const need = 4 + bytes;
     // empty (nothing to seal, so no seal under way): the whole ring is free, from 0
-    if (this.#count === 0 && this.#write !== 0) {
+    if (this.#count === 0) {
       this.#write = 0;
       this.#read = 0;
-      Atomics.store(this.#header, WRITE, 0);
     }
     const write = this.#write;
     const read = this.#read;
     if (write >= read) {
-      if (this.capacity - write >= need) return write;
-      if (need >= read) return -1;
-      if (this.capacity - write >= 4) this.#data.writeUInt32LE(WRAP, write);
-      return 0;
+      if (this.capacity - write >= bytes) return write;
+      return bytes < read ? 0 : -1;
     }
-    return write + need < read ? write : -1;
+    return write + bytes < read ? write : -1;
   }
 }
 
-/**
- * The worker's side: calls `entry` with each entry from `read` on (at most `max` of them), in
- * order, and returns where the next one starts and how many it read. The bytes handed to
- * `entry` are valid only during the call: the request thread reuses them once freed.
- */
+/** The worker's side of a ring: reads the entries published to it, from the number it is sent. */
+export class RingReader {
+  readonly #header: Int32Array;
+  readonly #slots: Uint32Array;
+  readonly #slotCount: number;
+  readonly #data: Uint8Array;
+
+  constructor(shared: SharedArrayBuffer) {
+    this.#header = new Int32Array(shared, 0, 2);
+    this.#slotCount = this.#header[SLOTS] as number;
+    this.#slots = new Uint32Array(shared, HEADER_BYTES, 2 * this.#slotCount);
+    const start = HEADER_BYTES + 8 * this.#slotCount;
+    this.#data = new Uint8Array(shared, start, shared.byteLength - start);
+  }
+
+  /**
+   * How many entries from the one numbered `read` on are published (at most `max`), and how
+   * many bytes they take with a newline after each.
+   */
+  measure(read: number, max: number): { taken: number; size: number } {
+    const published = (Atomics.load(this.#header, WRITTEN) - read) >>> 0;
+    const taken = Math.min(published, max, this.#slotCount);
+    let size = 0;
+    for (let i = 0; i < taken; i++) {
+      const slot = 2 * ((read + i) % this.#slotCount);
+      size += (this.#slots[slot + 1] as number) - (this.#slots[slot] as number) + 1;
+    }
+    return { taken, size };
+  }
+
+  /**
+   * Copies the `taken` entries from the one numbered `read` on into `out` from `at`, each
+   * followed by its newline, a run of neighbouring entries at a time; `ends` gets where each
+   * entry's newline lands, counted from `at`.
+   */
+  copy(read: number, taken: number, out: Uint8Array, at: number, ends: Uint32Array): void {
+    let to = at;
+    let runStart = -1;
+    let runEnd = -1;
+    const flush = () => {
+      if (runStart < 0) return;
+      out.set(this.#data.subarray(runStart, runEnd), to);
+      to += runEnd - runStart;
+    };
+    let placed = at;
+    for (let i = 0; i < taken; i++) {
+      const slot = 2 * ((read + i) % this.#slotCount);
+      const start = this.#slots[slot] as number;
+      const end = this.#slots[slot + 1] as number;
+      if (start !== runEnd) {
+        flush();
+        runStart = start;
+      }
+      runEnd = end + 1;
+      placed += end - start;
+      ends[i] = placed - at;
+      placed += 1;
+    }
+    flush();
+  }
+
+  /**
+   * Calls `entry` with each entry from the one numbered `read` on (at most `max`), in order,
+   * without its newline; returns the number after the last and how many it read. The bytes
+   * handed to `entry` are valid only during the call: the request thread reuses them once freed.
+   */
+  entries(
+    read: number,
+    max: number,
+    entry: (bytes: Uint8Array) => void,
+  ): { next: number; taken: number } {
+    const { taken } = this.measure(read, max);
+    for (let i = 0; i < taken; i++) {
+      const slot = 2 * ((read + i) % this.#slotCount);
+      entry(this.#data.subarray(this.#slots[slot] as number, this.#slots[slot + 1] as number));
+    }
+    return { next: (read + taken) >>> 0, taken };
+  }
+}
+
+/** `RingReader.entries` on a ring's shared memory. */
 export function readEntries(
   shared: SharedArrayBuffer,
   read: number,
   max: number,
   entry: (bytes: Uint8Array) => void,
 ): { next: number; taken: number } {
-  const write = Atomics.load(new Int32Array(shared, 0, 1), WRITE);
-  const capacity = shared.byteLength - HEADER_BYTES;
-  const data = new Uint8Array(shared, HEADER_BYTES, capacity);
-  const view = new DataView(shared, HEADER_BYTES, capacity);
-  let at = read;
-  let taken = 0;
-  while (at !== write && taken < max) {
-    if (capacity - at < 4) {
-      at = 0;
-      continue;
-    }
-    const length = view.getUint32(at, true);
-    if (length === WRAP) {
-      at = 0;
-      continue;
-    }
-    if (at + 4 + length > capacity) throw new RangeError(`a ring entry at ${at} overruns the ring`);
-    entry(data.subarray(at + 4, at + 4 + length));
-    at += 4 + length;
-    taken++;
-  }
-  return { next: at, taken };
+  return new RingReader(shared).entries(read, max, entry);
 }
