@@ -66,7 +66,7 @@ async function largeLog(): Promise<{
       bytes += batch.length + 1;
       await store.putLogCheckpoint(identity.name, {
         size: entries,
-        note: signBatches(key, frontier.root(), entries),
+        note: signBatches(key, frontier.root(), entries, frontier.size),
       });
     }
     return { entries, bytes };

@@ -33,20 +33,35 @@ export function legacyDecisionLogOrigin(log: string): string {
 /** The extension line of a checkpoint whose last batch its signer does not vouch for. */
 export const UNVOUCHED = "stele: last batch not vouched for";
 
-/** A checkpoint note for `size` decisions whose batches' tree has `root`. */
+/**
+ * The extension line of a checkpoint saying how many batches (leaves) its tree has: a saved
+ * frontier of another shape with the same root is refused by it (decision-log.ts).
+ */
+export const BATCHES = "stele: batches ";
+
+/** A checkpoint note for `size` decisions whose tree of `batches` batches has `root`. */
 export function signBatches(
   key: LedgerKey,
   root: Uint8Array,
   size: number,
+  batches: number,
   vouched = true,
 ): string {
   const cp: Checkpoint = {
     origin: key.origin,
     size,
     root,
-    extensions: vouched ? [] : [UNVOUCHED],
+    extensions: [`${BATCHES}${batches}`, ...(vouched ? [] : [UNVOUCHED])],
   };
   return signCheckpoint(cp, key.privateKey, key.name);
+}
+
+/** How many batches a checkpoint says its tree has; undefined for one signed before it said. */
+export function batchCount(cp: Checkpoint): number | undefined {
+  const line = cp.extensions.find((e) => e.startsWith(BATCHES));
+  if (line === undefined) return undefined;
+  const n = line.slice(BATCHES.length);
+  return /^(0|[1-9]\d{0,15})$/.test(n) ? Number(n) : Number.NaN;
 }
 
 /** Entries joined by newlines: one batch, as it is hashed (one leaf) and stored. */
@@ -169,6 +184,9 @@ export async function checkStoredLog(
     if (!legacy) perDecision = undefined;
     const tree = legacy ? perDecision : batches;
     if (!tree || cp.size !== size || !hashEqual(cp.root, tree.root())) throw unmatched(size);
+    // where it says how many batches its tree has, that many
+    const count = legacy ? undefined : batchCount(cp);
+    if (count !== undefined && count !== batches.size) throw unmatched(size);
     const vouched = legacy || !cp.extensions.includes(UNVOUCHED);
     if (!vouched) unvouched += size - covered;
     checkpoints++;

@@ -6,6 +6,7 @@ import {
   verifyCheckpoint,
 } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
+import { batchCount } from "./decision-log-format.js";
 import type { WorkerAnswer, WorkerData, WorkerRequest } from "./decision-log-worker.js";
 import { EntryRing } from "./decision-ring.js";
 
@@ -200,7 +201,9 @@ export async function readFrontier(
   log: string,
   vkey: string,
   origin: string,
-): Promise<{ state: FrontierState; entries: number; note: string } | undefined> {
+): Promise<
+  { state: FrontierState; entries: number; note: string; shapeSigned: boolean } | undefined
+> {
   try {
     const bytes = await store.readDoc(frontierDoc(log));
     if (!bytes) return undefined;
@@ -218,7 +221,10 @@ export async function readFrontier(
     const frontier = MerkleFrontier.restore(state);
     const cp = verifyCheckpoint(doc.checkpoint, vkey, origin);
     if (!hashEqual(cp.root, frontier.root())) return undefined;
-    return { state, entries: cp.size, note: doc.checkpoint };
+    // a checkpoint that says how many batches its tree has vouches for the frontier's shape too
+    const batches = batchCount(cp);
+    if (batches !== undefined && batches !== frontier.size) return undefined;
+    return { state, entries: cp.size, note: doc.checkpoint, shapeSigned: batches !== undefined };
   } catch {
     return undefined;
   }

@@ -863,6 +863,42 @@ test("a saved frontier of another shape than the log's batches is not used, even
   }
 });
 
+test("a saved frontier of another shape is refused by the batch count its checkpoint signs, even with checkpoints removed to match it", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 12; i++) record(f.log);
+    await f.log.close();
+    const name = f.log.name;
+    const dir = join(f.dir, "store", "logs", name, "checkpoints");
+    assert.deepEqual(readdirSync(dir).map(Number), [5, 10, 12]);
+    // the checkpoint signs its tree's batches
+    const [cp] = await f.store.logCheckpoints(name, 12);
+    assert.match(cp?.note ?? "", /\nstele: batches 3\n/);
+    // one leaf with the tree's root, and the checkpoints under it removed so that their count
+    // matches: only the signed count tells this frontier from the real one
+    const doc = JSON.parse(String(await f.store.readDoc(frontierDoc(name))));
+    const root = MerkleFrontier.restore({
+      size: doc.size,
+      heights: doc.heights,
+      roots: doc.roots.map((r: string) => Buffer.from(r, "base64")),
+    }).root();
+    const collapsed = {
+      ...doc,
+      size: 1,
+      heights: [0],
+      roots: [Buffer.from(root).toString("base64")],
+    };
+    await f.store.writeDoc(frontierDoc(name), Buffer.from(JSON.stringify(collapsed)));
+    for (const size of [5, 10]) rmSync(join(dir, String(size).padStart(20, "0")));
+    // not continued on the wrong shape: the whole log is read again, and refused
+    await assert.rejects(f.reopen({ maxBatch: 5 }), { code: "ledger.tampered" });
+    const [report] = await verifyDecisionLogs(f.store);
+    assert.equal(report?.problem?.code, "ledger.tampered");
+  } finally {
+    await f.done();
+  }
+});
+
 test("a verifier key put in place of the decision point's own is refused", async () => {
   const f = await fixture();
   try {

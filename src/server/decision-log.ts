@@ -256,12 +256,16 @@ export class DecisionLog {
     state: FrontierState;
     entries: number;
     note: string;
+    shapeSigned: boolean;
   }): Promise<boolean> {
     // the sizes of every checkpoint (names, not notes: one per batch, so very many), and the
     // frontier's own
-    const sizes = await this.store.logCheckpointSizes(this.name);
-    const batches = sizes.filter((size) => size > 0 && size <= saved.entries).length;
-    if (batches !== saved.state.size) return false;
+    // its shape: signed in its checkpoint (readFrontier checked it), or else counted
+    if (!saved.shapeSigned) {
+      const sizes = await this.store.logCheckpointSizes(this.name);
+      const batches = sizes.filter((size) => size > 0 && size <= saved.entries).length;
+      if (batches !== saved.state.size) return false;
+    }
     const [own] = await this.store.logCheckpoints(this.name, saved.entries, 1);
     if (own?.size !== saved.entries || own.note !== saved.note) return false;
     const total = await this.store.logSize(this.name);
@@ -311,7 +315,10 @@ export class DecisionLog {
     const frontier = MerkleFrontier.restore(state);
     frontier.append(joinLines(tail));
     await this.#sealer.restore(frontier.snapshot());
-    this.#uncheckpointed = { size, note: signBatches(this.key, frontier.root(), size, false) };
+    this.#uncheckpointed = {
+      size,
+      note: signBatches(this.key, frontier.root(), size, frontier.size, false),
+    };
     await this.#checkpoint().catch(() => undefined);
   }
 
@@ -407,7 +414,7 @@ export class DecisionLog {
       this.#size += count;
       this.#writing = 0;
       this.metrics.decisionLogAppended.inc(count);
-      const note = signBatches(this.key, root, this.#size);
+      const note = signBatches(this.key, root, this.#size, state.size);
       this.#uncheckpointed = { size: this.#size, note };
       try {
         await this.#checkpoint();
