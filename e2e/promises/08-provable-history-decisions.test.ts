@@ -8,6 +8,11 @@ import { appendFileSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { MerkleFrontier } from "../../src/ledger/index.js";
+import { logKeyDoc } from "../../src/server/decision-log.js";
+import { decisionLogOrigin, signBatches } from "../../src/server/decision-log-format.js";
+import { pdpIdentity, pdpKeyName } from "../../src/server/identity.js";
+import { openStore } from "../../src/store/index.js";
 import { tempDir } from "../../src/testing/index.js";
 import { makeRepo } from "../fixture.js";
 import { type Pdp, startPdp, until } from "../pdp.js";
@@ -121,6 +126,46 @@ test("replay vouches only for what the log proves: a decision beside an edited o
   } finally {
     restore();
   }
+});
+
+test("a copy of a decision in a log of another key, signed by that key, makes neither copy proven", async () => {
+  const q1 = idOf("q1");
+  const line = readdirSync(join(logDir, "batches"))
+    .flatMap((b) => readFileSync(join(logDir, "batches", b), "utf8").split("\n"))
+    .find((l) => l.includes(q1));
+  assert.ok(line);
+  // anyone who can write to the store can start a log of their own, for this env or another
+  for (const env of ["staging", "a"]) {
+    try {
+      const forger = await pdpIdentity(join(tempDir("stele-forger-"), "pdp.key"), env);
+      const forged = await openStore(`file:${store}`);
+      await forged.writeDoc(logKeyDoc(forger.name), Buffer.from(forger.vkey));
+      const batch = Buffer.from(line.replace('"label":"q1"', '"label":"FORGED"'));
+      await forged.appendLogBatch(forger.name, 0, [batch]);
+      const tree = new MerkleFrontier();
+      tree.append(batch);
+      const key = {
+        origin: decisionLogOrigin(forger.name),
+        name: pdpKeyName(forger.name),
+        privateKey: forger.privateKey,
+        publicKey: forger.publicKey,
+      };
+      await forged.putLogCheckpoint(forger.name, {
+        size: 1,
+        note: signBatches(key, tree.root(), 1, 1),
+      });
+      await forged.close();
+      // each log verifies on its own (each is its own key's)
+      assert.equal(repo.run("decisions", "verify").code, 0);
+      const r = replay(q1);
+      assert.equal(r.code, 1, r.human);
+      assert.deepEqual([r.proven, r.problem.code], [false, "ledger.tampered"]);
+      assert.match(r.human, /NOT PROVEN: the id is logged 2 times/);
+    } finally {
+      restore();
+    }
+  }
+  assert.equal(replay(q1).proven, true);
 });
 
 test("a checkpoint removed by hand moves a batch's bounds, and fails `stele decisions verify`", () => {

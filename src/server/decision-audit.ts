@@ -4,7 +4,7 @@ import { parseVerifierKey } from "../ledger/index.js";
 import { type Store, storedBundle } from "../store/index.js";
 import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
 import { checkStoredLog } from "./decision-log-format.js";
-import { isNameOf } from "./identity.js";
+import { isNameForEnv, isNameOf } from "./identity.js";
 import { type DecisionResponse, readDecisionRequest } from "./wire.js";
 
 /** One decision log's verification. */
@@ -238,69 +238,113 @@ export interface Replay {
 
 /**
  * Finds a decision by id in the store's logs, re-evaluates it on its bundle, and checks that
- * its log proves it: read a run at a time, up to the checkpoint that covers it.
+ * its log proves it: the only decision logged with that id, in a log of a decision point of its
+ * env, covered by a checkpoint of that log's key that vouches for it, the log verifying up to it.
+ * Every log is read, a run at a time: a copy of a decision in another log (anyone may start a
+ * log with a key of their own) makes neither copy proven.
  */
 export async function replayDecision(
   store: Store,
   id: string,
   onProgress?: OnProgress,
 ): Promise<Replay> {
+  const places: Place[] = [];
+  const unreadable: string[] = [];
   for (const log of await store.logs()) {
     const total = onProgress ? await store.logSize(log).catch(() => 0) : 0;
-    const found = await findEntry(
-      store,
-      log,
-      id,
-      telling(onProgress, `looking for ${id} in`, log, total),
-    );
-    if (!found) continue;
-    const { asked, ...logged } = found.entry;
-    const bundle = await storedBundle(store, logged.bundle);
-    const replayed = decide(bundle.set, asked, {
-      now: Date.parse(logged.time),
-      bundle: logged.bundle,
-    });
-    const problem = await unproven(
-      store,
-      log,
-      found.index,
-      telling(onProgress, "checking", log, found.index + 1),
-    );
-    return {
-      id,
-      log,
-      index: found.index,
-      logged,
-      replayed,
-      same: sameDecision(logged.decision, replayed),
-      proven: problem === undefined,
-      ...(problem && { problem: { code: problem.code, message: problem.message } }),
-    };
+    try {
+      places.push(
+        ...(await findEntries(
+          store,
+          log,
+          id,
+          telling(onProgress, `looking for ${id} in`, log, total),
+        )),
+      );
+    } catch (e) {
+      if (!(e instanceof SteleError)) throw e;
+      unreadable.push(`${log}: ${e.message}`);
+    }
   }
-  throw new SteleError("store.not_found", `no logged decision has id \`${id}\``, {
-    hint: "decision ids are in every /v1/decide response (`id`)",
+  const found = places.find((p) => p.entry !== undefined);
+  if (!found?.entry)
+    throw new SteleError(
+      "store.not_found",
+      places.length > 0
+        ? `the decision logged with id \`${id}\` is not a decision: ${places[0]?.log} #${places[0]?.index}`
+        : `no logged decision has id \`${id}\``,
+      {
+        hint:
+          unreadable.length > 0
+            ? `some logs could not be read: ${unreadable.join("; ")}`
+            : "decision ids are in every /v1/decide response (`id`)",
+      },
+    );
+  const { log, index } = found;
+  const { asked, ...logged } = found.entry;
+  const bundle = await storedBundle(store, logged.bundle);
+  const replayed = decide(bundle.set, asked, {
+    now: Date.parse(logged.time),
+    bundle: logged.bundle,
   });
+  const problem =
+    places.length > 1
+      ? new SteleError(
+          "ledger.tampered",
+          `the id is logged ${places.length} times (${places.map((p) => `${p.log} #${p.index}`).join(", ")}): a copy proves nothing`,
+          { hint: "run `stele decisions verify`; every log's key is its own decision point's" },
+        )
+      : !isNameForEnv(log, logged.env)
+        ? new SteleError(
+            "ledger.tampered",
+            `it says env \`${logged.env}\`, and its log \`${log}\` is not a decision point's of that env`,
+          )
+        : await unproven(store, log, index, telling(onProgress, "checking", log, index + 1));
+  return {
+    id,
+    log,
+    index,
+    logged,
+    replayed,
+    same: sameDecision(logged.decision, replayed),
+    proven: problem === undefined,
+    ...(problem && { problem: { code: problem.code, message: problem.message } }),
+  };
 }
 
-// the logged decision with this id in a log, and its index
-async function findEntry(
+// where a decision with some id is logged: its entry, or none when the line holding the id is
+// not a logged decision
+interface Place {
+  readonly log: string;
+  readonly index: number;
+  readonly entry: ReturnType<typeof readEntry> | undefined;
+}
+
+// every place in a log where a decision with this id is logged
+async function findEntries(
   store: Store,
   log: string,
   id: string,
   tell: (index: number) => void,
-): Promise<{ index: number; entry: ReturnType<typeof readEntry> } | undefined> {
+): Promise<Place[]> {
+  const places: Place[] = [];
   let index = 0;
   for await (const run of store.scanLog(log)) {
     for (const bytes of run) {
       tell(index);
       if (bytes.includes(id)) {
-        const entry = readEntry(bytes);
-        if (entry.id === id) return { index, entry };
+        let entry: Place["entry"];
+        try {
+          entry = readEntry(bytes);
+        } catch (e) {
+          if (!(e instanceof SteleError)) throw e;
+        }
+        if (entry === undefined || entry.id === id) places.push({ log, index, entry });
       }
       index++;
     }
   }
-  return undefined;
+  return places;
 }
 
 // why the log does not prove its decision at `index`, if it does not: the log is checked up to

@@ -156,20 +156,18 @@ export async function checkStoredLog(
   // the checkpoints, a page at a time; past a saved frontier only those after it, and only
   // those stored when the check began: one stored since may end a batch written after the
   // entries were listed (a decision point appending meanwhile), which this check does not claim
-  const last = (await store.logCheckpointSizes(log)).at(-1) ?? -1;
+  const after = options.from ? start + 1 : 0;
+  const sizes = (await store.logCheckpointSizes(log)).filter((size) => size >= after);
   let page: StoredCheckpoint[] = [];
   let next = 0;
-  let after = options.from ? start + 1 : 0;
-  let more = true;
+  let read = 0;
   const nextCheckpoint = async (): Promise<StoredCheckpoint | undefined> => {
-    if (next >= page.length && more) {
-      page = await store.logCheckpoints(log, after, CHECKPOINT_PAGE);
+    if (next >= page.length && read < sizes.length) {
+      page = await store.logCheckpointsAt(log, sizes.slice(read, read + CHECKPOINT_PAGE));
+      read += CHECKPOINT_PAGE;
       next = 0;
-      more = page.length === CHECKPOINT_PAGE;
-      after = (page.at(-1)?.size ?? after) + 1;
     }
-    const cp = page[next++];
-    return cp && cp.size <= last ? cp : undefined;
+    return page[next++];
   };
   // the checkpoint at the log's current size: ends the open batch; whether it vouches for it
   const seal = ({ size, note }: StoredCheckpoint): boolean => {
@@ -183,10 +181,11 @@ export async function checkStoredLog(
     batch = undefined;
     if (!legacy) perDecision = undefined;
     const tree = legacy ? perDecision : batches;
-    if (!tree || cp.size !== size || !hashEqual(cp.root, tree.root())) throw unmatched(size);
+    // (named by the size its note says, as `stele decisions verify` always has)
+    if (!tree || cp.size !== size || !hashEqual(cp.root, tree.root())) throw unmatched(cp.size);
     // where it says how many batches its tree has, that many
     const count = legacy ? undefined : batchCount(cp);
-    if (count !== undefined && count !== batches.size) throw unmatched(size);
+    if (count !== undefined && count !== batches.size) throw unmatched(cp.size);
     const vouched = legacy || !cp.extensions.includes(UNVOUCHED);
     if (!vouched) unvouched += size - covered;
     checkpoints++;

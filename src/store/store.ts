@@ -144,6 +144,12 @@ export interface Store {
   logCheckpoints(log: string, from?: number, limit?: number): Promise<StoredCheckpoint[]>;
   /** The sizes a named log has checkpoints for, increasing: without their notes (cheap). */
   logCheckpointSizes(log: string): Promise<number[]>;
+  /**
+   * The checkpoints of a named log for exactly these sizes (as `logCheckpointSizes` lists
+   * them), by increasing size; a size with none is left out. Reads only those: a log read
+   * through a page of checkpoints at a time lists them once, not once a page.
+   */
+  logCheckpointsAt(log: string, sizes: readonly number[]): Promise<StoredCheckpoint[]>;
 
   close(): Promise<void>;
 }

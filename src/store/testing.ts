@@ -157,6 +157,16 @@ export function logContract(name: string, open: () => Promise<Store>): void {
     assert.deepEqual(await sizes(4, 2), [4, 4_504]);
     assert.deepEqual(await sizes(5, 1), [4_504]);
     assert.deepEqual(await sizes(4_509, 3), []);
+    // or exactly those of some sizes, by increasing size, a size with none left out
+    assert.deepEqual(
+      (await store.logCheckpointsAt("pdp-s", [4_508, 4, 7, 4])).map((c) => [c.size, c.note]),
+      [
+        [4, "n4\n"],
+        [4_508, "n4508\n"],
+      ],
+    );
+    assert.deepEqual(await store.logCheckpointsAt("pdp-s", []), []);
+    assert.deepEqual(await store.logCheckpointsAt("pdp-none", [3]), []);
     await store.close();
   });
 

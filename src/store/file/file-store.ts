@@ -228,24 +228,29 @@ export class FileStore implements Store {
   }
 
   async logCheckpoints(log: string, from = 0, limit = Infinity): Promise<StoredCheckpoint[]> {
+    const sizes = (await this.logCheckpointSizes(log)).filter((size) => size >= from);
+    return this.logCheckpointsAt(log, sizes.slice(0, limit));
+  }
+
+  async logCheckpointsAt(log: string, sizes: readonly number[]): Promise<StoredCheckpoint[]> {
     const dir = join(this.#logDir(log), "checkpoints");
-    const names = (await readdir(dir).catch(() => []))
-      .filter((n) => /^\d{20}$/.test(n) && Number(n) >= from)
-      .sort()
-      .slice(0, limit);
+    const wanted = [...new Set(sizes)].sort((a, b) => a - b);
     // a few at a time: a busy log has a checkpoint for every batch, more than a process may
     // hold open at once (EMFILE)
-    const out: StoredCheckpoint[] = [];
-    for (let i = 0; i < names.length; i += 64)
+    const out: (StoredCheckpoint | undefined)[] = [];
+    for (let i = 0; i < wanted.length; i += 64)
       out.push(
         ...(await Promise.all(
-          names.slice(i, i + 64).map(async (n) => ({
-            size: Number(n),
-            note: await readFile(join(dir, n), "utf8"),
-          })),
+          wanted.slice(i, i + 64).map(async (size) => {
+            const note = await readFile(join(dir, pad(size)), "utf8").catch((e) => {
+              if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+              throw e;
+            });
+            return note === undefined ? undefined : { size, note };
+          }),
         )),
       );
-    return out;
+    return out.filter((c) => c !== undefined);
   }
 
   async close(): Promise<void> {}

@@ -242,6 +242,14 @@ export class PostgresStore implements Store {
     return rows.map((r) => ({ size: Number(r.size), note: r.note }));
   }
 
+  async logCheckpointsAt(log: string, sizes: readonly number[]): Promise<StoredCheckpoint[]> {
+    const rows = await this.#query<{ size: string; note: string }>(
+      "SELECT size, note FROM log_checkpoints WHERE log = $1 AND size = ANY($2::bigint[]) ORDER BY size",
+      [logName(log), sizes],
+    );
+    return rows.map((r) => ({ size: Number(r.size), note: r.note }));
+  }
+
   async logCheckpointSizes(log: string): Promise<number[]> {
     const rows = await this.#query<{ size: string }>(
       "SELECT size FROM log_checkpoints WHERE log = $1 ORDER BY size",
