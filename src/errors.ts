@@ -91,6 +91,7 @@ export const CODES = {
   "server.not_ready": "unavailable",
   "server.stale": "unavailable",
   "server.bad_admission_review": "invalid",
+  "server.unreachable": "unavailable",
   // cli
   "cli.usage": "invalid",
   "cli.io": "invalid",

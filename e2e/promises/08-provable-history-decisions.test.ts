@@ -168,6 +168,53 @@ test("a copy of a decision in a log of another key, signed by that key, makes ne
   assert.equal(replay(q1).proven, true);
 });
 
+test("decisions removed from the log's end with their checkpoint: verify alone cannot tell, verify --pdp holds the store to what the decision point signed", async () => {
+  const pdp = await startPdp(repo.dir, { state: first.state });
+  pdps.push(pdp);
+  try {
+    await until("the decision point to serve v1", async () => (await pdp.status()).version === 1);
+    for (const label of ["t1", "t2"]) {
+      const d = await pdp.post("/v1/decide", { input: { kind: "SELECT", label } });
+      assert.equal(d.status, 200, d.text);
+    }
+    // its last checkpoint, as its status says, covers them all
+    await until("the decisions to be written and checkpointed", async () => {
+      const log = (await pdp.status()).decisionLog;
+      // a checkpoint note's second line is its size
+      return log.size === 8 && String(log.checkpoint).split("\n")[1] === "8";
+    });
+    const held = repo.run("decisions", "verify", "--pdp", pdp.url, "--json");
+    assert.equal(held.code, 0, held.stdout + held.stderr);
+    assert.deepEqual(
+      JSON.parse(held.stdout).pdps.map((p: { ok: boolean; log: string; size: number }) => [
+        p.ok,
+        p.log,
+        p.size,
+      ]),
+      [[true, first.name, 8]],
+    );
+    // the last batch and its checkpoint removed: the rest of the log is whole and verifies
+    const [last] = readdirSync(join(logDir, "batches")).sort().reverse();
+    const [cp] = readdirSync(join(logDir, "checkpoints")).sort().reverse();
+    rmSync(join(logDir, "batches", last ?? ""));
+    rmSync(join(logDir, "checkpoints", cp ?? ""));
+    assert.equal(verify(first.name).code, 0);
+    const r = repo.run("decisions", "verify", "--pdp", pdp.url);
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(
+      r.stdout,
+      /TAMPERED: http:\/\/127\.0\.0\.1:\d+ \(pdp-[^)]+\): the decision point has signed 8 decisions; the store holds [0-7] and no checkpoint for them: decisions were removed from the log's end \[ledger\.tampered\]/,
+    );
+    // a decision point that cannot be asked is said so
+    const gone = repo.run("decisions", "verify", "--pdp", "http://127.0.0.1:1", "--json");
+    assert.equal(gone.code, 1);
+    assert.equal(JSON.parse(gone.stdout).pdps[0].problem.code, "server.unreachable");
+  } finally {
+    await pdp.stop();
+    restore();
+  }
+});
+
 test("a checkpoint removed by hand moves a batch's bounds, and fails `stele decisions verify`", () => {
   try {
     const [checkpoint] = readdirSync(join(logDir, "checkpoints")).sort();

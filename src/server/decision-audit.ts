@@ -1,9 +1,9 @@
 import { type Decision, type DecisionRequest, decide } from "../engine/index.js";
 import { SteleError } from "../errors.js";
-import { parseVerifierKey } from "../ledger/index.js";
+import { parseVerifierKey, verifyCheckpoint } from "../ledger/index.js";
 import { type Store, storedBundle } from "../store/index.js";
 import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
-import { checkStoredLog } from "./decision-log-format.js";
+import { checkStoredLog, decisionLogOrigin } from "./decision-log-format.js";
 import { isNameForEnv, isNameOf } from "./identity.js";
 import { type DecisionResponse, readDecisionRequest } from "./wire.js";
 
@@ -120,6 +120,95 @@ async function verifyLog(store: Store, log: string, onProgress?: OnProgress): Pr
     uncovered: checked.entries - checked.covered,
     unvouched: checked.unvouched,
   };
+}
+
+/** A live decision point's word on its decision log, held against the store. */
+export interface PdpLogReport {
+  readonly url: string;
+  readonly ok: boolean;
+  /** Its log, and the decisions its last checkpoint (as its /v1/status says) covers. */
+  readonly log?: string;
+  readonly size?: number;
+  readonly problem?: { readonly code: string; readonly message: string };
+}
+
+/**
+ * Asks each decision point for the last checkpoint of its decision log (`/v1/status`), and
+ * checks that the store holds that very checkpoint, signed by the log's key, and the decisions
+ * under it. Decisions removed from the end of a log, with their checkpoints, leave a log that
+ * verifies on its own: only someone who saw a later checkpoint can tell, and the decision point
+ * did. Ask before reading the store: the decision point reports a checkpoint only once the store
+ * has taken it.
+ */
+export async function checkPdpLogs(
+  store: Store,
+  urls: readonly string[],
+  fetchStatus: (url: string) => Promise<unknown> = fetchJson,
+): Promise<PdpLogReport[]> {
+  return Promise.all(urls.map((url) => checkPdpLog(store, url.replace(/\/+$/, ""), fetchStatus)));
+}
+
+async function checkPdpLog(
+  store: Store,
+  url: string,
+  fetchStatus: (url: string) => Promise<unknown>,
+): Promise<PdpLogReport> {
+  let said: { log?: unknown; checkpoint?: unknown } | undefined;
+  try {
+    const status = (await fetchStatus(`${url}/v1/status`)) as { decisionLog?: typeof said } | null;
+    said = status?.decisionLog ?? undefined;
+  } catch (e) {
+    return {
+      url,
+      ok: false,
+      problem: {
+        code: "server.unreachable",
+        message: `cannot read its /v1/status: ${e instanceof Error ? e.message : String(e)}`,
+      },
+    };
+  }
+  // its decision log off, or nothing signed yet: nothing to hold the store to
+  if (typeof said?.log !== "string") return { url, ok: true };
+  const log = said.log;
+  if (typeof said.checkpoint !== "string") return { url, ok: true, log, size: 0 };
+  const note = said.checkpoint;
+  let size: number | undefined;
+  try {
+    const vkey = await logKey(store, log);
+    size = verifyCheckpoint(note, vkey, decisionLogOrigin(log)).size;
+    const [stored] = await store.logCheckpointsAt(log, [size]);
+    const held = await store.logSize(log);
+    if (!stored || held < size)
+      throw new SteleError(
+        "ledger.tampered",
+        `the decision point has signed ${size} decisions; the store holds ${held}${stored ? "" : " and no checkpoint for them"}: decisions were removed from the log's end`,
+        {
+          hint: "restore the store from a backup; the decision point's own checkpoint says what it held",
+        },
+      );
+    if (stored.note !== note)
+      throw new SteleError(
+        "ledger.fork",
+        `the store holds another checkpoint for ${size} decisions than the decision point signed`,
+        { hint: "two writers share this log, or the store's copy was replaced" },
+      );
+    return { url, ok: true, log, size };
+  } catch (e) {
+    if (!(e instanceof SteleError)) throw e;
+    return {
+      url,
+      ok: false,
+      log,
+      ...(size !== undefined && { size }),
+      problem: { code: e.code, message: e.message },
+    };
+  }
+}
+
+async function fetchJson(url: string): Promise<unknown> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(3_000) });
+  if (!response.ok) throw new Error(`HTTP ${response.status}`);
+  return response.json();
 }
 
 // the verifier key of a decision log's checkpoints: the one its name was made from

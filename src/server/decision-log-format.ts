@@ -100,6 +100,8 @@ export interface LogCheck extends CheckedLog {
   readonly state: FrontierState;
   /** The entries past the last checkpoint (at most `keepTail` + 1 of them). */
   readonly tail: readonly Buffer[];
+  /** The last checkpoint checked. */
+  readonly last?: StoredCheckpoint;
   /** The first thing that does not hold; `index` when it is an entry. */
   readonly problem?: { readonly error: SteleError; readonly index?: number };
 }
@@ -145,6 +147,7 @@ export async function checkStoredLog(
   let covered = start;
   let unvouched = 0;
   let tail: Buffer[] = [];
+  let last: StoredCheckpoint | undefined;
   const progress = () => ({
     entries: at - start,
     checkpoints,
@@ -152,6 +155,7 @@ export async function checkStoredLog(
     unvouched,
     state: batches.snapshot(),
     tail,
+    ...(last && { last }),
   });
   // the checkpoints, a page at a time; past a saved frontier only those after it, and only
   // those stored when the check began: one stored since may end a batch written after the
@@ -191,6 +195,7 @@ export async function checkStoredLog(
     checkpoints++;
     covered = size;
     tail = [];
+    last = { size, note };
     return vouched;
   };
   let index: number | undefined;

@@ -85,6 +85,7 @@ export class DecisionLog {
    * How the log's tree was found at open: from its saved frontier (and the batches written after
    * it, after a crash), or by hashing every entry.
    */
+  #lastNote: string | undefined;
   openedFrom: "saved frontier" | "saved frontier and the batches after it" | "stored entries" =
     "stored entries";
   // the newest frontier and checkpoint not saved yet, and when one last was
@@ -206,6 +207,11 @@ export class DecisionLog {
     return this.#size;
   }
 
+  /** The note of the last checkpoint the store took (signed: anyone may check it). */
+  get checkpoint(): string | undefined {
+    return this.#lastNote;
+  }
+
   /** Decisions not logged because of sampling. */
   get sampledOut(): number {
     return this.#sampledOut;
@@ -278,6 +284,7 @@ export class DecisionLog {
     });
     if (checked.problem) throw checked.problem.error;
     if (saved.entries + checked.entries !== total) return false;
+    this.#lastNote = checked.last?.note ?? saved.note;
     await this.#endTail(checked.state, checked.tail, total - checked.covered, total);
     this.#size = total;
     this.openedFrom =
@@ -333,6 +340,7 @@ export class DecisionLog {
       keepTail: this.options.maxBatch,
     });
     if (checked.problem) throw checked.problem.error;
+    this.#lastNote = checked.last?.note;
     const size = checked.entries;
     await this.#endTail(checked.state, checked.tail, size - checked.covered, size);
     return size;
@@ -344,6 +352,7 @@ export class DecisionLog {
     const owed = this.#uncheckpointed;
     if (!owed) return;
     await this.store.putLogCheckpoint(this.name, owed);
+    this.#lastNote = owed.note;
     if (this.#uncheckpointed === owed) this.#uncheckpointed = undefined;
   }
 

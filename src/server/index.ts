@@ -1,10 +1,16 @@
 export type { App, AppOptions } from "./app.js";
 /** The decision point's HTTP routes, without a socket. */
 export { createApp } from "./app.js";
-export type { AuditProgress, LogReport, OnProgress, Replay } from "./decision-audit.js";
+export type {
+  AuditProgress,
+  LogReport,
+  OnProgress,
+  PdpLogReport,
+  Replay,
+} from "./decision-audit.js";
 /** Verifies every decision log in the store. */
 /** Re-runs a logged decision on the exact bundle that made it. */
-export { replayDecision, verifyDecisionLogs } from "./decision-audit.js";
+export { checkPdpLogs, replayDecision, verifyDecisionLogs } from "./decision-audit.js";
 export type { Heartbeat } from "./heartbeat.js";
 /** Every signed heartbeat in the store. */
 export { readHeartbeats } from "./heartbeat.js";

@@ -79,6 +79,9 @@ export async function startServer(options: ServeOptions): Promise<Server> {
             size: decisionLog.size,
             pending: decisionLog.pending,
             sampledOut: decisionLog.sampledOut,
+            // the last checkpoint it signed and the store took: `stele decisions verify --pdp`
+            // holds the store to it (decisions removed from the log's end show)
+            checkpoint: decisionLog.checkpoint ?? null,
           }
         : null,
     }),

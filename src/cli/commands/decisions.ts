@@ -1,24 +1,34 @@
 import {
   type AuditProgress,
+  checkPdpLogs,
   type LogReport,
+  type PdpLogReport,
   type Replay,
   replayDecision,
   verifyDecisionLogs,
 } from "../../server/index.js";
 import { openStore } from "../../store/index.js";
-import { type Command, Exit, stringOpt, usageError } from "../command.js";
+import { type Command, Exit, listOpt, stringOpt, usageError } from "../command.js";
 import { ofTotal, progress } from "../progress.js";
 
 type DecisionsResult =
-  | { readonly action: "verify"; readonly ok: boolean; readonly logs: readonly LogReport[] }
+  | {
+      readonly action: "verify";
+      readonly ok: boolean;
+      readonly logs: readonly LogReport[];
+      /** With --pdp: each decision point's last checkpoint held against the store. */
+      readonly pdps?: readonly PdpLogReport[];
+    }
   | { readonly action: "replay"; readonly replay: Replay };
 
 /** `stele decisions verify` / `stele decisions replay ID`. */
 export const decisions: Command<DecisionsResult> = {
   summary: "verify the decision logs, or re-run one logged decision on the bundle that made it",
-  usage: "verify | replay ID",
-  options: {},
-  help: {},
+  usage: "verify [--pdp URL…] | replay ID",
+  options: { pdp: { type: "string", multiple: true } },
+  help: {
+    pdp: "a running decision point whose last checkpoint the store must hold: decisions removed from a log's end show (repeatable)",
+  },
   async run(args, io) {
     const [action, id] = args.positionals;
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
@@ -28,8 +38,12 @@ export const decisions: Command<DecisionsResult> = {
       report(() => `${p.doing} ${p.log}: ${ofTotal(p.read, p.total, "decisions")}`);
     try {
       if (action === "verify") {
+        // the decision points first: each reports only a checkpoint the store has taken
+        const urls = listOpt(args, "pdp");
+        const pdps = urls.length > 0 ? await checkPdpLogs(store, urls) : undefined;
         const logs = await verifyDecisionLogs(store, onProgress);
-        return { action, ok: logs.every((l) => l.ok), logs };
+        const ok = logs.every((l) => l.ok) && (pdps ?? []).every((p) => p.ok);
+        return { action, ok, logs, ...(pdps && { pdps }) };
       }
       if (action === "replay" && id)
         return { action, replay: await replayDecision(store, id, onProgress) };
@@ -51,14 +65,20 @@ export const decisions: Command<DecisionsResult> = {
         : Exit.problems,
   human: (r) => {
     if (r.action === "verify") {
-      if (r.logs.length === 0) return "no decision logs";
-      return r.logs
-        .map((l) =>
+      const pdps = (r.pdps ?? []).map((p) =>
+        p.ok
+          ? `ok: ${p.url}: ${p.log === undefined ? "logs no decisions" : `the store holds the ${p.size} decisions of ${p.log} it has signed`}`
+          : `${p.problem?.code === "server.unreachable" ? "UNREACHABLE" : "TAMPERED"}: ${p.url}${p.log ? ` (${p.log})` : ""}: ${p.problem?.message} [${p.problem?.code}]`,
+      );
+      if (r.logs.length === 0) return [...pdps, "no decision logs"].join("\n");
+      return [
+        ...pdps,
+        ...r.logs.map((l) =>
           l.ok
             ? `ok: ${l.log}: ${l.entries} decisions, ${l.checkpoints} checkpoints${l.uncovered > 0 ? `, ${l.uncovered} after the last checkpoint` : ""}${(l.unvouched ?? 0) > 0 ? `; ${l.unvouched} not vouched for (found without a checkpoint when the decision point started again: it cannot tell them from decisions written behind its back)` : ""}`
             : `TAMPERED: ${l.log}: ${l.problem?.message} [${l.problem?.code}]`,
-        )
-        .join("\n");
+        ),
+      ].join("\n");
     }
     const { replay } = r;
     return [
