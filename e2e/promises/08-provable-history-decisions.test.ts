@@ -2,7 +2,8 @@
 // tamper-evident log in the store, a batch a Merkle leaf, every batch ended by a checkpoint the
 // decision point signs. A decision edited, a checkpoint removed, fails `stele decisions verify`
 // (exit 1); a decision added behind the decision point's back is never signed as its own, and one
-// edited while it was down is never signed over.
+// edited while it was down is never signed over; decisions removed from the end are found by the
+// decision point that signed them: live (verify --pdp) and at its next start.
 import assert from "node:assert/strict";
 import { appendFileSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -75,9 +76,13 @@ const first = await decide(6);
 const logDir = join(store, "logs", first.name);
 const pristine = join(tempDir("stele-08d-"), "store");
 cpSync(store, pristine, { recursive: true });
+// what the decision point keeps of its log outside the store (the last checkpoint it saved)
+const witness = `${first.state}.decision-log`;
+const pristineWitness = readFileSync(witness);
 const restore = () => {
   rmSync(store, { recursive: true, force: true });
   cpSync(pristine, store, { recursive: true });
+  writeFileSync(witness, pristineWitness);
 };
 
 test("the decision log as the decision point left it verifies, batch by batch", () => {
@@ -211,6 +216,39 @@ test("decisions removed from the log's end with their checkpoint: verify alone c
     assert.equal(JSON.parse(gone.stdout).pdps[0].problem.code, "server.unreachable");
   } finally {
     await pdp.stop();
+    restore();
+  }
+});
+
+test("decisions removed from the log's end while the decision point was down: it will not sign on top of what is left", async () => {
+  try {
+    // the last batch and its checkpoint removed, and the saved frontier with them: what is left
+    // is a whole, shorter log that verifies
+    const [last] = readdirSync(join(logDir, "batches")).sort().reverse();
+    const [cp] = readdirSync(join(logDir, "checkpoints")).sort().reverse();
+    rmSync(join(logDir, "batches", last ?? ""));
+    rmSync(join(logDir, "checkpoints", cp ?? ""));
+    rmSync(join(store, "docs", "decision-logs", `${first.name}.frontier`));
+    assert.equal(verify(first.name).code, 0);
+    // the decision point kept its last checkpoint outside the store: it refuses to start
+    await assert.rejects(startPdp(repo.dir, { state: first.state }), (e: Error) => {
+      assert.match(e.message, /exited 1 before listening/);
+      assert.match(
+        e.message,
+        /lost decisions this decision point wrote: it signed 6, the store holds [0-5]/,
+      );
+      return true;
+    });
+    // and nothing was signed on top of it
+    assert.equal(readdirSync(join(logDir, "checkpoints")).includes(cp ?? ""), false);
+  } finally {
+    restore();
+  }
+  // the store put back as it was, it starts again
+  try {
+    const again = await decide(1, first.state);
+    assert.equal(again.name, first.name);
+  } finally {
     restore();
   }
 });

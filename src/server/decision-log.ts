@@ -14,6 +14,7 @@ import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-lo
 import { type EntryRing, MAX_RING_BYTES } from "./decision-ring.js";
 import { pdpKeyName } from "./identity.js";
 import type { Metrics } from "./metrics.js";
+import type { JsonFile, LogWitness } from "./state.js";
 import type { DecisionResponse } from "./wire.js";
 
 export { decisionLogOrigin, legacyDecisionLogOrigin } from "./decision-log-format.js";
@@ -56,7 +57,15 @@ export interface DecisionLogOptions {
   readonly flushIntervalMs?: number;
   /** Fraction of decisions logged, 0–1; the rest are counted, never silently skipped. */
   readonly sample?: number;
+  /**
+   * Where the decision point keeps, outside the store, the last checkpoint it signed and saved
+   * (at most once a second, and on closing): opening a log that no longer holds it is refused.
+   */
+  readonly witness?: JsonFile<LogWitness>;
 }
+
+// no witness: nothing kept, nothing held to
+const NO_WITNESS: JsonFile<LogWitness> = { read: async () => ({}), write: async () => undefined };
 
 /** The store document holding a decision log's verifier key (`name+hash+key`). */
 export function logKeyDoc(log: string): string {
@@ -89,7 +98,7 @@ export class DecisionLog {
   openedFrom: "saved frontier" | "saved frontier and the batches after it" | "stored entries" =
     "stored entries";
   // the newest frontier and checkpoint not saved yet, and when one last was
-  #unsaved: { state: FrontierState; note: string } | undefined;
+  #unsaved: { state: FrontierState; size: number; note: string } | undefined;
   #savedAt = 0;
   // the checkpoint of the last batch, when the store has not taken it yet
   #uncheckpointed: { size: number; note: string } | undefined;
@@ -140,9 +149,13 @@ export class DecisionLog {
         maxBatch: options.maxBatch ?? 10_000,
         flushIntervalMs: options.flushIntervalMs ?? 250,
         sample: options.sample ?? 1,
+        witness: options.witness ?? NO_WITNESS,
       },
     );
     await store.writeDoc(logKeyDoc(name), Buffer.from(key.vkey));
+    // before anything is read or signed: the store still holds what this decision point last
+    // saw itself sign
+    await log.#holdsWitnessed();
     // where the log's own signed checkpoint vouches for the saved frontier, continue from it,
     // reading only what was written after it; otherwise hash the whole log again
     const saved = await readFrontier(store, name, key.vkey, origin);
@@ -376,6 +389,29 @@ export class DecisionLog {
     this.#unsaved = undefined;
     this.#savedAt = Date.now();
     await writeFrontier(this.store, this.name, unsaved.state, unsaved.note);
+    await this.options.witness.write({
+      log: this.name,
+      size: unsaved.size,
+      checkpoint: unsaved.note,
+    });
+  }
+
+  // the store's log holds the last checkpoint this decision point saved outside it, and the
+  // decisions under it: else decisions it wrote were removed (with their checkpoints, which
+  // leaves a log that verifies), and it will not sign on top of what is left
+  async #holdsWitnessed(): Promise<void> {
+    const seen = await this.options.witness.read();
+    if (seen.log !== this.name || seen.size === undefined || seen.checkpoint === undefined) return;
+    const [stored] = await this.store.logCheckpointsAt(this.name, [seen.size]);
+    const held = await this.store.logSize(this.name);
+    if (stored?.note === seen.checkpoint && held >= seen.size) return;
+    throw new SteleError(
+      "ledger.tampered",
+      `decision log \`${this.name}\` lost decisions this decision point wrote: it signed ${seen.size}, the store holds ${held}${stored ? " under another checkpoint" : ""}`,
+      {
+        hint: "restore the store's decision log from a backup; to start this decision point's log afresh knowingly, remove its state file's .decision-log beside it",
+      },
+    );
   }
 
   // never throws: every decision ends written, or counted as dropped. Under load the timer
@@ -427,7 +463,7 @@ export class DecisionLog {
       this.#uncheckpointed = { size: this.#size, note };
       try {
         await this.#checkpoint();
-        this.#unsaved = { state, note };
+        this.#unsaved = { state, size: this.#size, note };
         // the saved frontier only spares a restart some hashing: at most once a second
         if (Date.now() - this.#savedAt >= 1000) await this.#saveFrontier();
       } catch {

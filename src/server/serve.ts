@@ -8,7 +8,7 @@ import { createHttpServer } from "./http.js";
 import { pdpIdentity } from "./identity.js";
 import { Loader } from "./loader.js";
 import { Runtime } from "./runtime.js";
-import { stateFile } from "./state.js";
+import { logWitnessFile, stateFile } from "./state.js";
 
 /** How to run a decision point. */
 export interface ServeOptions {
@@ -92,6 +92,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     decisionLog = await DecisionLog.open(options.store, identity.name, identity, metrics, {
       maxRequestBytes: http.maxBodyBytes,
       ...(options.decisionLogSample !== undefined && { sample: options.decisionLogSample }),
+      witness: logWitnessFile(options.statePath),
       ...(options.decisionLogIntervalMs !== undefined && {
         flushIntervalMs: options.decisionLogIntervalMs,
       }),

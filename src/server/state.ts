@@ -22,26 +22,52 @@ export interface PdpState {
 }
 
 /** A PDP state file: read whole, written atomically. */
-export interface StateFile {
-  read(): Promise<PdpState>;
-  write(state: PdpState): Promise<void>;
-}
+export type StateFile = JsonFile<PdpState>;
 
 /** The state file at `path` (JSON; a missing file is a fresh PDP). */
 export function stateFile(path: string): StateFile {
+  return jsonFile<PdpState>(path);
+}
+
+/**
+ * What a decision point remembers of its own decision log across restarts, beside its state
+ * file: the last checkpoint it signed and saved. A store whose log no longer holds it lost
+ * decisions the decision point wrote, and the decision point refuses to sign on top of it.
+ */
+export interface LogWitness {
+  readonly log?: string;
+  readonly size?: number;
+  readonly checkpoint?: string;
+}
+
+/** The decision log witness file beside the state file `statePath`. */
+export function logWitnessFile(statePath: string): JsonFile<LogWitness> {
+  return jsonFile<LogWitness>(`${statePath}.decision-log`);
+}
+
+/**
+ * A small JSON document of a decision point's own, outside the store: read whole (a missing
+ * file reads as `{}`: every field optional), written atomically.
+ */
+export interface JsonFile<T extends object> {
+  read(): Promise<T>;
+  write(value: T): Promise<void>;
+}
+
+function jsonFile<T extends object>(path: string): JsonFile<T> {
   return {
     async read() {
       let text: string;
       try {
         text = await readFile(path, "utf8");
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code === "ENOENT") return {};
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return {} as T;
         throw new SteleError("store.unavailable", `cannot read the PDP state \`${path}\``, {
           cause: e,
         });
       }
       try {
-        const value = JSON.parse(text) as PdpState;
+        const value = JSON.parse(text) as T;
         if (typeof value !== "object" || value === null) throw new Error("not an object");
         return value;
       } catch (e) {
