@@ -166,6 +166,12 @@ test("a copy of a decision in a log of another key, signed by that key, makes ne
       assert.equal(r.code, 1, r.human);
       assert.deepEqual([r.proven, r.problem.code], [false, "ledger.tampered"]);
       assert.match(r.human, /NOT PROVEN: the id is logged 2 times/);
+      // the real log made unreadable (a stray batch past its end): the copy is still not proven
+      writeFileSync(join(logDir, "batches", "99999".padStart(20, "0")), "{}");
+      const hidden = replay(q1);
+      assert.equal(hidden.code, 1, hidden.human);
+      assert.deepEqual([hidden.proven, hidden.problem.code], [false, "store.corrupt"]);
+      assert.match(hidden.human, /NOT PROVEN: not every log could be read/);
     } finally {
       restore();
     }

@@ -342,13 +342,13 @@ export async function replayDecision(
   for (const log of await store.logs()) {
     const total = onProgress ? await store.logSize(log).catch(() => 0) : 0;
     try {
-      places.push(
-        ...(await findEntries(
-          store,
-          log,
-          id,
-          telling(onProgress, `looking for ${id} in`, log, total),
-        )),
+      // what it finds goes in as it finds it: a log that fails half way keeps its finds
+      await findEntries(
+        store,
+        log,
+        id,
+        places,
+        telling(onProgress, `looking for ${id} in`, log, total),
       );
     } catch (e) {
       if (!(e instanceof SteleError)) throw e;
@@ -377,18 +377,24 @@ export async function replayDecision(
     bundle: logged.bundle,
   });
   const problem =
-    places.length > 1
+    unreadable.length > 0
       ? new SteleError(
-          "ledger.tampered",
-          `the id is logged ${places.length} times (${places.map((p) => `${p.log} #${p.index}`).join(", ")}): a copy proves nothing`,
-          { hint: "run `stele decisions verify`; every log's key is its own decision point's" },
+          "store.corrupt",
+          `not every log could be read, and any of them may hold it too: ${unreadable.join("; ")}`,
+          { hint: "run `stele decisions verify`" },
         )
-      : !isNameForEnv(log, logged.env)
+      : places.length > 1
         ? new SteleError(
             "ledger.tampered",
-            `it says env \`${logged.env}\`, and its log \`${log}\` is not a decision point's of that env`,
+            `the id is logged ${places.length} times (${places.map((p) => `${p.log} #${p.index}`).join(", ")}): a copy proves nothing`,
+            { hint: "run `stele decisions verify`; every log's key is its own decision point's" },
           )
-        : await unproven(store, log, index, telling(onProgress, "checking", log, index + 1));
+        : !isNameForEnv(log, logged.env)
+          ? new SteleError(
+              "ledger.tampered",
+              `it says env \`${logged.env}\`, and its log \`${log}\` is not a decision point's of that env`,
+            )
+          : await unproven(store, log, index, telling(onProgress, "checking", log, index + 1));
   return {
     id,
     log,
@@ -409,14 +415,14 @@ interface Place {
   readonly entry: ReturnType<typeof readEntry> | undefined;
 }
 
-// every place in a log where a decision with this id is logged
+// every place in a log where a decision with this id is logged, added to `places`
 async function findEntries(
   store: Store,
   log: string,
   id: string,
+  places: Place[],
   tell: (index: number) => void,
-): Promise<Place[]> {
-  const places: Place[] = [];
+): Promise<void> {
   let index = 0;
   for await (const run of store.scanLog(log)) {
     for (const bytes of run) {
@@ -433,7 +439,6 @@ async function findEntries(
       index++;
     }
   }
-  return places;
 }
 
 // why the log does not prove its decision at `index`, if it does not: the log is checked up to

@@ -58,8 +58,11 @@ export function signBatches(
 
 /** How many batches a checkpoint says its tree has; undefined for one signed before it said. */
 export function batchCount(cp: Checkpoint): number | undefined {
-  const line = cp.extensions.find((e) => e.startsWith(BATCHES));
+  // one well-formed line; two, or one without its number, say no count at all (NaN)
+  const lines = cp.extensions.filter((e) => e.startsWith(BATCHES.trimEnd()));
+  const [line] = lines;
   if (line === undefined) return undefined;
+  if (lines.length > 1) return Number.NaN;
   const n = line.slice(BATCHES.length);
   return /^(0|[1-9]\d{0,15})$/.test(n) ? Number(n) : Number.NaN;
 }

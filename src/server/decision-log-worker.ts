@@ -22,7 +22,7 @@ export type WorkerAnswer =
       readonly kind: "sealed";
       /** The entries, one after another, a newline between two (its own buffer, transferred). */
       readonly bytes: Uint8Array;
-      /** Where each entry ends in `bytes` (none holds a newline: the request thread's JSON). */
+      /** Where each entry ends in `bytes` (none holds a newline: checked here). */
       readonly ends: Uint32Array;
       readonly root: Uint8Array;
       /** The frontier with the batch appended: one leaf, the hash of `bytes`. */
@@ -62,8 +62,8 @@ function seal(read: number, max: number): { answer: WorkerAnswer; transfer: Arra
   if (!reader) throw new Error("the decision log worker has no ring");
   // the entries lie in the ring as a batch does, each followed by a newline: copied out a run
   // of neighbours at a time, after one byte for the leaf prefix 0x00, so the batch is hashed,
-  // one leaf, where it lies. The request thread wrote none with a newline inside (its JSON, and
-  // the request's text with its line breaks made spaces): the stores check the ends are newlines
+  // one leaf, where it lies. The request thread writes none with a newline inside (its JSON, and
+  // the request's text with its line breaks made spaces)
   const { taken, size } = reader.measure(read, max);
   let buffer = pool.pop();
   if (buffer === undefined || buffer.byteLength < 1 + size)
@@ -72,6 +72,13 @@ function seal(read: number, max: number): { answer: WorkerAnswer; transfer: Arra
   // where each entry ends in the batch (at its newline; the last at the batch's end)
   const ends = new Uint32Array(taken);
   reader.copy(read, taken, all, 1, ends);
+  // a guard against a bug: the newlines are exactly the entries' ends (the stores check only
+  // those), so no entry holds one
+  const view = Buffer.from(buffer, 1, size);
+  for (let i = 0, from = 0; i < taken; i++) {
+    if (view.indexOf(0x0a, from) !== ends[i]) throw new Error("a queued decision holds a newline");
+    from = (ends[i] as number) + 1;
+  }
   if (taken > 0) {
     all[0] = 0x00;
     // without the last entry's newline

@@ -100,54 +100,73 @@ test("the ring behaves as a queue of strings (property)", () => {
     fc.constant({ clear: true }),
   );
   fc.assert(
-    fc.property(fc.integer({ min: 64, max: 300 }), fc.array(op, { maxLength: 80 }), (size, ops) => {
-      const ring = new EntryRing(size);
-      const model: { text: string; bytes: number }[] = [];
-      let used = 0;
-      for (const o of ops) {
-        if ("push" in o) {
-          const text = o.push.join("");
-          const bytes = Buffer.byteLength(text);
-          const empty = model.length === 0;
-          // the middle part as bytes or as a string, as the decision log passes either
-          const [head = "", middle = "", tail = ""] = o.push;
-          const ok = push(
-            ring,
-            head,
-            middle.length % 2 === 0 ? Buffer.from(middle) : middle,
-            tail + o.push.slice(3).join(""),
-          );
-          if (ok) {
-            model.push({ text, bytes });
-            used += 1 + bytes;
-            assert.ok(used <= size, `${used} bytes queued in a ring of ${size}`);
+    fc.property(
+      fc.integer({ min: 64, max: 2_000 }),
+      // entry numbers from 0, or from just before they wrap at 2^32
+      fc.constantFrom(0, 2 ** 32 - 7),
+      fc.array(op, { maxLength: 80 }),
+      (size, first, ops) => {
+        const ring = new EntryRing(size, first);
+        const model: { text: string; bytes: number }[] = [];
+        let used = 0;
+        for (const o of ops) {
+          if ("push" in o) {
+            const text = o.push.join("");
+            const bytes = Buffer.byteLength(text);
+            const empty = model.length === 0;
+            // the middle part as bytes or as a string, as the decision log passes either
+            const [head = "", middle = "", tail = ""] = o.push;
+            const ok = push(
+              ring,
+              head,
+              middle.length % 2 === 0 ? Buffer.from(middle) : middle,
+              tail + o.push.slice(3).join(""),
+            );
+            if (ok) {
+              model.push({ text, bytes });
+              used += 1 + bytes;
+              assert.ok(used <= size, `${used} bytes queued in a ring of ${size}`);
+            } else {
+              // an empty ring takes anything up to its size, wherever its offsets were
+              assert.ok(!empty || 1 + bytes > size, `an empty ring refused ${bytes} bytes`);
+            }
+          } else if ("take" in o) {
+            const { out, next, taken } = read(ring, o.take);
+            const expected = model.splice(0, o.take);
+            // a lone surrogate has no UTF-8: it comes back as U+FFFD, as Buffer writes it
+            assert.deepEqual(
+              out,
+              expected.map((e) => Buffer.from(e.text).toString("utf8")),
+            );
+            for (const e of expected) used -= 1 + e.bytes;
+            ring.free(next, taken);
           } else {
-            // an empty ring takes anything up to its size, wherever its offsets were
-            assert.ok(!empty || 1 + bytes > size, `an empty ring refused ${bytes} bytes`);
+            assert.equal(ring.clear(), model.length);
+            model.length = 0;
+            used = 0;
           }
-        } else if ("take" in o) {
-          const { out, next, taken } = read(ring, o.take);
-          const expected = model.splice(0, o.take);
-          // a lone surrogate has no UTF-8: it comes back as U+FFFD, as Buffer writes it
-          assert.deepEqual(
-            out,
-            expected.map((e) => Buffer.from(e.text).toString("utf8")),
-          );
-          for (const e of expected) used -= 1 + e.bytes;
-          ring.free(next, taken);
-        } else {
-          assert.equal(ring.clear(), model.length);
-          model.length = 0;
-          used = 0;
+          assert.equal(ring.count, model.length);
+          // the bytes it says it holds: the entries' own, and at most the room a wrap skipped
+          assert.ok(ring.bytes >= used && ring.bytes <= size, `${ring.bytes} for ${used}`);
+          assert.equal(ring.bytes === 0, model.length === 0);
         }
-        assert.equal(ring.count, model.length);
-        // the bytes it says it holds: the entries' own, and at most the room a wrap skipped
-        assert.ok(ring.bytes >= used && ring.bytes <= size, `${ring.bytes} for ${used}`);
-        assert.equal(ring.bytes === 0, model.length === 0);
-      }
-    }),
-    { numRuns: 300 },
+      },
+    ),
+    { numRuns: 500 },
   );
+});
+
+test("entries numbered across 2^32 come back in order, whatever the ring's size", () => {
+  for (const size of [1_100, 1_000_000, 4_096]) {
+    const ring = new EntryRing(size, 2 ** 32 - 3);
+    for (let round = 0; round < 4; round++) {
+      const entries = ["entry-A", "entry-B", `entry-${round}`].map((e) => `${e}-${size}`);
+      for (const e of entries) assert.equal(push(ring, e), true);
+      const { out, next, taken } = read(ring, 10);
+      assert.deepEqual(out, entries);
+      ring.free(next, taken);
+    }
+  }
 });
 
 test("the worker sees only entries published to it", () => {

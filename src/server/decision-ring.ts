@@ -19,7 +19,9 @@ export const MAX_RING_BYTES = 0x7fff_fff0;
 const WRITTEN = 0;
 const SLOTS = 1;
 const NEWLINE = 0x0a;
-// a slot for every this many bytes of data: a decision's line is hundreds of bytes
+// a slot for every this many bytes of data (a decision's line is hundreds of bytes), the count
+// rounded up to a power of two: entry numbers wrap at 2^32, and slot = number mod count must go on
+// from slot 0 when they do
 const BYTES_PER_SLOT = 64;
 
 /** The request thread's side: appends entries, and frees them once sealed. */
@@ -41,14 +43,18 @@ export class EntryRing {
   #begun = -1;
   #room = 0;
 
-  constructor(capacity: number) {
+  /** `firstEntry`: the number of the first entry (tests start near 2^32, to see the wrap). */
+  constructor(capacity: number, firstEntry = 0) {
     if (!Number.isInteger(capacity) || capacity < 64 || capacity > MAX_RING_BYTES)
       throw new RangeError(`a ring holds 64 bytes to 2 GiB, not ${capacity}`);
     this.capacity = capacity;
-    this.#slotCount = Math.max(16, Math.ceil(capacity / BYTES_PER_SLOT));
+    this.#slotCount = 2 ** Math.ceil(Math.log2(Math.max(16, capacity / BYTES_PER_SLOT)));
+    this.#written = firstEntry >>> 0;
+    this.#oldest = this.#written;
     this.shared = new SharedArrayBuffer(HEADER_BYTES + 8 * this.#slotCount + capacity);
     this.#header = new Int32Array(this.shared, 0, 2);
     this.#header[SLOTS] = this.#slotCount;
+    this.#header[WRITTEN] = this.#written | 0;
     this.#slots = new Uint32Array(this.shared, HEADER_BYTES, 2 * this.#slotCount);
     this.#data = Buffer.from(this.shared, HEADER_BYTES + 8 * this.#slotCount, capacity);
   }
@@ -101,7 +107,7 @@ export class EntryRing {
     const at = this.#begun;
     if (at < 0 || end < at || end > this.#room) throw new RangeError(`no entry to end at ${end}`);
     this.#data[end] = NEWLINE;
-    const slot = 2 * (this.#written % this.#slotCount);
+    const slot = 2 * (this.#written & (this.#slotCount - 1));
     this.#slots[slot] = at;
     this.#slots[slot + 1] = end;
     this.#begun = -1;
@@ -125,7 +131,7 @@ export class EntryRing {
     this.#oldest = next >>> 0;
     this.#count -= taken;
     this.#read =
-      this.#count === 0 ? this.#write : (this.#slots[2 * (next % this.#slotCount)] as number);
+      this.#count === 0 ? this.#write : (this.#slots[2 * (next & (this.#slotCount - 1))] as number);
   }
 
   /** Frees every entry; returns how many there were. */
@@ -167,9 +173,16 @@ export class RingReader {
   constructor(shared: SharedArrayBuffer) {
     this.#header = new Int32Array(shared, 0, 2);
     this.#slotCount = this.#header[SLOTS] as number;
+    if (this.#slotCount <= 0 || (this.#slotCount & (this.#slotCount - 1)) !== 0)
+      throw new RangeError(`a ring's slot count is a power of two, not ${this.#slotCount}`);
     this.#slots = new Uint32Array(shared, HEADER_BYTES, 2 * this.#slotCount);
     const start = HEADER_BYTES + 8 * this.#slotCount;
     this.#data = new Uint8Array(shared, start, shared.byteLength - start);
+  }
+
+  // where the slot of the entry numbered `n` (wrapping at 2^32) starts in `#slots`
+  #slot(n: number): number {
+    return 2 * ((n >>> 0) & (this.#slotCount - 1));
   }
 
   /**
@@ -181,7 +194,7 @@ export class RingReader {
     const taken = Math.min(published, max, this.#slotCount);
     let size = 0;
     for (let i = 0; i < taken; i++) {
-      const slot = 2 * ((read + i) % this.#slotCount);
+      const slot = this.#slot(read + i);
       size += (this.#slots[slot + 1] as number) - (this.#slots[slot] as number) + 1;
     }
     return { taken, size };
@@ -203,7 +216,7 @@ export class RingReader {
     };
     let placed = at;
     for (let i = 0; i < taken; i++) {
-      const slot = 2 * ((read + i) % this.#slotCount);
+      const slot = this.#slot(read + i);
       const start = this.#slots[slot] as number;
       const end = this.#slots[slot + 1] as number;
       if (start !== runEnd) {
@@ -230,7 +243,7 @@ export class RingReader {
   ): { next: number; taken: number } {
     const { taken } = this.measure(read, max);
     for (let i = 0; i < taken; i++) {
-      const slot = 2 * ((read + i) % this.#slotCount);
+      const slot = this.#slot(read + i);
       entry(this.#data.subarray(this.#slots[slot] as number, this.#slots[slot + 1] as number));
     }
     return { next: (read + taken) >>> 0, taken };

@@ -1,7 +1,7 @@
 import { createPublicKey, sign, verify } from "node:crypto";
 import { SteleError } from "../errors.js";
 import type { Store } from "../store/index.js";
-import type { PdpIdentity } from "./identity.js";
+import { isNameOf, type PdpIdentity } from "./identity.js";
 import type { Health, Runtime } from "./runtime.js";
 
 /** What a decision point says about itself: what it runs, how healthy, when. */
@@ -63,9 +63,15 @@ export async function readHeartbeats(store: Store): Promise<Heartbeat[]> {
         publicKey: string;
       };
       const payload = Buffer.from(doc.payload, "base64");
-      if (!verify(null, payload, createPublicKey(doc.publicKey), Buffer.from(doc.sig, "base64")))
+      const key = createPublicKey(doc.publicKey);
+      if (!verify(null, payload, key, Buffer.from(doc.sig, "base64")))
         throw new Error("bad signature");
-      beats.push(JSON.parse(payload.toString("utf8")) as Heartbeat);
+      const beat = JSON.parse(payload.toString("utf8")) as Heartbeat;
+      // signed by the key its decision point's name was made from, under that name: anyone can
+      // sign with a key of their own, no one else can speak for this decision point
+      if (name !== heartbeatDoc(beat.pdp).replace(/\.json$/, "") || !isNameOf(beat.pdp, key))
+        throw new Error(`not signed by the key of \`${beat.pdp}\``);
+      beats.push(beat);
     } catch (e) {
       throw new SteleError("store.corrupt", `heartbeat of \`${name}\` does not verify`, {
         cause: e,
