@@ -69,7 +69,7 @@ export async function readHeartbeats(store: Store): Promise<Heartbeat[]> {
       const beat = JSON.parse(payload.toString("utf8")) as Heartbeat;
       // signed by the key its decision point's name was made from, under that name: anyone can
       // sign with a key of their own, no one else can speak for this decision point
-      if (name !== heartbeatDoc(beat.pdp).replace(/\.json$/, "") || !isNameOf(beat.pdp, key))
+      if (name !== heartbeatDoc(beat.pdp) || !isNameOf(beat.pdp, key))
         throw new Error(`not signed by the key of \`${beat.pdp}\``);
       beats.push(beat);
     } catch (e) {
