@@ -179,7 +179,7 @@ test("a copy of a decision in a log of another key, signed by that key, makes ne
   assert.equal(replay(q1).proven, true);
 });
 
-test("decisions removed from the log's end with their checkpoint: verify alone cannot tell, verify --pdp holds the store to what the decision point signed", async () => {
+test("decisions removed from the log's end with their checkpoint: verify holds the store to the heartbeat, and --pdp to the running decision point", async () => {
   const pdp = await startPdp(repo.dir, { state: first.state });
   pdps.push(pdp);
   try {
@@ -188,11 +188,17 @@ test("decisions removed from the log's end with their checkpoint: verify alone c
       const d = await pdp.post("/v1/decide", { input: { kind: "SELECT", label } });
       assert.equal(d.status, 200, d.text);
     }
-    // its last checkpoint, as its status says, covers them all
+    // its last checkpoint, as its status and then its heartbeat say, covers them all (a
+    // checkpoint note's second line is its size)
     await until("the decisions to be written and checkpointed", async () => {
       const log = (await pdp.status()).decisionLog;
-      // a checkpoint note's second line is its size
       return log.size === 8 && String(log.checkpoint).split("\n")[1] === "8";
+    });
+    const beatFile = join(store, "docs", "heartbeats", `${first.name}.json`);
+    await until("a heartbeat that names that checkpoint", async () => {
+      const payload = JSON.parse(readFileSync(beatFile, "utf8")).payload;
+      const beat = JSON.parse(Buffer.from(payload, "base64").toString("utf8"));
+      return String(beat.decisionLog?.checkpoint).split("\n")[1] === "8";
     });
     const held = repo.run("decisions", "verify", "--pdp", pdp.url, "--json");
     assert.equal(held.code, 0, held.stdout + held.stderr);
@@ -204,17 +210,51 @@ test("decisions removed from the log's end with their checkpoint: verify alone c
       ]),
       [[true, first.name, 8]],
     );
-    // the last batch and its checkpoint removed: the rest of the log is whole and verifies
+    // the last batch and its checkpoint removed: the rest of the log is whole, but the
+    // decision point's heartbeat names the checkpoint that is gone
     const [last] = readdirSync(join(logDir, "batches")).sort().reverse();
     const [cp] = readdirSync(join(logDir, "checkpoints")).sort().reverse();
     rmSync(join(logDir, "batches", last ?? ""));
     rmSync(join(logDir, "checkpoints", cp ?? ""));
+    const byBeat = verify(first.name);
+    assert.equal(byBeat.code, 1);
+    assert.match(
+      byBeat.log.problem.message,
+      /its decision point's heartbeat says it signed 8 decisions; the store holds [0-7] and no checkpoint for them/,
+    );
+    // the heartbeat rolled back too (an older one, validly signed), with the decision point
+    // stopped: the store alone cannot tell (the decision point refuses to start on it)
+    await pdp.stop();
+    cpSync(join(pristine, "docs", "heartbeats", `${first.name}.json`), beatFile);
     assert.equal(verify(first.name).code, 0);
+  } finally {
+    await pdp.stop();
+    restore();
+  }
+});
+
+test("the decision point that signed them tells, as long as it runs: verify --pdp", async () => {
+  const pdp = await startPdp(repo.dir, { state: first.state });
+  pdps.push(pdp);
+  try {
+    await until("the decision point to serve v1", async () => (await pdp.status()).version === 1);
+    const d = await pdp.post("/v1/decide", { input: { kind: "SELECT", label: "t1" } });
+    assert.equal(d.status, 200, d.text);
+    await until("the decision to be written and checkpointed", async () => {
+      const log = (await pdp.status()).decisionLog;
+      return log.size === 7 && String(log.checkpoint).split("\n")[1] === "7";
+    });
+    // the last batch and its checkpoint gone (its heartbeats, written every poll, would say so
+    // too; the decision point is asked directly here)
+    const [last] = readdirSync(join(logDir, "batches")).sort().reverse();
+    const [cp] = readdirSync(join(logDir, "checkpoints")).sort().reverse();
+    rmSync(join(logDir, "batches", last ?? ""));
+    rmSync(join(logDir, "checkpoints", cp ?? ""));
     const r = repo.run("decisions", "verify", "--pdp", pdp.url);
     assert.equal(r.code, 1, r.stdout);
     assert.match(
       r.stdout,
-      /TAMPERED: http:\/\/127\.0\.0\.1:\d+ \(pdp-[^)]+\): the decision point has signed 8 decisions; the store holds [0-7] and no checkpoint for them: decisions were removed from the log's end \[ledger\.tampered\]/,
+      /TAMPERED: http:\/\/127\.0\.0\.1:\d+ \(pdp-[^)]+\): the decision point has signed 7 decisions; the store holds [0-6] and no checkpoint for them: decisions were removed from the log's end \[ledger\.tampered\]/,
     );
     // a decision point that cannot be asked is said so
     const gone = repo.run("decisions", "verify", "--pdp", "http://127.0.0.1:1", "--json");

@@ -4,6 +4,7 @@ import { parseVerifierKey, verifyCheckpoint } from "../ledger/index.js";
 import { type Store, storedBundle } from "../store/index.js";
 import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
 import { checkStoredLog, decisionLogOrigin } from "./decision-log-format.js";
+import { readHeartbeats } from "./heartbeat.js";
 import { isNameForEnv, isNameOf } from "./identity.js";
 import { type DecisionResponse, readDecisionRequest } from "./wire.js";
 
@@ -61,8 +62,22 @@ export async function verifyDecisionLogs(
   store: Store,
   onProgress?: OnProgress,
 ): Promise<LogReport[]> {
+  // the heartbeats first: each names a checkpoint the store took before it was written
+  const beats = await readHeartbeats(store).catch(() => []);
   const reports: LogReport[] = [];
-  for (const log of await store.logs()) reports.push(await verifyLog(store, log, onProgress));
+  for (const log of await store.logs()) {
+    const report = await verifyLog(store, log, onProgress);
+    const beat = beats.find((b) => b.pdp === log && b.decisionLog?.log === log)?.decisionLog;
+    const held =
+      report.ok && beat
+        ? await holds(store, log, beat.checkpoint, "its decision point's heartbeat says it")
+        : 0;
+    reports.push(
+      held instanceof SteleError
+        ? { ...report, ok: false, problem: { code: held.code, message: held.message } }
+        : report,
+    );
+  }
   return reports;
 }
 
@@ -171,37 +186,43 @@ async function checkPdpLog(
   if (typeof said?.log !== "string") return { url, ok: true };
   const log = said.log;
   if (typeof said.checkpoint !== "string") return { url, ok: true, log, size: 0 };
-  const note = said.checkpoint;
-  let size: number | undefined;
+  const held = await holds(store, log, said.checkpoint, "the decision point has");
+  return held instanceof SteleError
+    ? { url, ok: false, log, problem: { code: held.code, message: held.message } }
+    : { url, ok: true, log, size: held };
+}
+
+// whether the store holds a checkpoint a decision point signed (`note`; `who` says who says so),
+// and the decisions under it: their number, or what is wrong
+async function holds(
+  store: Store,
+  log: string,
+  note: string,
+  who: string,
+): Promise<number | SteleError> {
   try {
     const vkey = await logKey(store, log);
-    size = verifyCheckpoint(note, vkey, decisionLogOrigin(log)).size;
+    const size = verifyCheckpoint(note, vkey, decisionLogOrigin(log)).size;
     const [stored] = await store.logCheckpointsAt(log, [size]);
     const held = await store.logSize(log);
     if (!stored || held < size)
-      throw new SteleError(
+      return new SteleError(
         "ledger.tampered",
-        `the decision point has signed ${size} decisions; the store holds ${held}${stored ? "" : " and no checkpoint for them"}: decisions were removed from the log's end`,
+        `${who} signed ${size} decisions; the store holds ${held}${stored ? "" : " and no checkpoint for them"}: decisions were removed from the log's end`,
         {
           hint: "restore the store from a backup; the decision point's own checkpoint says what it held",
         },
       );
     if (stored.note !== note)
-      throw new SteleError(
+      return new SteleError(
         "ledger.fork",
-        `the store holds another checkpoint for ${size} decisions than the decision point signed`,
+        `the store holds another checkpoint for ${size} decisions than its decision point signed`,
         { hint: "two writers share this log, or the store's copy was replaced" },
       );
-    return { url, ok: true, log, size };
+    return size;
   } catch (e) {
-    if (!(e instanceof SteleError)) throw e;
-    return {
-      url,
-      ok: false,
-      log,
-      ...(size !== undefined && { size }),
-      problem: { code: e.code, message: e.message },
-    };
+    if (e instanceof SteleError) return e;
+    throw e;
   }
 }
 

@@ -15,6 +15,11 @@ export interface Heartbeat {
   readonly state: Health;
   readonly reason: string | null;
   readonly time: string;
+  /**
+   * Its decision log and the last checkpoint it signed that the store took (heartbeats before
+   * this field have none): `stele decisions verify` holds the store to it.
+   */
+  readonly decisionLog?: { readonly log: string; readonly checkpoint: string } | null;
 }
 
 /** The store document of a PDP's heartbeat. */
@@ -28,6 +33,7 @@ export async function writeHeartbeat(
   id: PdpIdentity,
   runtime: Runtime,
   url: string | null,
+  decisionLog?: { readonly log: string; readonly checkpoint: string | undefined },
 ): Promise<void> {
   const a = runtime.active;
   const beat: Heartbeat = {
@@ -40,6 +46,10 @@ export async function writeHeartbeat(
     state: runtime.health,
     reason: runtime.reason ?? null,
     time: new Date().toISOString(),
+    decisionLog:
+      decisionLog?.checkpoint !== undefined
+        ? { log: decisionLog.log, checkpoint: decisionLog.checkpoint }
+        : null,
   };
   const payload = Buffer.from(JSON.stringify(beat), "utf8");
   const doc = {

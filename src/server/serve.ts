@@ -58,6 +58,9 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   const maxStaleness = options.maxStalenessMs ?? 5 * 60_000;
   const identity = await pdpIdentity(`${options.statePath}.key`, options.env);
   let decisionLog: DecisionLog | undefined;
+  // what a heartbeat says of the decision log: its last checkpoint the store took
+  const logWord = () =>
+    decisionLog && { log: decisionLog.name, checkpoint: decisionLog.checkpoint };
   const http = createApp(runtime, {
     ...(options.maxBodyBytes !== undefined && { maxBodyBytes: options.maxBodyBytes }),
     onDecision: (response, request, decision, requestBody) =>
@@ -130,7 +133,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
         env: options.env,
       });
     }
-    await writeHeartbeat(options.store, identity, runtime, url).catch((e) =>
+    await writeHeartbeat(options.store, identity, runtime, url, logWord()).catch((e) =>
       log({ level: "warn", msg: "cannot write heartbeat", error: String(e) }),
     );
   };
@@ -171,7 +174,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   });
   const address = server.address() as AddressInfo;
   url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
-  await writeHeartbeat(options.store, identity, runtime, url).catch(() => undefined);
+  await writeHeartbeat(options.store, identity, runtime, url, logWord()).catch(() => undefined);
   log({
     level: "info",
     msg: "listening",
