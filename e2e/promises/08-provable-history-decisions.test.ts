@@ -222,11 +222,19 @@ test("decisions removed from the log's end with their checkpoint: verify holds t
       byBeat.log.problem.message,
       /its decision point's heartbeat says it signed 8 decisions; the store holds [0-7] and no checkpoint for them/,
     );
+    // another decision point's heartbeat made junk does not hide it
+    writeFileSync(join(store, "docs", "heartbeats", "pdp-staging-0000000000000000.json"), "junk");
+    assert.equal(verify(first.name).code, 1);
     // the heartbeat rolled back too (an older one, validly signed), with the decision point
     // stopped: the store alone cannot tell (the decision point refuses to start on it)
     await pdp.stop();
     cpSync(join(pristine, "docs", "heartbeats", `${first.name}.json`), beatFile);
     assert.equal(verify(first.name).code, 0);
+    // or removed: verify says nothing vouches for the log's end
+    rmSync(beatFile);
+    const unheard = verify(first.name);
+    assert.deepEqual([unheard.code, unheard.log.heartbeat], [0, false]);
+    assert.match(unheard.human, /no heartbeat of its decision point names its end/);
   } finally {
     await pdp.stop();
     restore();

@@ -3,8 +3,12 @@ import { SteleError } from "../errors.js";
 import { parseVerifierKey, verifyCheckpoint } from "../ledger/index.js";
 import { type Store, storedBundle } from "../store/index.js";
 import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
-import { checkStoredLog, decisionLogOrigin } from "./decision-log-format.js";
-import { readHeartbeats } from "./heartbeat.js";
+import {
+  checkStoredLog,
+  decisionLogOrigin,
+  legacyDecisionLogOrigin,
+} from "./decision-log-format.js";
+import { type Heartbeat, heartbeatDoc, readHeartbeat } from "./heartbeat.js";
 import { isNameForEnv, isNameOf } from "./identity.js";
 import { type DecisionResponse, readDecisionRequest } from "./wire.js";
 
@@ -21,6 +25,11 @@ export interface LogReport {
    * not vouch for them (a decision point stopped before it signed them, or someone else's).
    */
   readonly unvouched?: number;
+  /**
+   * Whether its decision point's heartbeat names a checkpoint the store holds: without one,
+   * decisions removed from the log's end (with their checkpoints) would not show here.
+   */
+  readonly heartbeat?: boolean;
   readonly problem?: { readonly index?: number; readonly code: string; readonly message: string };
 }
 
@@ -62,20 +71,33 @@ export async function verifyDecisionLogs(
   store: Store,
   onProgress?: OnProgress,
 ): Promise<LogReport[]> {
-  // the heartbeats first: each names a checkpoint the store took before it was written
-  const beats = await readHeartbeats(store).catch(() => []);
   const reports: LogReport[] = [];
   for (const log of await store.logs()) {
+    // its decision point's heartbeat first: it names a checkpoint the store took before it was
+    // written
+    let beat: Heartbeat | SteleError | undefined;
+    try {
+      beat = await readHeartbeat(store, heartbeatDoc(log));
+    } catch (e) {
+      if (!(e instanceof SteleError)) throw e;
+      beat = e;
+    }
     const report = await verifyLog(store, log, onProgress);
-    const beat = beats.find((b) => b.pdp === log && b.decisionLog?.log === log)?.decisionLog;
+    if (!report.ok) {
+      reports.push(report);
+      continue;
+    }
+    const named = beat instanceof SteleError ? undefined : beat?.decisionLog;
     const held =
-      report.ok && beat
-        ? await holds(store, log, beat.checkpoint, "its decision point's heartbeat says it")
-        : 0;
+      beat instanceof SteleError
+        ? beat
+        : named?.log === log
+          ? await holds(store, log, named.checkpoint, "its decision point's heartbeat says it")
+          : undefined;
     reports.push(
       held instanceof SteleError
         ? { ...report, ok: false, problem: { code: held.code, message: held.message } }
-        : report,
+        : { ...report, heartbeat: held !== undefined },
     );
   }
   return reports;
@@ -202,7 +224,13 @@ async function holds(
 ): Promise<number | SteleError> {
   try {
     const vkey = await logKey(store, log);
-    const size = verifyCheckpoint(note, vkey, decisionLogOrigin(log)).size;
+    // in the format before batches too (a decision point that has not written since upgrading)
+    const legacy = note.startsWith(`${legacyDecisionLogOrigin(log)}\n`);
+    const size = verifyCheckpoint(
+      note,
+      vkey,
+      legacy ? legacyDecisionLogOrigin(log) : decisionLogOrigin(log),
+    ).size;
     const [stored] = await store.logCheckpointsAt(log, [size]);
     const held = await store.logSize(log);
     if (!stored || held < size)

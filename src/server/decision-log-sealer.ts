@@ -80,13 +80,13 @@ export class Sealer {
     } catch (e) {
       // the worker died: its replacement seals the same entries, but a batch that kills every
       // worker (or workers that cannot start) must not be tried for ever: lost, and counted
-      if (++this.#deaths >= MAX_DEATHS) this.#discard();
+      if (++this.#deaths >= MAX_DEATHS) this.discard();
       throw e;
     }
     this.#deaths = 0;
     if (a.kind !== "sealed" || a.ends.length === 0) {
       // a worker that cannot seal what is queued (it would fail again): lost, and counted
-      this.#discard();
+      this.discard();
       throw new Error(`the decision log worker failed: ${describe(a)}`);
     }
     this.#ring.free(a.next, a.ends.length);
@@ -122,11 +122,12 @@ export class Sealer {
     this.#worker = undefined;
     for (const waiting of this.#waiting.splice(0))
       waiting.reject(new Error("the decision log is closed"));
-    this.#discard();
+    this.discard();
     await w?.terminate();
   }
 
-  #discard(): void {
+  /** Drops every entry queued, counted lost. */
+  discard(): void {
     const n = this.#ring.clear();
     if (n > 0) this.lost(n);
   }

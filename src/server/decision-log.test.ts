@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { MerkleFrontier, MerkleTree, signRoot } from "../ledger/index.js";
 import { openStore, type Store } from "../store/index.js";
-import { verifyDecisionLogs } from "./decision-audit.js";
+import { checkPdpLogs, verifyDecisionLogs } from "./decision-audit.js";
 import {
   DecisionLog,
   type DecisionLogOptions,
@@ -19,6 +19,7 @@ import { Sealer } from "./decision-log-sealer.js";
 import { pdpIdentity } from "./identity.js";
 import { createMetrics } from "./metrics.js";
 import { Runtime } from "./runtime.js";
+import { logWitnessFile } from "./state.js";
 import type { DecisionResponse } from "./wire.js";
 
 // the decision log hashes in a worker thread: whatever fails (the store, the worker), what it
@@ -130,9 +131,9 @@ function record(log: DecisionLog): void {
 }
 
 // polls `ok` on the real clock (the tests below mock only setInterval)
-async function until(ok: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000 && !ok(); i++) await sleep(10);
-  assert.ok(ok(), `waited 10 s for ${what}`);
+async function until(ok: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 1000 && !(await ok()); i++) await sleep(10);
+  assert.ok(await ok(), `waited 10 s for ${what}`);
 }
 
 test("under load the timer writes one batch a tick, more only while a full batch waits", async (t) => {
@@ -750,6 +751,11 @@ test("a log in the format before batches still verifies, and a decision point co
       maxBatch: 5,
     });
     assert.equal(log.size, 3);
+    // what it says it signed last is the old format's checkpoint, and holds
+    const [said] = await checkPdpLogs(f.store, ["http://pdp"], async () => ({
+      decisionLog: { log: name, checkpoint: log.checkpoint },
+    }));
+    assert.deepEqual([said?.ok, said?.size], [true, 3], said?.problem?.message);
     for (let i = 0; i < 7; i++) record(log);
     await log.close();
     const after = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
@@ -763,6 +769,67 @@ test("a log in the format before batches still verifies, and a decision point co
     assert.equal(edited?.problem?.code, "ledger.tampered");
   } finally {
     await f.done();
+  }
+});
+
+test("a running decision point whose log lost what it signed stops writing rather than sign over the loss", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 10; i++) record(f.log);
+    await f.log.flush();
+    const signed = f.log.checkpoint;
+    assert.match(signed ?? "", /\n10\n/);
+    // the last batch and its checkpoint removed, and a stray batch where the next one goes, so
+    // that the next append conflicts (and a decision point would read the log again)
+    const dir = join(f.dir, "store", "logs", f.log.name);
+    rmSync(join(dir, "batches", "5".padStart(20, "0")));
+    rmSync(join(dir, "checkpoints", "10".padStart(20, "0")));
+    writeFileSync(join(dir, "batches", "10".padStart(20, "0")), "{}");
+    for (let i = 0; i < 3; i++) record(f.log);
+    await f.log.flush();
+    assert.equal(f.log.problem?.code, "ledger.tampered");
+    assert.match(
+      f.log.problem?.message ?? "",
+      /lost decisions this decision point wrote: it signed 10/,
+    );
+    // it still says what it signed, and drops (and counts) what comes
+    assert.equal(f.log.checkpoint, signed);
+    record(f.log);
+    assert.equal(await f.drops(), "4");
+    assert.equal(f.log.size, 10);
+  } finally {
+    await f.done();
+  }
+});
+
+test("a checkpoint is kept outside the store within a second, even when no batch follows it", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "stele-witness-"));
+  const store = await openStore(`file:${join(dir, "store")}`);
+  const identity = await pdpIdentity(join(dir, "pdp.key"), "test");
+  const witness = logWitnessFile(join(dir, "state.json"));
+  const log = await DecisionLog.open(
+    store,
+    identity.name,
+    identity,
+    createMetrics(new Runtime("t")),
+    {
+      flushIntervalMs: 50,
+      witness,
+    },
+  );
+  try {
+    record(log);
+    await until(() => log.size === 1, "the first batch");
+    await until(async () => (await witness.read()).size === 1, "the first batch witnessed");
+    // a second batch within the second: not saved with it, but by a later tick
+    record(log);
+    await until(() => log.size === 2, "the second batch");
+    await until(async () => (await witness.read()).size === 2, "the second batch witnessed");
+    assert.equal((await witness.read()).checkpoint, log.checkpoint);
+  } finally {
+    await log.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

@@ -94,7 +94,10 @@ export class DecisionLog {
    * How the log's tree was found at open: from its saved frontier (and the batches written after
    * it, after a crash), or by hashing every entry.
    */
-  #lastNote: string | undefined;
+  // the last checkpoint the store took (never moves back)
+  #last: { size: number; note: string } | undefined;
+  // why this log stopped writing: the store lost what this decision point signed
+  #refused: SteleError | undefined;
   openedFrom: "saved frontier" | "saved frontier and the batches after it" | "stored entries" =
     "stored entries";
   // the newest frontier and checkpoint not saved yet, and when one last was
@@ -183,6 +186,10 @@ export class DecisionLog {
       this.#sampledOut++;
       return;
     }
+    if (this.#refused) {
+      this.metrics.decisionLogDrops.inc();
+      return;
+    }
     let queued: boolean;
     try {
       queued = queueEntry(
@@ -222,7 +229,16 @@ export class DecisionLog {
 
   /** The note of the last checkpoint the store took (signed: anyone may check it). */
   get checkpoint(): string | undefined {
-    return this.#lastNote;
+    return this.#last?.note;
+  }
+
+  /**
+   * Why the log stopped writing, if it did: the store no longer holds what this decision point
+   * signed (decisions removed from its end). New decisions are dropped and counted from then on;
+   * the last checkpoint stays the one it signed, for `stele decisions verify` to hold the store to.
+   */
+  get problem(): SteleError | undefined {
+    return this.#refused;
   }
 
   /** Decisions not logged because of sampling. */
@@ -297,12 +313,18 @@ export class DecisionLog {
     });
     if (checked.problem) throw checked.problem.error;
     if (saved.entries + checked.entries !== total) return false;
-    this.#lastNote = checked.last?.note ?? saved.note;
+    this.#last = checked.last ?? { size: saved.entries, note: saved.note };
     await this.#endTail(checked.state, checked.tail, total - checked.covered, total);
     this.#size = total;
     this.openedFrom =
       checked.entries === 0 ? "saved frontier" : "saved frontier and the batches after it";
     return true;
+  }
+
+  // stops writing: what is queued, and what comes, is dropped and counted
+  #refuse(why: SteleError): void {
+    this.#refused = why;
+    this.#sealer.discard();
   }
 
   // a decision point stopped between a batch and its checkpoint leaves at most one batch past
@@ -353,7 +375,7 @@ export class DecisionLog {
       keepTail: this.options.maxBatch,
     });
     if (checked.problem) throw checked.problem.error;
-    this.#lastNote = checked.last?.note;
+    this.#last = checked.last;
     const size = checked.entries;
     await this.#endTail(checked.state, checked.tail, size - checked.covered, size);
     return size;
@@ -365,7 +387,7 @@ export class DecisionLog {
     const owed = this.#uncheckpointed;
     if (!owed) return;
     await this.store.putLogCheckpoint(this.name, owed);
-    this.#lastNote = owed.note;
+    if (owed.size >= (this.#last?.size ?? 0)) this.#last = { size: owed.size, note: owed.note };
     if (this.#uncheckpointed === owed) this.#uncheckpointed = undefined;
   }
 
@@ -402,14 +424,21 @@ export class DecisionLog {
   async #holdsWitnessed(): Promise<void> {
     const seen = await this.options.witness.read();
     if (seen.log !== this.name || seen.size === undefined || seen.checkpoint === undefined) return;
-    const [stored] = await this.store.logCheckpointsAt(this.name, [seen.size]);
+    const lost = await this.#lost({ size: seen.size, note: seen.checkpoint });
+    if (lost) throw lost;
+  }
+
+  // why the store no longer holds this checkpoint this decision point signed, and the decisions
+  // under it; undefined when it does
+  async #lost(signed: { size: number; note: string }): Promise<SteleError | undefined> {
+    const [stored] = await this.store.logCheckpointsAt(this.name, [signed.size]);
     const held = await this.store.logSize(this.name);
-    if (stored?.note === seen.checkpoint && held >= seen.size) return;
-    throw new SteleError(
+    if (stored?.note === signed.note && held >= signed.size) return undefined;
+    return new SteleError(
       "ledger.tampered",
-      `decision log \`${this.name}\` lost decisions this decision point wrote: it signed ${seen.size}, the store holds ${held}${stored ? " under another checkpoint" : ""}`,
+      `decision log \`${this.name}\` lost decisions this decision point wrote: it signed ${signed.size}, the store holds ${held}${stored ? " under another checkpoint" : ""}`,
       {
-        hint: "restore the store's decision log from a backup; to start this decision point's log afresh knowingly, remove its state file's .decision-log beside it",
+        hint: "restore the store's decision log from a backup; to start this decision point's log afresh knowingly, remove the `.decision-log` file beside its --state file",
       },
     );
   }
@@ -419,6 +448,11 @@ export class DecisionLog {
   // costs the request thread file calls, a signature and a round trip to the worker, whatever
   // its size, and back-to-back batches are as many as the store's fsyncs allow
   async #drain(all: boolean): Promise<void> {
+    if (this.#refused) return;
+    // a checkpoint not saved yet (the last batch came within a second of the save before it),
+    // and a second gone: saved now, not only with the next batch
+    if (this.#unsaved && Date.now() - this.#savedAt >= 1000)
+      await this.#saveFrontier().catch(() => undefined);
     for (;;) {
       try {
         await this.#checkpoint();
@@ -451,7 +485,15 @@ export class DecisionLog {
         // the log is not the size this writer thought (someone else wrote to it): start again from
         // what is stored, if it still is what this writer signed (else every batch is refused
         // and counted, and verify says why)
-        if (isConflict(failure)) this.#size = await this.#rebuild().catch(() => this.#size);
+        if (isConflict(failure)) {
+          // never on a log that lost what this writer signed: that would sign over the loss
+          const lost = this.#last && (await this.#lost(this.#last).catch(() => undefined));
+          if (lost) {
+            this.#refuse(lost);
+            return;
+          }
+          this.#size = await this.#rebuild().catch(() => this.#size);
+        }
         continue;
       }
       this.#sealer.recycle(sealed);

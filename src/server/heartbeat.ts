@@ -64,29 +64,37 @@ export async function writeHeartbeat(
 export async function readHeartbeats(store: Store): Promise<Heartbeat[]> {
   const beats: Heartbeat[] = [];
   for (const name of await store.listDocs("heartbeats")) {
-    const bytes = await store.readDoc(name);
-    if (!bytes) continue;
-    try {
-      const doc = JSON.parse(bytes.toString("utf8")) as {
-        payload: string;
-        sig: string;
-        publicKey: string;
-      };
-      const payload = Buffer.from(doc.payload, "base64");
-      const key = createPublicKey(doc.publicKey);
-      if (!verify(null, payload, key, Buffer.from(doc.sig, "base64")))
-        throw new Error("bad signature");
-      const beat = JSON.parse(payload.toString("utf8")) as Heartbeat;
-      // signed by the key its decision point's name was made from, under that name: anyone can
-      // sign with a key of their own, no one else can speak for this decision point
-      if (name !== heartbeatDoc(beat.pdp) || !isNameOf(beat.pdp, key))
-        throw new Error(`not signed by the key of \`${beat.pdp}\``);
-      beats.push(beat);
-    } catch (e) {
-      throw new SteleError("store.corrupt", `heartbeat of \`${name}\` does not verify`, {
-        cause: e,
-      });
-    }
+    const beat = await readHeartbeat(store, name);
+    if (beat) beats.push(beat);
   }
   return beats;
+}
+
+/**
+ * The heartbeat in the document `name` (`heartbeats/<pdp>.json`), if there is one; refused
+ * (store.corrupt) unless signed by the key its decision point's name was made from, under that
+ * name: anyone can sign with a key of their own, no one else can speak for this decision point.
+ */
+export async function readHeartbeat(store: Store, name: string): Promise<Heartbeat | undefined> {
+  const bytes = await store.readDoc(name);
+  if (!bytes) return undefined;
+  try {
+    const doc = JSON.parse(bytes.toString("utf8")) as {
+      payload: string;
+      sig: string;
+      publicKey: string;
+    };
+    const payload = Buffer.from(doc.payload, "base64");
+    const key = createPublicKey(doc.publicKey);
+    if (!verify(null, payload, key, Buffer.from(doc.sig, "base64")))
+      throw new Error("bad signature");
+    const beat = JSON.parse(payload.toString("utf8")) as Heartbeat;
+    if (name !== heartbeatDoc(beat.pdp) || !isNameOf(beat.pdp, key))
+      throw new Error(`not signed by the key of \`${beat.pdp}\``);
+    return beat;
+  } catch (e) {
+    throw new SteleError("store.corrupt", `heartbeat of \`${name}\` does not verify`, {
+      cause: e,
+    });
+  }
 }

@@ -85,6 +85,10 @@ export async function startServer(options: ServeOptions): Promise<Server> {
             // the last checkpoint it signed and the store took: `stele decisions verify --pdp`
             // holds the store to it (decisions removed from the log's end show)
             checkpoint: decisionLog.checkpoint ?? null,
+            // the store lost what it signed: it stopped writing (decisions dropped, counted)
+            problem: decisionLog.problem
+              ? { code: decisionLog.problem.code, message: decisionLog.problem.message }
+              : null,
           }
         : null,
     }),
@@ -109,7 +113,19 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   let url: string | null = null;
 
   let clockWarned = false;
+  // said once: the decision log stopped because the store lost what it signed
+  let logProblemSaid = false;
   const refresh = async () => {
+    const problem = decisionLog?.problem;
+    if (problem && !logProblemSaid) {
+      logProblemSaid = true;
+      log({
+        level: "error",
+        msg: `the decision log stopped writing: ${problem.message}`,
+        code: problem.code,
+        hint: problem.hint,
+      });
+    }
     const event = await loader.refresh();
     if (event.outcome !== "unchanged")
       log({
