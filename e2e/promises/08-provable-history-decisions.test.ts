@@ -64,6 +64,15 @@ function replay(id: string): { code: number | null; human: string } & Record<str
   };
 }
 
+// the logged decision asked with `label` edited by hand to say `to`, whichever batch holds it
+function editLabel(label: string, to: string): void {
+  const file = readdirSync(join(logDir, "batches"))
+    .map((b) => join(logDir, "batches", b))
+    .find((f) => readFileSync(f, "utf8").includes(`"label":"${label}"`));
+  assert.ok(file, `a batch holds ${label}`);
+  writeFileSync(file, readFileSync(file, "utf8").replace(`"label":"${label}"`, `"label":"${to}"`));
+}
+
 // the id of the logged decision asked with `label`
 function idOf(label: string): string {
   for (const b of readdirSync(join(logDir, "batches")))
@@ -95,11 +104,7 @@ test("the decision log as the decision point left it verifies, batch by batch", 
 test("a logged decision edited by hand fails `stele decisions verify`", () => {
   try {
     // the batch holding q1, whichever order the folder lists its files in
-    const file = readdirSync(join(logDir, "batches"))
-      .map((b) => join(logDir, "batches", b))
-      .find((f) => readFileSync(f, "utf8").includes('"label":"q1"'));
-    assert.ok(file, "a batch holds q1");
-    writeFileSync(file, readFileSync(file, "utf8").replace('"label":"q1"', '"label":"qX"'));
+    editLabel("q1", "qX");
     const { code, log } = verify(first.name);
     assert.equal(code, 1);
     assert.equal(log.problem.code, "ledger.tampered");
@@ -119,11 +124,7 @@ test("replay vouches only for what the log proves: a decision beside an edited o
   try {
     // q0 edited, q1 untouched: q1 still replays the same, but the checkpoint that vouched for
     // it commits to q0 too (in q1's batch, or in one before it), and no longer matches
-    const file = readdirSync(join(logDir, "batches"))
-      .map((b) => join(logDir, "batches", b))
-      .find((f) => readFileSync(f, "utf8").includes('"label":"q0"'));
-    assert.ok(file, "a batch holds q0");
-    writeFileSync(file, readFileSync(file, "utf8").replace('"label":"q0"', '"label":"qX"'));
+    editLabel("q0", "qX");
     const r = replay(q1);
     assert.equal(r.code, 1);
     assert.deepEqual([r.same, r.proven, r.problem.code], [true, false, "ledger.tampered"]);
@@ -357,11 +358,7 @@ test("a decision edited while the decision point was down is never signed over: 
     // the decision point stopped cleanly: it continues from its saved frontier without reading
     // the log again, so the edit is not its to find; its new checkpoints extend the tree it
     // signed before, and verify finds the edit under them
-    const file = readdirSync(join(logDir, "batches"))
-      .map((b) => join(logDir, "batches", b))
-      .find((f) => readFileSync(f, "utf8").includes('"label":"q1"'));
-    assert.ok(file, "a batch holds q1");
-    writeFileSync(file, readFileSync(file, "utf8").replace('"label":"q1"', '"label":"qX"'));
+    editLabel("q1", "qX");
     await decide(2, first.state);
     const { code, log } = verify(first.name);
     assert.equal(code, 1);

@@ -55,15 +55,15 @@ async function dropsOf(metrics: ReturnType<typeof createMetrics>): Promise<numbe
   return Number(text.match(/_total (\d+)/)?.[1] ?? Number.NaN);
 }
 
-async function fixture(wrap: (store: Store) => Store = (s) => s) {
+async function fixture(
+  wrap: (store: Store) => Store = (s) => s,
+  options: DecisionLogOptions = { flushIntervalMs: 60_000, maxBatch: 5 },
+) {
   const dir = mkdtempSync(join(tmpdir(), "stele-dlog-"));
   const store = await openStore(`file:${join(dir, "store")}`);
   const identity = await pdpIdentity(join(dir, "pdp.key"), "test");
   const metrics = createMetrics(new Runtime("test"));
-  const log = await DecisionLog.open(wrap(store), identity.name, identity, metrics, {
-    flushIntervalMs: 60_000,
-    maxBatch: 5,
-  });
+  const log = await DecisionLog.open(wrap(store), identity.name, identity, metrics, options);
   const drops = async () =>
     (await metrics.registry.getSingleMetricAsString("stele_decision_log_dropped_total")).match(
       /_total (\d+)/,
@@ -159,15 +159,9 @@ test("under load the timer writes one batch a tick, more only while a full batch
 });
 
 test("a queue half full of large decisions is written at once, not at the next tick", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "stele-dlog-"));
-  const store = await openStore(`file:${join(dir, "store")}`);
-  const identity = await pdpIdentity(join(dir, "pdp.key"), "test");
-  const metrics = createMetrics(new Runtime("test"));
   // 64 KiB of queue, a tick an hour: only the queue's memory can start a batch
-  const log = await DecisionLog.open(store, identity.name, identity, metrics, {
-    queueBytes: 64 * 1024,
-    flushIntervalMs: 3_600_000,
-  });
+  const f = await fixture(undefined, { queueBytes: 64 * 1024, flushIntervalMs: 3_600_000 });
+  const log = f.log;
   try {
     // the worker started first (a slow machine takes a while to start a thread)
     log.record(answer("small"), { input: {} });
@@ -179,15 +173,13 @@ test("a queue half full of large decisions is written at once, not at the next t
       await sleep(15);
     }
     await until(() => log.size >= 50, "batches started by the queue's memory");
-    assert.equal(await dropsOf(metrics), 0);
+    assert.equal(await f.drops(), "0");
     await log.flush();
     assert.equal(log.size, 101);
-    const [report] = await verifyDecisionLogs(store);
+    const [report] = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
   } finally {
-    await log.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await f.done();
   }
 });
 
@@ -803,20 +795,9 @@ test("a running decision point whose log lost what it signed stops writing rathe
 });
 
 test("a checkpoint is kept outside the store within a second, even when no batch follows it", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "stele-witness-"));
-  const store = await openStore(`file:${join(dir, "store")}`);
-  const identity = await pdpIdentity(join(dir, "pdp.key"), "test");
-  const witness = logWitnessFile(join(dir, "state.json"));
-  const log = await DecisionLog.open(
-    store,
-    identity.name,
-    identity,
-    createMetrics(new Runtime("t")),
-    {
-      flushIntervalMs: 50,
-      witness,
-    },
-  );
+  const witness = logWitnessFile(join(mkdtempSync(join(tmpdir(), "stele-witness-")), "state"));
+  const f = await fixture(undefined, { flushIntervalMs: 50, witness });
+  const log = f.log;
   try {
     record(log);
     await until(() => log.size === 1, "the first batch");
@@ -827,9 +808,7 @@ test("a checkpoint is kept outside the store within a second, even when no batch
     await until(async () => (await witness.read()).size === 2, "the second batch witnessed");
     assert.equal((await witness.read()).checkpoint, log.checkpoint);
   } finally {
-    await log.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
+    await f.done();
   }
 });
 
@@ -899,25 +878,30 @@ test("a batch whose write failed after it landed is counted written, not lost", 
   }
 });
 
+// the saved frontier of a log replaced by one of another shape with the same root: one leaf
+async function collapseFrontier(store: Store, name: string): Promise<void> {
+  const doc = JSON.parse(String(await store.readDoc(frontierDoc(name))));
+  const root = MerkleFrontier.restore({
+    size: doc.size,
+    heights: doc.heights,
+    roots: doc.roots.map((r: string) => Buffer.from(r, "base64")),
+  }).root();
+  const collapsed = {
+    ...doc,
+    size: 1,
+    heights: [0],
+    roots: [Buffer.from(root).toString("base64")],
+  };
+  await store.writeDoc(frontierDoc(name), Buffer.from(JSON.stringify(collapsed)));
+}
+
 test("a saved frontier of another shape than the log's batches is not used, even with their root", async () => {
   const f = await fixture();
   try {
     for (let i = 0; i < 12; i++) record(f.log);
     await f.log.close();
     const name = f.log.name;
-    const doc = JSON.parse(String(await f.store.readDoc(frontierDoc(name))));
-    const root = MerkleFrontier.restore({
-      size: doc.size,
-      heights: doc.heights,
-      roots: doc.roots.map((r: string) => Buffer.from(r, "base64")),
-    }).root();
-    const collapsed = {
-      ...doc,
-      size: 1,
-      heights: [0],
-      roots: [Buffer.from(root).toString("base64")],
-    };
-    await f.store.writeDoc(frontierDoc(name), Buffer.from(JSON.stringify(collapsed)));
+    await collapseFrontier(f.store, name);
     const again = await f.reopen({ maxBatch: 5 });
     assert.equal(again.openedFrom, "stored entries");
     for (let i = 0; i < 3; i++) record(again);
@@ -943,19 +927,7 @@ test("a saved frontier of another shape is refused by the batch count its checkp
     assert.match(cp?.note ?? "", /\nstele: batches 3\n/);
     // one leaf with the tree's root, and the checkpoints under it removed so that their count
     // matches: only the signed count tells this frontier from the real one
-    const doc = JSON.parse(String(await f.store.readDoc(frontierDoc(name))));
-    const root = MerkleFrontier.restore({
-      size: doc.size,
-      heights: doc.heights,
-      roots: doc.roots.map((r: string) => Buffer.from(r, "base64")),
-    }).root();
-    const collapsed = {
-      ...doc,
-      size: 1,
-      heights: [0],
-      roots: [Buffer.from(root).toString("base64")],
-    };
-    await f.store.writeDoc(frontierDoc(name), Buffer.from(JSON.stringify(collapsed)));
+    await collapseFrontier(f.store, name);
     for (const size of [5, 10]) rmSync(join(dir, String(size).padStart(20, "0")));
     // not continued on the wrong shape: the whole log is read again, and refused
     await assert.rejects(f.reopen({ maxBatch: 5 }), { code: "ledger.tampered" });
