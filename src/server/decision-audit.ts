@@ -65,7 +65,9 @@ function telling(
 /**
  * Verifies every decision log in the store: each entry parses and names a bundle, every
  * checkpoint is signed by the PDP's key and commits to exactly these entries, and each extends
- * the one before. An edited, deleted, reordered or inserted decision fails.
+ * the one before; and the store holds the checkpoint its decision point's heartbeat names. An
+ * edited, deleted, reordered or inserted decision fails, and so do decisions removed from the
+ * end with their checkpoints while that heartbeat is there. Each log is read a run at a time.
  */
 export async function verifyDecisionLogs(
   store: Store,
@@ -129,9 +131,9 @@ async function verifyLog(store: Store, log: string, onProgress?: OnProgress): Pr
     return fail(e, { entries, checkpoints: 0, covered: 0 });
   }
   // read and checked a run at a time: every entry parses and names a bundle, and every
-  // checkpoint commits to the entries under it. Checkpoints are read as the entries reach them:
-  // a decision point appending meanwhile adds entries (and checkpoints) this check may or may
-  // not reach, never a checkpoint without its entries
+  // checkpoint commits to the entries under it. The checkpoints are those stored when the check
+  // began: a decision point appending meanwhile adds entries past them (uncovered), never a
+  // checkpoint without its entries
   const tell = telling(onProgress, "verifying", log, await store.logSize(log).catch(() => 0));
   const checked = await checkStoredLog(store, log, vkey, {
     entry: (bytes, index) => {

@@ -94,12 +94,12 @@ export class DecisionLog {
    * How the log's tree was found at open: from its saved frontier (and the batches written after
    * it, after a crash), or by hashing every entry.
    */
+  openedFrom: "saved frontier" | "saved frontier and the batches after it" | "stored entries" =
+    "stored entries";
   // the last checkpoint the store took (never moves back)
   #last: { size: number; note: string } | undefined;
   // why this log stopped writing: the store lost what this decision point signed
   #refused: SteleError | undefined;
-  openedFrom: "saved frontier" | "saved frontier and the batches after it" | "stored entries" =
-    "stored entries";
   // the newest frontier and checkpoint not saved yet, and when one last was
   #unsaved: { state: FrontierState; size: number; note: string } | undefined;
   #savedAt = 0;
@@ -293,14 +293,14 @@ export class DecisionLog {
     note: string;
     shapeSigned: boolean;
   }): Promise<boolean> {
-    // the sizes of every checkpoint (names, not notes: one per batch, so very many), and the
-    // frontier's own
-    // its shape: signed in its checkpoint (readFrontier checked it), or else counted
+    // its shape (batches): signed in its checkpoint (readFrontier checked it), or else counted
+    // from the sizes of every checkpoint (names, not notes: one per batch, so very many)
     if (!saved.shapeSigned) {
       const sizes = await this.store.logCheckpointSizes(this.name);
       const batches = sizes.filter((size) => size > 0 && size <= saved.entries).length;
       if (batches !== saved.state.size) return false;
     }
+    // the frontier's own checkpoint, as stored
     const [own] = await this.store.logCheckpoints(this.name, saved.entries, 1);
     if (own?.size !== saved.entries || own.note !== saved.note) return false;
     const total = await this.store.logSize(this.name);
