@@ -277,13 +277,14 @@ test("the decision point that signed them tells, as long as it runs: verify --pd
 
 test("decisions removed from the log's end while the decision point was down: it will not sign on top of what is left", async () => {
   try {
-    // the last batch and its checkpoint removed, and the saved frontier with them: what is left
-    // is a whole, shorter log that verifies
+    // the last batch and its checkpoint removed, and the saved frontier and the heartbeat with
+    // them: what is left is a whole, shorter log that verifies
     const [last] = readdirSync(join(logDir, "batches")).sort().reverse();
     const [cp] = readdirSync(join(logDir, "checkpoints")).sort().reverse();
     rmSync(join(logDir, "batches", last ?? ""));
     rmSync(join(logDir, "checkpoints", cp ?? ""));
     rmSync(join(store, "docs", "decision-logs", `${first.name}.frontier`));
+    rmSync(join(store, "docs", "heartbeats", `${first.name}.json`));
     assert.equal(verify(first.name).code, 0);
     // the decision point kept its last checkpoint outside the store: it refuses to start
     await assert.rejects(startPdp(repo.dir, { state: first.state }), (e: Error) => {
