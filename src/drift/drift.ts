@@ -1,7 +1,7 @@
 import { digestOf } from "../bundle/index.js";
 import { SteleError } from "../errors.js";
 import { type LedgerView, latestRelease } from "../ledger/index.js";
-import { type Heartbeat, readHeartbeats } from "../server/index.js";
+import { fetchJson, type Heartbeat, readHeartbeats } from "../server/index.js";
 import { readView, type Store, storedBundle } from "../store/index.js";
 
 /** How an enforcement point stands against the ledger (DESIGN promise 7). */
@@ -147,10 +147,7 @@ async function liveStatus(
 ): Promise<Live> {
   const base = url.replace(/\/+$/, "");
   try {
-    const body = (await (fetchStatus ?? defaultFetch)(`${base}/v1/status`)) as Record<
-      string,
-      unknown
-    >;
+    const body = (await (fetchStatus ?? fetchJson)(`${base}/v1/status`)) as Record<string, unknown>;
     return {
       url: base,
       ok: true,
@@ -163,12 +160,6 @@ async function liveStatus(
   } catch (e) {
     return { url: base, ok: false, error: e instanceof Error ? e.message : String(e) };
   }
-}
-
-async function defaultFetch(url: string): Promise<unknown> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(3_000) });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return response.json();
 }
 
 function classify(

@@ -48,6 +48,7 @@ export {
   HASH_SIZE,
   hashEqual,
   leafHash,
+  leafHasher,
   leafHashPrefixed,
   nodeHash,
   rootFromInclusionProof,

@@ -147,8 +147,8 @@ test("a decision log larger than memory allows is verified, and opened by its de
   const half = await runs();
   const whole = await runs();
   // the log doubled; each run's peak memory did not grow with it (a run that held the log would
-  // need at least the added bytes more; one that reads a run at a time keeps what the collector
-  // has not freed yet, tens of megabytes however long the log)
+  // need at least the added bytes more; one that reads a run at a time keeps only what the
+  // collector has not freed yet, however long the log)
   const added = whole.bytes - half.bytes;
   for (const what of ["verify", "open"] as const) {
     const grew = whole[what] - half[what];

@@ -10,6 +10,7 @@ import {
 } from "./decision-log-format.js";
 import { type Heartbeat, heartbeatDoc, readHeartbeat } from "./heartbeat.js";
 import { isNameForEnv, isNameOf } from "./identity.js";
+import { fetchJson } from "./status-client.js";
 import { type DecisionResponse, readDecisionRequest } from "./wire.js";
 
 /** One decision log's verification. */
@@ -254,12 +255,6 @@ async function holds(
     if (e instanceof SteleError) return e;
     throw e;
   }
-}
-
-async function fetchJson(url: string): Promise<unknown> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(3_000) });
-  if (!response.ok) throw new Error(`HTTP ${response.status}`);
-  return response.json();
 }
 
 // the verifier key of a decision log's checkpoints: the one its name was made from

@@ -1,10 +1,11 @@
-import { createHash, type Hash } from "node:crypto";
+import type { Hash } from "node:crypto";
 import { SteleError } from "../errors.js";
 import {
   type Checkpoint,
   type FrontierState,
   hashEqual,
   type LedgerKey,
+  leafHasher,
   MerkleFrontier,
   signCheckpoint,
   verifyCheckpoint,
@@ -86,17 +87,13 @@ const unmatched = (size: number) =>
     hint: "a logged decision was edited, deleted or reordered, or a checkpoint removed",
   });
 
-/** What a log's checkpoints prove of its entries. */
-export interface CheckedLog {
+/** How far a log check went, what its checkpoints prove, and where it stopped. */
+export interface LogCheck {
   readonly checkpoints: number;
   /** Decisions under the last checkpoint. */
   readonly covered: number;
   /** Decisions under a checkpoint that does not vouch for them (UNVOUCHED). */
   readonly unvouched: number;
-}
-
-/** How far a log check went, and where it stopped. */
-export interface LogCheck extends CheckedLog {
   /** Entries read (from 0, or from where the check started). */
   readonly entries: number;
   /** The batches' tree of the first `covered` decisions. */
@@ -215,7 +212,7 @@ export async function checkStoredLog(
         options.entry?.(entry, at);
         index = undefined;
         if (batch) batch.update(NEWLINE);
-        else batch = createHash("sha256").update(LEAF);
+        else batch = leafHasher();
         batch.update(entry);
         perDecision?.append(entry);
         if (tail.length <= (options.keepTail ?? -1)) tail.push(entry);
@@ -237,6 +234,3 @@ export async function checkStoredLog(
     return { ...progress(), problem: { error: e, ...(index !== undefined && { index }) } };
   }
 }
-
-// RFC 6962's leaf prefix
-const LEAF = Uint8Array.of(0x00);

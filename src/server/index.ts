@@ -26,3 +26,5 @@ export { startServer } from "./serve.js";
 export type { PdpState, StateFile } from "./state.js";
 /** A PDP state file outside the store: version floor, pinned key, last checkpoint. */
 export { stateFile } from "./state.js";
+/** A running decision point's JSON (its /v1/status), over HTTP within 3 s. */
+export { fetchJson } from "./status-client.js";

@@ -70,6 +70,13 @@ function endsAt(bytes: Uint8Array, ends: Uint32Array, count: number): boolean {
 
 const NEWLINE = Uint8Array.of(0x0a);
 
+/** Every entry a log's runs hold, in order (`readLog` on top of `scanLog`). */
+export async function collectRuns(runs: AsyncIterable<Buffer[]>): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const run of runs) out.push(...run);
+  return out;
+}
+
 /**
  * Where bundles, approvals, the ledger and logs live. Objects are content-addressed and written
  * once; the ledger only grows, one compare-and-append at a time, so concurrent writers can never

@@ -4,6 +4,7 @@ import { type Digest, digestOf, isDigest } from "../../bundle/index.js";
 import { SteleError } from "../../errors.js";
 import {
   checkLogBatch,
+  collectRuns,
   type LogBatch,
   type Store,
   type StoredCheckpoint,
@@ -160,10 +161,8 @@ export class FileStore implements Store {
     return size;
   }
 
-  async readLog(log: string, from = 0): Promise<Buffer[]> {
-    const out: Buffer[] = [];
-    for await (const run of this.scanLog(log, from)) out.push(...run);
-    return out;
+  readLog(log: string, from = 0): Promise<Buffer[]> {
+    return collectRuns(this.scanLog(log, from));
   }
 
   async *scanLog(log: string, from = 0): AsyncGenerator<Buffer[]> {

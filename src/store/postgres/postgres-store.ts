@@ -3,6 +3,7 @@ import { type Digest, digestOf, isDigest } from "../../bundle/index.js";
 import { SteleError } from "../../errors.js";
 import {
   checkLogBatch,
+  collectRuns,
   type LogBatch,
   type Store,
   type StoredCheckpoint,
@@ -21,7 +22,7 @@ CREATE TABLE IF NOT EXISTS log_checkpoints (log text NOT NULL, size bigint NOT N
 
 const DOC_NAME = /^[a-z0-9][a-z0-9._-]*(\/[a-z0-9][a-z0-9._-]*)*$/;
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
-// log entries read at a time (scanLog): about a megabyte of decisions
+// log entries read at a time (scanLog): a page of decisions, not the log
 const LOG_PAGE = 2000;
 // a log's size: one past its last index, read from the primary key's index (a count would read
 // every row, on every append); a row deleted inside the log is a gap `scanLog` reports
@@ -190,10 +191,8 @@ export class PostgresStore implements Store {
     return Number(rows[0]?.n ?? 0);
   }
 
-  async readLog(log: string, from = 0): Promise<Buffer[]> {
-    const out: Buffer[] = [];
-    for await (const run of this.scanLog(log, from)) out.push(...run);
-    return out;
+  readLog(log: string, from = 0): Promise<Buffer[]> {
+    return collectRuns(this.scanLog(log, from));
   }
 
   async *scanLog(log: string, from = 0): AsyncGenerator<Buffer[]> {
