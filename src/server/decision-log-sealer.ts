@@ -40,6 +40,7 @@ export class Sealer {
   constructor(
     ringBytes: number,
     private readonly lost: (n: number) => void,
+    private readonly maxBatch = 10_000,
   ) {
     this.#ring = new EntryRing(ringBytes);
   }
@@ -144,7 +145,7 @@ export class Sealer {
 
   #start(): Worker {
     const worker = new Worker(new URL("./decision-log-worker.js", import.meta.url), {
-      workerData: { ring: this.#ring.shared } satisfies WorkerData,
+      workerData: { ring: this.#ring.shared, maxBatch: this.maxBatch } satisfies WorkerData,
     });
     this.generation += 1;
     worker.unref();

@@ -1,10 +1,12 @@
 // the decision log's worker thread: copies entries out of the shared ring (decision-ring.ts) into
 // a batch and hashes the batch, one leaf, into the log's Merkle frontier, so the thread that
 // answers requests never hashes (decision-log.ts)
+
+import type { Hash } from "node:crypto";
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
 import { parentPort, workerData } from "node:worker_threads";
-import { type FrontierState, leafHashPrefixed, MerkleFrontier } from "../ledger/index.js";
+import { type FrontierState, leafHasher, MerkleFrontier } from "../ledger/index.js";
 import { RingReader } from "./decision-ring.js";
 
 /** What the decision log asks of its worker. */
@@ -38,9 +40,12 @@ const WORKER_NICE = 10;
 /** What the worker is started with. */
 export interface WorkerData {
   readonly ring: SharedArrayBuffer;
+  /** The most entries a batch holds (what is gathered ahead of a seal). */
+  readonly maxBatch: number;
 }
 
 const ring = (workerData as WorkerData | undefined)?.ring;
+const MAX_BATCH = (workerData as WorkerData | undefined)?.maxBatch ?? 10_000;
 const reader = ring && new RingReader(ring);
 let frontier = new MerkleFrontier();
 
@@ -58,44 +63,145 @@ try {
 // with every batch (which makes its collector run full collections)
 const pool: ArrayBuffer[] = [];
 
-function seal(read: number, max: number): { answer: WorkerAnswer; transfer: ArrayBuffer[] } {
+// the batch being gathered: the entries published after the last sealed are copied out and
+// hashed a few times a batch (every GATHER_MS while more come), so that sealing finds most of its
+// batch done, and the work comes in small pieces instead of one burst a batch
+interface Gathering {
+  /** The number of its first entry. */
+  readonly read: number;
+  /** Entries copied. */
+  taken: number;
+  /** Where its bytes start in `buffer`. */
+  at: number;
+  /** Bytes copied, a newline after each entry. */
+  size: number;
+  buffer: ArrayBuffer;
+  /** Where each entry's newline is, counted from `at`. */
+  ends: Uint32Array;
+  /** The leaf hash so far: 0x00 and every byte copied but the last newline. */
+  readonly hash: Hash;
+}
+
+const GATHER_MS = 20;
+let gathering: Gathering | undefined;
+// the number of the entry after the last sealed (the next batch's first), once one was
+let nextRead: number | undefined;
+let gatherTimer: NodeJS.Timeout | undefined;
+
+function startGathering(read: number): Gathering {
+  if (gathering) recycle(gathering.buffer);
+  gathering = {
+    read,
+    taken: 0,
+    at: 0,
+    size: 0,
+    buffer: pool.pop() ?? new ArrayBuffer(1024 * 1024),
+    ends: new Uint32Array(1024),
+    hash: leafHasher(),
+  };
+  return gathering;
+}
+
+// copies and hashes the entries published after those gathered, up to `max` in the batch; the
+// batch gathered from `read` on (begun again when the last one gathered started elsewhere)
+function gather(read: number, max: number): Gathering {
   if (!reader) throw new Error("the decision log worker has no ring");
-  // the entries lie in the ring as a batch does, each followed by a newline: copied out a run
-  // of neighbours at a time, after one byte for the leaf prefix 0x00, so the batch is hashed,
-  // one leaf, where it lies. The request thread writes none with a newline inside (its JSON, and
-  // the request's text with its line breaks made spaces)
-  const { taken, size } = reader.measure(read, max);
-  let buffer = pool.pop();
-  if (buffer === undefined || buffer.byteLength < 1 + size)
-    buffer = new ArrayBuffer(Math.max(1 + size, Math.ceil((buffer?.byteLength ?? 0) * 1.5)));
-  const all = new Uint8Array(buffer, 0, 1 + size);
-  // where each entry ends in the batch (at its newline; the last at the batch's end)
-  const ends = new Uint32Array(taken);
-  reader.copy(read, taken, all, 1, ends);
-  // a guard against a bug: the newlines are exactly the entries' ends (the stores check only
-  // those), so no entry holds one
-  const view = Buffer.from(buffer, 1, size);
-  for (let i = 0, from = 0; i < taken; i++) {
-    if (view.indexOf(0x0a, from) !== ends[i]) throw new Error("a queued decision holds a newline");
-    from = (ends[i] as number) + 1;
+  const g = gathering?.read === read && gathering.taken <= max ? gathering : startGathering(read);
+  const from = (g.read + g.taken) >>> 0;
+  const { taken, size } = reader.measure(from, max - g.taken);
+  if (taken === 0) return g;
+  // a copy out of shared memory goes a word at a time only where source and target lie alike
+  // against 8-byte words (else a byte at a time): the batch starts at its first entry's offset
+  // modulo 8, and the ring keeps that offset when it wraps, so every run lies alike
+  if (g.taken === 0) g.at = reader.startOf(from) & 7;
+  const needed = g.at + g.size + size;
+  if (g.buffer.byteLength < needed) {
+    const grown = new ArrayBuffer(Math.max(needed, 2 * g.buffer.byteLength));
+    new Uint8Array(grown).set(new Uint8Array(g.buffer, 0, g.at + g.size));
+    g.buffer = grown;
   }
-  if (taken > 0) {
-    all[0] = 0x00;
-    // without the last entry's newline
-    frontier.appendLeafHash(leafHashPrefixed(all.subarray(0, size)));
+  if (g.ends.length < g.taken + taken) {
+    const grown = new Uint32Array(Math.max(g.taken + taken, 2 * g.ends.length));
+    grown.set(g.ends.subarray(0, g.taken));
+    g.ends = grown;
   }
-  const bytes = all.subarray(1, Math.max(1, size));
+  const batch = Buffer.from(g.buffer, g.at, g.size + size);
+  reader.copy(from, taken, batch, g.size, g.ends.subarray(g.taken, g.taken + taken));
+  for (let i = g.taken; i < g.taken + taken; i++) g.ends[i] = (g.ends[i] as number) + g.size;
+  oneLinePerEntry(batch, g.ends, g.taken, g.taken + taken, g.size);
+  // every byte but the last newline (the leaf is the entries with a newline between two)
+  g.hash.update(batch.subarray(Math.max(0, g.size - 1), g.size + size - 1));
+  g.taken += taken;
+  g.size += size;
+  return g;
+}
+
+function seal(read: number, max: number): { answer: WorkerAnswer; transfer: ArrayBuffer[] } {
+  const g = gather(read, max);
+  gathering = undefined;
+  if (g.taken > 0) frontier.appendLeafHash(g.hash.digest());
+  nextRead = (read + g.taken) >>> 0;
+  scheduleGathering();
   return {
     answer: {
       kind: "sealed",
-      bytes,
-      ends,
+      // without the last entry's newline
+      bytes: new Uint8Array(g.buffer, g.at, Math.max(0, g.size - 1)),
+      ends: g.ends.slice(0, g.taken),
       root: frontier.root(),
       state: frontier.snapshot(),
-      next: (read + taken) >>> 0,
+      next: nextRead,
     },
-    transfer: [buffer],
+    transfer: [g.buffer],
   };
+}
+
+// gathers every GATHER_MS while entries keep coming; stops when none came (until the next seal)
+function scheduleGathering(): void {
+  if (gatherTimer !== undefined || nextRead === undefined) return;
+  gatherTimer = setTimeout(() => {
+    gatherTimer = undefined;
+    if (nextRead === undefined) return;
+    try {
+      const before = gathering?.read === nextRead ? gathering.taken : 0;
+      const g = gather(nextRead, MAX_BATCH);
+      if (g.taken > before && g.taken < MAX_BATCH) scheduleGathering();
+    } catch {
+      // what went wrong here goes wrong again when the batch is sealed, and is answered then
+      gathering = undefined;
+    }
+  }, GATHER_MS);
+  gatherTimer.unref();
+}
+
+function recycle(buffer: ArrayBuffer): void {
+  // two: one being filled while the store writes the other (batches run to megabytes)
+  if (pool.length < 2) pool.push(buffer);
+}
+
+// a log line is one entry: the only newlines in a batch are the entries' ends. The request
+// thread writes the request's own text, where a line break (or a carriage return) can only be
+// whitespace between JSON tokens: each is made a space here, off the request thread. Nothing
+// else it writes holds one (JSON.stringify escapes them). Entries `first` to `last` (not
+// included), from the byte `from` on.
+function oneLinePerEntry(
+  batch: Buffer,
+  ends: Uint32Array,
+  first: number,
+  last: number,
+  from: number,
+): void {
+  for (let r = batch.indexOf(0x0d, from); r >= 0; r = batch.indexOf(0x0d, r + 1)) batch[r] = 0x20;
+  for (let i = first; i < last; i++) {
+    const end = ends[i] as number;
+    let nl = batch.indexOf(0x0a, from);
+    while (nl >= 0 && nl < end) {
+      batch[nl] = 0x20;
+      nl = batch.indexOf(0x0a, nl + 1);
+    }
+    if (nl !== end) throw new Error("a queued decision lost its newline");
+    from = end + 1;
+  }
 }
 
 function answer(
@@ -103,8 +209,7 @@ function answer(
 ): { answer: WorkerAnswer; transfer: ArrayBuffer[] } | undefined {
   switch (request.kind) {
     case "recycle":
-      // two: one being filled while the store writes the other (batches run to megabytes)
-      if (pool.length < 2) pool.push(request.buffer);
+      recycle(request.buffer);
       return undefined;
     case "reset":
       frontier = MerkleFrontier.restore(request.state);

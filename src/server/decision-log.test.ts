@@ -490,6 +490,51 @@ test("a logged request is the one the route read: its text, line breaks made spa
   await f.done();
 });
 
+test("a batch the worker gathered ahead of its seal, across the queue's end, is the decisions recorded", async () => {
+  // a queue of about 600 of these decisions, batches of 300: the queue wraps, and between two
+  // seals the worker copies and hashes what was published (every 256 entries) in pieces
+  const f = await fixture((s) => s, {
+    flushIntervalMs: 60_000,
+    maxBatch: 300,
+    queueBytes: 600 * 330,
+  });
+  const want: unknown[] = [];
+  const queue = (count: number) => {
+    for (let i = 0; i < count; i++) {
+      const id = `g-${want.length}`;
+      // the route's bytes, line breaks and all: the worker makes them spaces
+      const text = `{\r\n "input": {"id": ${JSON.stringify(id)},\n "s": "é \\n ${"x".repeat(i % 50)}"}}`;
+      const response = answer(id);
+      f.log.record(response, { input: JSON.parse(text).input }, response, Buffer.from(text));
+      want.push(JSON.parse(text));
+    }
+  };
+  queue(300);
+  await f.log.flush();
+  for (let round = 0; round < 6; round++) {
+    // more than a batch, so that some stays queued and the queue wraps under the next ones
+    queue(290);
+    await sleep(60);
+    queue(40);
+    await sleep(60);
+    await f.log.flush();
+  }
+  assert.equal(await f.drops(), "0");
+  assert.equal(f.log.size, want.length);
+  const lines = await f.store.readLog(f.log.name);
+  assert.deepEqual(
+    lines.map((l) => JSON.parse(String(l)).request),
+    want,
+  );
+  assert.ok(lines.every((l) => !String(l).includes("\r")));
+  const [report] = await verifyDecisionLogs(f.store);
+  assert.deepEqual(
+    { ok: report?.ok, entries: report?.entries, problem: report?.problem?.message },
+    { ok: true, entries: want.length, problem: undefined },
+  );
+  await f.done();
+});
+
 test("a batch on which every worker dies is counted lost after a few tries, and the log goes on", async () => {
   const post = Worker.prototype.postMessage;
   let killed = 0;

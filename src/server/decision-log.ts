@@ -89,6 +89,7 @@ export class DecisionLog {
   #flushing: Promise<void> | undefined;
   #sampledOut = 0;
   readonly #heads = new HeadCache();
+  readonly #layout = new Layout();
   readonly #answers = new AnswerCache();
   /**
    * How the log's tree was found at open: from its saved frontier (and the batches written after
@@ -114,7 +115,11 @@ export class DecisionLog {
     private readonly metrics: Metrics,
     private readonly options: Required<DecisionLogOptions>,
   ) {
-    this.#sealer = new Sealer(options.queueBytes, (n) => this.metrics.decisionLogDrops.inc(n));
+    this.#sealer = new Sealer(
+      options.queueBytes,
+      (n) => this.metrics.decisionLogDrops.inc(n),
+      options.maxBatch,
+    );
     this.#timer = setInterval(
       () => void this.#turn(false).catch(() => undefined),
       options.flushIntervalMs,
@@ -198,6 +203,7 @@ export class DecisionLog {
         this.#answers.json(decision),
         requestBody ?? requestJson(request),
         this.#heads,
+        this.#layout,
       );
     } catch {
       // an input nested too deep to serialize (the engine denied it): counted, never thrown
@@ -571,9 +577,6 @@ const TIME = utf8(',"time":');
 const DECISION = utf8(',"decision":');
 const CLOSE = 0x7d;
 
-const NEWLINE = 0x0a;
-const RETURN = 0x0d;
-
 /**
  * Queues one decision as a log line, laid out in the ring where it is queued: a LoggedDecision in
  * JSON, fields in its declared order. The decision's JSON (`answer`) and the request's own text
@@ -585,9 +588,10 @@ function queueEntry(
   answer: string | Uint8Array,
   requestBody: string | Uint8Array,
   heads = new HeadCache(),
+  layout = new Layout(),
 ): boolean {
   const release = heads.release(response.env, response.version, response.bundle);
-  const asked = oneLine(requestBody);
+  const asked = asRead(requestBody);
   const { id, time } = response;
   // the bytes: the fixed ones, then at most (a string's UTF-8 is 3 bytes a UTF-16 unit, a
   // character JSON escapes 6), or exactly when that much does not fit
@@ -599,9 +603,34 @@ function queueEntry(
     Buffer.byteLength(JSON.stringify(time)) +
     byteLength(asked) +
     byteLength(answer);
-  let at = ring.begin(most, exact);
+  const at = ring.begin(most, exact);
   if (at < 0) return false;
-  const data = ring.data;
+  // laid out first in ordinary memory, then copied into the ring in one call: a copy into
+  // shared memory goes a byte at a time unless source and target lie alike against 8-byte words
+  // (V8's copy for memory another thread may read), so the entry goes at the same offset modulo 8
+  // in both, and is copied a word at a time
+  const scratch = layout.room(most);
+  if (scratch === undefined) {
+    ring.commit(layOut(ring.data, at, id, time, release, asked, answer));
+    return true;
+  }
+  const from = at & 7;
+  const end = layOut(scratch, from, id, time, release, asked, answer);
+  ring.data.set(scratch.subarray(from, end), at);
+  ring.commit(at + end - from);
+  return true;
+}
+
+// an entry's bytes at `at` in `data`; where they end
+function layOut(
+  data: Buffer,
+  at: number,
+  id: string,
+  time: string,
+  release: Uint8Array,
+  asked: string | Uint8Array,
+  answer: string | Uint8Array,
+): number {
   data.set(ID, at);
   at = jsonString(data, at + ID.length, id);
   data.set(TIME, at);
@@ -611,8 +640,23 @@ function queueEntry(
   data.set(DECISION, at);
   at = put(data, at + DECISION.length, answer);
   data[at++] = CLOSE;
-  ring.commit(at);
-  return true;
+  return at;
+}
+
+// where entries are laid out before they are copied into the ring: grown to the largest entry
+// up to a megabyte (larger ones are written into the ring directly, a byte at a time)
+const LAYOUT_MOST = 1024 * 1024;
+class Layout {
+  #bytes = Buffer.allocUnsafeSlow(64 * 1024);
+
+  // room for `most` bytes after up to 7 of alignment, or undefined when that is over a megabyte
+  room(most: number): Buffer | undefined {
+    if (most + 8 > this.#bytes.length) {
+      if (most + 8 > LAYOUT_MOST) return undefined;
+      this.#bytes = Buffer.allocUnsafeSlow(Math.min(LAYOUT_MOST, 2 * (most + 8)));
+    }
+    return this.#bytes;
+  }
 }
 
 const mostBytes = (x: string | Uint8Array) => (typeof x === "string" ? 3 * x.length : x.length);
@@ -641,15 +685,12 @@ function jsonString(data: Buffer, at: number, text: string): number {
   return end;
 }
 
-// a line break in JSON text can only be whitespace between tokens: a space means the same
-function oneLine(body: string | Uint8Array): string | Uint8Array {
-  if (typeof body !== "string") {
-    // bytes go in as they are only when they are what the route read: valid UTF-8 (else the
-    // route read U+FFFD in their place) on one line
-    if (body.indexOf(NEWLINE) < 0 && body.indexOf(RETURN) < 0 && isUtf8(body)) return body;
-    body = Buffer.from(body.buffer, body.byteOffset, body.length).toString("utf8");
-  }
-  return body.includes("\n") || body.includes("\r") ? body.replace(/[\r\n]/g, " ") : body;
+// bytes go in as they are only when they are what the route read: valid UTF-8 (else the route
+// read U+FFFD in their place). Line breaks are left to the worker: in JSON text they can only be
+// whitespace between tokens, and it makes them spaces (decision-log-worker.ts)
+function asRead(body: string | Uint8Array): string | Uint8Array {
+  if (typeof body === "string" || isUtf8(body)) return body;
+  return Buffer.from(body.buffer, body.byteOffset, body.length).toString("utf8");
 }
 
 function requestJson(request: DecisionRequest): string {

@@ -47,6 +47,10 @@ const read = (ring: EntryRing, max: number) => {
   );
   let end = 0;
   for (const [i, e] of out.entries()) {
+    // every entry lies against 8-byte words in the ring as it does in the batch, across the
+    // ring's end too: the worker's copy out of shared memory goes a word at a time
+    const moved = reader.startOf((ring.read + i) >>> 0) - reader.startOf(ring.read);
+    assert.equal((moved - end) & 7, 0, `entry ${i} lies in the ring as in the batch`);
     end += e.length;
     assert.equal(ends[i], end, `entry ${i} ends at its newline`);
     end += 1;

@@ -1,17 +1,18 @@
 // The decision log's queue: a ring of entries in shared memory. The request thread writes each
 // entry's bytes once, from its strings and bytes, each followed by a newline, so that entries
 // queued one after another already lie as a batch does (its lines joined by newlines); the log's
-// worker thread copies them out a run at a time when it seals a batch, nothing per entry. Nothing
-// is posted per decision and nothing waits on the request thread's heap, and a worker that dies
-// leaves the entries where they are, for the next one.
+// worker thread copies them out a run at a time, nothing per entry. Nothing is posted per
+// decision and nothing waits on the request thread's heap, and a worker that dies leaves the
+// entries where they are, for the next one.
 //
 // Layout: a header of two 32-bit words (the count of entries written, published with Atomics by
-// `publish`, which the request thread calls before it asks the worker to read; and how many
-// slots there are), then a slot per entry (where its bytes start and where its newline is, in
-// the data; slot `n % slots` for the entry numbered n), then the data. One producer (the request
-// thread) and one consumer: the request thread owns the read side too, and moves it when the
-// worker's answer says how many it copied. The worker reads only from the entry it is sent, so
-// an empty ring may start again at 0.
+// `publish`, which the request thread calls every few hundred entries and before it asks the
+// worker to seal; and how many slots there are), then a slot per entry (where its bytes start
+// and where its newline is, in the data; slot `n % slots` for the entry numbered n), then the
+// data. One producer (the request thread) and one consumer: the request thread owns the read
+// side too, and moves it when the worker's answer says how many it sealed. The worker reads only
+// published entries from the one after the last it sealed (what it gathered of them is dropped
+// when the next seal starts elsewhere), so an empty ring may start again at 0.
 
 const HEADER_BYTES = 8;
 /** The largest ring (a SharedArrayBuffer of a little more, indexed by 32-bit offsets). */
@@ -23,6 +24,9 @@ const NEWLINE = 0x0a;
 // rounded up to a power of two: entry numbers wrap at 2^32, and slot = number mod count must go on
 // from slot 0 when they do
 const BYTES_PER_SLOT = 64;
+// entries written between two publications (a power of two): the worker gathers a batch as its
+// entries are published (decision-log-worker.ts), and each publication is a barrier
+const PUBLISH_EVERY = 256;
 
 /** The request thread's side: appends entries, and frees them once sealed. */
 export class EntryRing {
@@ -114,11 +118,14 @@ export class EntryRing {
     this.#write = end + 1;
     this.#written = (this.#written + 1) >>> 0;
     this.#count++;
+    // every PUBLISH_EVERY entries, for the worker to copy ahead of the next seal
+    if ((this.#written & (PUBLISH_EVERY - 1)) === 0) this.publish();
   }
 
   /**
    * Publishes the entries written so far, for the worker: call it before asking the worker to
-   * read them (once per batch, not per entry: a store with Atomics is a barrier).
+   * read them. `commit` calls it every PUBLISH_EVERY entries, not every one: a store with
+   * Atomics is a barrier.
    */
   publish(): void {
     Atomics.store(this.#header, WRITTEN, this.#written | 0);
@@ -144,7 +151,7 @@ export class EntryRing {
   }
 
   // where `bytes` bytes go, or -1 when the free space is too small: after the last entry, or
-  // at the start when they do not fit before the end. The write offset never catches up with
+  // near the start when they do not fit before the end. The write offset never catches up with
   // the read offset from behind: equal means empty. An empty ring takes any entry up to its
   // capacity.
   #reserve(bytes: number): number {
@@ -157,7 +164,11 @@ export class EntryRing {
     const read = this.#read;
     if (write >= read) {
       if (this.capacity - write >= bytes) return write;
-      return bytes < read ? 0 : -1;
+      // from the start, at the offset modulo 8 the last entry ended at: the worker copies the
+      // entries out of shared memory a word at a time only where they lie alike against 8-byte
+      // words on both sides of the wrap (decision-log-worker.ts)
+      const start = write & 7;
+      return start + bytes < read ? start : -1;
     }
     return write + bytes < read ? write : -1;
   }
@@ -183,6 +194,11 @@ export class RingReader {
   // where the slot of the entry numbered `n` (wrapping at 2^32) starts in `#slots`
   #slot(n: number): number {
     return 2 * ((n >>> 0) & (this.#slotCount - 1));
+  }
+
+  /** Where the entry numbered `read` starts in the data. */
+  startOf(read: number): number {
+    return this.#slots[this.#slot(read)] as number;
   }
 
   /**
