@@ -531,12 +531,24 @@ function queueBytesFor(maxRequestBytes: number): number {
   return Math.min(Math.max(32 * 1024 * 1024, 8 * maxRequestBytes), MAX_RING_BYTES);
 }
 
-// the part of a line's head that changes only with the release, as UTF-8 once per release
+// the parts of a line's head that change only with the release, or with the millisecond (the
+// app makes a decision's time once a millisecond), as UTF-8 once each
 class HeadCache {
+  #time = "";
+  #timeBytes = new Uint8Array();
   #env = "";
   #version = Number.NaN;
   #bundle: string | undefined = "";
   #bytes = new Uint8Array();
+
+  // `,"time":` and the time as a JSON string
+  time(time: string): Uint8Array {
+    if (time !== this.#time) {
+      this.#time = time;
+      this.#timeBytes = utf8(`,"time":${JSON.stringify(time)}`);
+    }
+    return this.#timeBytes;
+  }
 
   release(env: string, version: number, bundle: string | undefined): Uint8Array {
     if (env !== this.#env || version !== this.#version || bundle !== this.#bundle) {
@@ -573,7 +585,6 @@ function answerJson({ decision, policies, warnings, exceptions, errors }: Decisi
 
 const utf8 = (text: string) => new Uint8Array(Buffer.from(text, "utf8"));
 const ID = utf8('{"id":');
-const TIME = utf8(',"time":');
 const DECISION = utf8(',"decision":');
 const CLOSE = 0x7d;
 
@@ -591,20 +602,20 @@ function queueEntry(
   layout = new Layout(),
 ): boolean {
   const release = heads.release(response.env, response.version, response.bundle);
+  const time = heads.time(response.time);
   const asked = asRead(requestBody);
-  const { id, time } = response;
+  const { id } = response;
   // the bytes: the fixed ones, then at most (a string's UTF-8 is 3 bytes a UTF-16 unit, a
   // character JSON escapes 6), or exactly when that much does not fit
-  const fixed = ID.length + TIME.length + DECISION.length + 1 + release.length;
-  const most = fixed + 6 * (id.length + time.length + 4) + mostBytes(asked) + mostBytes(answer);
-  const exact = () =>
-    fixed +
-    Buffer.byteLength(JSON.stringify(id)) +
-    Buffer.byteLength(JSON.stringify(time)) +
-    byteLength(asked) +
-    byteLength(answer);
-  const at = ring.begin(most, exact);
-  if (at < 0) return false;
+  const fixed = ID.length + time.length + DECISION.length + 1 + release.length;
+  const most = fixed + 6 * (id.length + 2) + mostBytes(asked) + mostBytes(answer);
+  let at = ring.begin(most);
+  if (at < 0) {
+    const exact =
+      fixed + Buffer.byteLength(JSON.stringify(id)) + byteLength(asked) + byteLength(answer);
+    at = ring.begin(exact);
+    if (at < 0) return false;
+  }
   // laid out first in ordinary memory, then copied into the ring in one call: a copy into
   // shared memory goes a byte at a time unless source and target lie alike against 8-byte words
   // (V8's copy for memory another thread may read), so the entry goes at the same offset modulo 8
@@ -626,17 +637,16 @@ function layOut(
   data: Buffer,
   at: number,
   id: string,
-  time: string,
+  time: Uint8Array,
   release: Uint8Array,
   asked: string | Uint8Array,
   answer: string | Uint8Array,
 ): number {
   data.set(ID, at);
   at = jsonString(data, at + ID.length, id);
-  data.set(TIME, at);
-  at = jsonString(data, at + TIME.length, time);
-  data.set(release, at);
-  at = put(data, release.length + at, asked);
+  data.set(time, at);
+  data.set(release, at + time.length);
+  at = put(data, at + time.length + release.length, asked);
   data.set(DECISION, at);
   at = put(data, at + DECISION.length, answer);
   data[at++] = CLOSE;

@@ -17,7 +17,8 @@ function push(ring: EntryRing, head: string, middle: string | Uint8Array = "", t
     Buffer.byteLength(head) +
     Buffer.byteLength(tail) +
     (bytes ? middle.length : Buffer.byteLength(middle));
-  let end = ring.begin(most, exact);
+  let end = ring.begin(most);
+  if (end < 0) end = ring.begin(exact());
   if (end < 0) return false;
   end += ring.data.write(head, end, "utf8");
   if (bytes) {

@@ -87,19 +87,14 @@ export class EntryRing {
   }
 
   /**
-   * Starts an entry of at most `most` bytes (or, when that does not fit, of `exact()` bytes):
-   * where its bytes go in `data`, or -1 when it does not fit (the caller counts it dropped). The
-   * caller writes them, none a newline, and calls `commit` with where they end, before anything
-   * else.
+   * Starts an entry of at most `size` bytes: where its bytes go in `data`, or -1 when it does not
+   * fit (a caller that asked for more than it needs may ask again for less, else it counts the
+   * entry dropped). The caller writes them, none a newline, and calls `commit` with where they
+   * end, before anything else.
    */
-  begin(most: number, exact?: () => number): number {
+  begin(size: number): number {
     if (this.#count >= this.#slotCount) return -1;
-    let size = most;
-    let at = this.#reserve(size + 1);
-    if (at < 0 && exact !== undefined) {
-      size = exact();
-      at = this.#reserve(size + 1);
-    }
+    const at = this.#reserve(size + 1);
     if (at < 0) return -1;
     this.#begun = at;
     this.#room = at + size;
