@@ -4,7 +4,7 @@
 // thread's, and all of them (the log's worker, the file system's threads, the collector). The
 // HTTP bench (bench:server) cannot resolve microseconds on a shared machine; this can.
 // Correctness first: every decision logged is written, and the log verifies.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,20 +18,15 @@ import { Runtime } from "../src/server/runtime.js";
 import { openStore } from "../src/store/index.js";
 import { repoRoot } from "../src/testing/index.js";
 import { makeInputs } from "./api-workload.js";
+import { cpuTimes } from "./cpu.js";
 
 const RATE = 20_000; // decisions a second, about what one request thread serves over HTTP here
 const TICK_MS = 10;
 const ROUND_SECONDS = 4;
 const ROUNDS = 3; // per mode, alternating
 
-// CPU time (µs) of the request thread, and of the whole process, from /proc
-function cpu(): { main: number; all: number } {
-  const ticks = (path: string) => {
-    const fields = readFileSync(path, "utf8").split(") ")[1]?.split(" ") ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10_000; // clock ticks of 10 ms, in µs
-  };
-  return { main: ticks(`/proc/self/task/${process.pid}/stat`), all: ticks("/proc/self/stat") };
-}
+// CPU time (µs) of the request thread, and of the whole process (checked to be Linux below)
+const cpu = () => cpuTimes() ?? { main: 0, all: 0 };
 
 async function main(): Promise<void> {
   if (process.platform !== "linux") {

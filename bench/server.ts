@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { addReviewer, cliPath, git, repoRoot, tempDir, tempGitRepo } from "../src/testing/index.js";
 import { type ApiDecision, type ApiRequest, handwritten, makeInputs } from "./api-workload.js";
+import { cpuTimes } from "./cpu.js";
 
 const ROUNDS = 5; // per target, interleaved: a median of five holds on a shared machine
 const ROUND_SECONDS = 5;
@@ -406,6 +407,8 @@ end
 
 interface Round {
   readonly requests: number;
+  /** CPU µs per request: the server's request thread, and all its threads (Linux). */
+  cpu?: { main: number; all: number };
   readonly rps: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
@@ -516,12 +519,19 @@ async function main(): Promise<void> {
   const order = [minimal, stele, nolog, cerbos];
   for (let round = 1; round <= ROUNDS; round++) {
     for (const t of round % 2 === 1 ? order : [...order].reverse()) {
+      const before = cpuTimes(t.child.process.pid);
       const r = await wrk(t, scripts.get(t) as string, ROUND_SECONDS);
+      const after = cpuTimes(t.child.process.pid);
+      if (before && after && r.requests > 0)
+        r.cpu = {
+          main: (after.main - before.main) / r.requests,
+          all: (after.all - before.all) / r.requests,
+        };
       rounds.get(t)?.push(r);
       const errors = Object.entries(r.errors);
       if (errors.length > 0) failures++;
       console.log(
-        `  round ${round} ${t.name.padEnd(7)} ${r.rps.toFixed(0).padStart(6)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   ${r.requests} requests${errors.length > 0 ? `   ERRORS ${errors.map(([k, v]) => `${k} ${v}`).join(", ")}` : ""}`,
+        `  round ${round} ${t.name.padEnd(7)} ${r.rps.toFixed(0).padStart(6)} req/s   p50 ${r.p50Ms.toFixed(2)} ms   p99 ${r.p99Ms.toFixed(2)} ms   ${r.requests} requests${r.cpu && t !== cerbos ? `   CPU ${r.cpu.main.toFixed(1)} µs/request (request thread), ${r.cpu.all.toFixed(1)} (all)` : ""}${errors.length > 0 ? `   ERRORS ${errors.map(([k, v]) => `${k} ${v}`).join(", ")}` : ""}`,
       );
     }
   }
@@ -547,6 +557,22 @@ async function main(): Promise<void> {
   console.log(
     `decision log cost: ${((1 - ratio(nolog)) * 100).toFixed(0)}% of throughput (stele vs nolog; target <= 10%)`,
   );
+  // what the log costs in CPU, which on a shared machine moves less than throughput: the median
+  // of each round's difference per request, stele against itself with its log off
+  const cpuCost = (k: "main" | "all") => {
+    const off = rounds.get(nolog) ?? [];
+    return median(
+      (rounds.get(stele) ?? []).flatMap((r, i) => {
+        const theirs = off[i]?.cpu?.[k];
+        return r.cpu && theirs !== undefined ? [r.cpu[k] - theirs] : [];
+      }),
+    );
+  };
+  const offMain = median((rounds.get(nolog) ?? []).flatMap((r) => (r.cpu ? [r.cpu.main] : [])));
+  if (offMain > 0)
+    console.log(
+      `decision log CPU: ${cpuCost("main").toFixed(1)} µs a request of the request thread (${((cpuCost("main") / offMain) * 100).toFixed(0)}% more; it bounds throughput), ${cpuCost("all").toFixed(1)} µs of all threads`,
+    );
   console.log(
     `stele p99 ${steleP99.toFixed(2)} ms: ${steleP99 <= 2 ? "within" : "over"} the 2 ms target (at ${CONNECTIONS} connections)`,
   );
