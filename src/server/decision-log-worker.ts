@@ -224,6 +224,10 @@ parentPort?.on("message", (request: WorkerRequest) => {
     const a = answer(request);
     if (a) parentPort?.postMessage(a.answer, a.transfer);
   } catch (e) {
+    // nothing more is gathered until a seal goes through: the request thread drops what is
+    // queued when one fails (and rewrites the ring under a gathering that went on)
+    gathering = undefined;
+    nextRead = undefined;
     parentPort?.postMessage({ kind: "failed", message: String(e) } satisfies WorkerAnswer);
   }
 });

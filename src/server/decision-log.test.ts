@@ -492,7 +492,7 @@ test("a logged request is the one the route read: its text, line breaks made spa
 
 test("a batch the worker gathered ahead of its seal, across the queue's end, is the decisions recorded", async () => {
   // a queue of about 600 of these decisions, batches of 300: the queue wraps, and between two
-  // seals the worker copies and hashes what was published (every 256 entries) in pieces
+  // seals the worker copies and hashes what was published (every 64 entries) in pieces
   const f = await fixture((s) => s, {
     flushIntervalMs: 60_000,
     maxBatch: 300,
@@ -532,6 +532,29 @@ test("a batch the worker gathered ahead of its seal, across the queue's end, is 
     { ok: report?.ok, entries: report?.entries, problem: report?.problem?.message },
     { ok: true, entries: want.length, problem: undefined },
   );
+  await f.done();
+});
+
+test("each line carries its own decision's time, the first one's too, and a decision without one is dropped and counted", async () => {
+  const f = await fixture();
+  const times = [
+    "",
+    "2026-11-29T00:00:00.000Z",
+    "2026-11-29T00:00:00.000Z",
+    "2026-11-29T00:00:00.001Z",
+  ];
+  for (const [i, time] of times.entries())
+    f.log.record({ ...answer(`t-${i}`), time }, { input: {} });
+  f.log.record({ ...answer("no-time"), time: undefined as unknown as string }, { input: {} });
+  await f.log.flush();
+  const lines = (await f.store.readLog(f.log.name)).map((l) => JSON.parse(String(l)));
+  assert.deepEqual(
+    lines.map((l) => l.time),
+    times,
+  );
+  assert.equal(await f.drops(), "1");
+  const [report] = await verifyDecisionLogs(f.store);
+  assert.equal(report?.ok, true, report?.problem?.message);
   await f.done();
 });
 

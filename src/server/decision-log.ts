@@ -534,7 +534,7 @@ function queueBytesFor(maxRequestBytes: number): number {
 // the parts of a line's head that change only with the release, or with the millisecond (the
 // app makes a decision's time once a millisecond), as UTF-8 once each
 class HeadCache {
-  #time = "";
+  #time: string | undefined;
   #timeBytes = new Uint8Array();
   #env = "";
   #version = Number.NaN;
@@ -544,6 +544,8 @@ class HeadCache {
   // `,"time":` and the time as a JSON string
   time(time: string): Uint8Array {
     if (time !== this.#time) {
+      // a response without its time has no line (counted dropped by the caller)
+      if (typeof time !== "string") throw new TypeError("a decision without its time");
       this.#time = time;
       this.#timeBytes = utf8(`,"time":${JSON.stringify(time)}`);
     }

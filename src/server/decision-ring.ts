@@ -26,7 +26,7 @@ const NEWLINE = 0x0a;
 const BYTES_PER_SLOT = 64;
 // entries written between two publications (a power of two): the worker gathers a batch as its
 // entries are published (decision-log-worker.ts), and each publication is a barrier
-const PUBLISH_EVERY = 256;
+const PUBLISH_EVERY = 64;
 
 /** The request thread's side: appends entries, and frees them once sealed. */
 export class EntryRing {
@@ -159,11 +159,12 @@ export class EntryRing {
     const read = this.#read;
     if (write >= read) {
       if (this.capacity - write >= bytes) return write;
-      // from the start, at the offset modulo 8 the last entry ended at: the worker copies the
-      // entries out of shared memory a word at a time only where they lie alike against 8-byte
-      // words on both sides of the wrap (decision-log-worker.ts)
+      // from the start: at the offset modulo 8 the last entry ended at, where that fits (the
+      // worker copies entries out of shared memory a word at a time only where they lie alike
+      // against 8-byte words on both sides of the wrap: decision-log-worker.ts), else at 0
       const start = write & 7;
-      return start + bytes < read ? start : -1;
+      if (start + bytes < read) return start;
+      return bytes < read ? 0 : -1;
     }
     return write + bytes < read ? write : -1;
   }
