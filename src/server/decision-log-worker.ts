@@ -112,7 +112,7 @@ function gather(read: number, max: number): Gathering {
   if (taken === 0) return g;
   // a copy out of shared memory goes a word at a time only where source and target lie alike
   // against 8-byte words (else a byte at a time): the batch starts at its first entry's offset
-  // modulo 8, and the ring keeps that offset when it wraps, so every run lies alike
+  // modulo 8, and the ring keeps that offset when it wraps where it can, so runs lie alike
   if (g.taken === 0) g.at = reader.startOf(from) & 7;
   const needed = g.at + g.size + size;
   if (g.buffer.byteLength < needed) {

@@ -6,7 +6,7 @@
 // entries where they are, for the next one.
 //
 // Layout: a header of two 32-bit words (the count of entries written, published with Atomics by
-// `publish`, which the request thread calls every few hundred entries and before it asks the
+// `publish`, which the request thread calls every 64 entries and before it asks the
 // worker to seal; and how many slots there are), then a slot per entry (where its bytes start
 // and where its newline is, in the data; slot `n % slots` for the entry numbered n), then the
 // data. One producer (the request thread) and one consumer: the request thread owns the read
