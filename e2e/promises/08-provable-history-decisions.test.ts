@@ -3,7 +3,8 @@
 // decision point signs. A decision edited, a checkpoint removed, fails `stele decisions verify`
 // (exit 1); a decision added behind the decision point's back is never signed as its own, and one
 // edited while it was down is never signed over; decisions removed from the end are found by the
-// decision point that signed them: live (verify --pdp) and at its next start.
+// decision point that signed them: live (verify --pdp) and at its next start. Replay proves a
+// decision only by its own log's key: which decision points are yours is not recorded yet.
 import assert from "node:assert/strict";
 import { appendFileSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -145,6 +146,55 @@ test("replay vouches only for what the log proves: a decision beside an edited o
   }
 });
 
+// a decision log started in the store by someone with a key of their own, as a decision point of
+// `env`: one batch holding `line`, and its checkpoint signed by that key; its name
+async function forgeLog(env: string, line: string): Promise<string> {
+  const forger = await pdpIdentity(join(tempDir("stele-forger-"), "pdp.key"), env);
+  const forged = await openStore(`file:${store}`);
+  await forged.writeDoc(logKeyDoc(forger.name), Buffer.from(forger.vkey));
+  const batch = Buffer.from(line);
+  await forged.appendLogBatch(forger.name, 0, [batch]);
+  const tree = new MerkleFrontier();
+  tree.append(batch);
+  const key = {
+    origin: decisionLogOrigin(forger.name),
+    name: pdpKeyName(forger.name),
+    privateKey: forger.privateKey,
+    publicKey: forger.publicKey,
+  };
+  await forged.putLogCheckpoint(forger.name, {
+    size: 1,
+    note: signBatches(key, tree.root(), 1, 1),
+  });
+  await forged.close();
+  return forger.name;
+}
+
+test("a decision in a log of another env's decision point is not proven; in a log of its own env it is proven by that log's key", async () => {
+  // a fresh id, so that no copy gives it away: only the env the log was started for does
+  const line = readdirSync(join(logDir, "batches"))
+    .flatMap((b) => readFileSync(join(logDir, "batches", b), "utf8").split("\n"))
+    .find((l) => l.includes(idOf("q2")));
+  assert.ok(line);
+  const fresh = (id: string) => JSON.stringify({ ...JSON.parse(line), id });
+  try {
+    const elsewhere = await forgeLog("a", fresh("forged-in-a"));
+    const r = replay("forged-in-a");
+    assert.equal(r.code, 1, r.human);
+    assert.deepEqual([r.log, r.proven, r.problem.code], [elsewhere, false, "ledger.tampered"]);
+    assert.match(
+      r.human,
+      /NOT PROVEN: it says env `staging`, and its log .* is not a decision point's of that env/,
+    );
+    // which decision points are yours is not recorded yet (the README says so): a log started
+    // for the right env with a key of one's own is proven by that key's word
+    await forgeLog("staging", fresh("forged-in-staging"));
+    assert.equal(replay("forged-in-staging").proven, true);
+  } finally {
+    restore();
+  }
+});
+
 test("a copy of a decision in a log of another key, signed by that key, makes neither copy proven", async () => {
   const q1 = idOf("q1");
   const line = readdirSync(join(logDir, "batches"))
@@ -154,24 +204,7 @@ test("a copy of a decision in a log of another key, signed by that key, makes ne
   // anyone who can write to the store can start a log of their own, for this env or another
   for (const env of ["staging", "a"]) {
     try {
-      const forger = await pdpIdentity(join(tempDir("stele-forger-"), "pdp.key"), env);
-      const forged = await openStore(`file:${store}`);
-      await forged.writeDoc(logKeyDoc(forger.name), Buffer.from(forger.vkey));
-      const batch = Buffer.from(line.replace('"label":"q1"', '"label":"FORGED"'));
-      await forged.appendLogBatch(forger.name, 0, [batch]);
-      const tree = new MerkleFrontier();
-      tree.append(batch);
-      const key = {
-        origin: decisionLogOrigin(forger.name),
-        name: pdpKeyName(forger.name),
-        privateKey: forger.privateKey,
-        publicKey: forger.publicKey,
-      };
-      await forged.putLogCheckpoint(forger.name, {
-        size: 1,
-        note: signBatches(key, tree.root(), 1, 1),
-      });
-      await forged.close();
+      await forgeLog(env, line.replace('"label":"q1"', '"label":"FORGED"'));
       // each log verifies on its own (each is its own key's)
       assert.equal(repo.run("decisions", "verify").code, 0);
       const r = replay(q1);
@@ -350,7 +383,14 @@ test("a decision added while the decision point was down is never signed as its 
     assert.equal(late.proven, false);
     assert.match(late.human, /NOT PROVEN: its checkpoint does not vouch for it/);
     // the decision point's own decisions, before and after it, are proven
-    assert.deepEqual([replay(id).code, replay(id).proven], [0, true]);
+    const [lastBatch] = readdirSync(join(logDir, "batches")).sort().reverse();
+    const lastLine = readFileSync(join(logDir, "batches", lastBatch ?? ""), "utf8")
+      .split("\n")
+      .at(-1);
+    for (const proven of [id, JSON.parse(lastLine ?? "{}").id]) {
+      const r = replay(proven);
+      assert.deepEqual([r.code, r.proven], [0, true], r.human);
+    }
   } finally {
     restore();
   }

@@ -49,7 +49,6 @@ export {
   hashEqual,
   leafHash,
   leafHasher,
-  leafHashPrefixed,
   nodeHash,
   rootFromInclusionProof,
   verifyConsistency,

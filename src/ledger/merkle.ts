@@ -25,21 +25,11 @@ export function leafHash(data: Uint8Array): Uint8Array {
 }
 
 /**
- * The RFC 6962 leaf hash of the entry `prefixed` holds after its first byte, which must be the
- * leaf prefix 0x00: for callers that can lay entries out that way and spare the copy.
- */
-/**
  * A running leaf hash (RFC 6962: SHA-256 of 0x00 then the data), for a leaf fed in pieces: update
  * it with the leaf's bytes, then digest.
  */
 export function leafHasher(): Hash {
   return createHash("sha256").update(LEAF_PREFIX);
-}
-
-export function leafHashPrefixed(prefixed: Uint8Array): Uint8Array {
-  if (prefixed[0] !== 0x00) throw new SteleError("internal", "a prefixed leaf starts with 0x00");
-  if (oneShot) return oneShot("sha256", prefixed, "buffer");
-  return createHash("sha256").update(prefixed).digest();
 }
 
 /** The RFC 6962 hash of an interior node: SHA-256(0x01 ‖ left ‖ right). */

@@ -422,25 +422,13 @@ export async function replayDecision(
     now: Date.parse(logged.time),
     bundle: logged.bundle,
   });
-  const problem =
-    unreadable.length > 0
-      ? new SteleError(
-          "store.corrupt",
-          `not every log could be read, and any of them may hold it too: ${unreadable.join("; ")}`,
-          { hint: "run `stele decisions verify`" },
-        )
-      : places.length > 1
-        ? new SteleError(
-            "ledger.tampered",
-            `the id is logged ${places.length} times (${places.map((p) => `${p.log} #${p.index}`).join(", ")}): a copy proves nothing`,
-            { hint: "run `stele decisions verify`; every log's key is its own decision point's" },
-          )
-        : !isNameForEnv(log, logged.env)
-          ? new SteleError(
-              "ledger.tampered",
-              `it says env \`${logged.env}\`, and its log \`${log}\` is not a decision point's of that env`,
-            )
-          : await unproven(store, log, index, telling(onProgress, "checking", log, index + 1));
+  const problem = await whyUnproven(
+    store,
+    { log, index, env: logged.env },
+    places,
+    unreadable,
+    onProgress,
+  );
   return {
     id,
     log,
@@ -451,6 +439,36 @@ export async function replayDecision(
     proven: problem === undefined,
     ...(problem && { problem: { code: problem.code, message: problem.message } }),
   };
+}
+
+// why the decision `found` (one of `places`, every place its id is logged) is not proven by its
+// log, or undefined when it is
+async function whyUnproven(
+  store: Store,
+  found: { readonly log: string; readonly index: number; readonly env: string },
+  places: readonly Place[],
+  unreadable: readonly string[],
+  onProgress: OnProgress | undefined,
+): Promise<SteleError | undefined> {
+  if (unreadable.length > 0)
+    return new SteleError(
+      "store.corrupt",
+      `not every log could be read, and any of them may hold it too: ${unreadable.join("; ")}`,
+      { hint: "run `stele decisions verify`" },
+    );
+  if (places.length > 1)
+    return new SteleError(
+      "ledger.tampered",
+      `the id is logged ${places.length} times (${places.map((p) => `${p.log} #${p.index}`).join(", ")}): a copy proves nothing`,
+      { hint: "run `stele decisions verify`; every log's key is its own decision point's" },
+    );
+  const { log, index, env } = found;
+  if (!isNameForEnv(log, env))
+    return new SteleError(
+      "ledger.tampered",
+      `it says env \`${env}\`, and its log \`${log}\` is not a decision point's of that env`,
+    );
+  return unproven(store, log, index, telling(onProgress, "checking", log, index + 1));
 }
 
 // where a decision with some id is logged: its entry, or none when the line holding the id is

@@ -15,8 +15,9 @@ import {
   frontierDoc,
   logKeyDoc,
 } from "./decision-log.js";
+import { signBatches } from "./decision-log-format.js";
 import { Sealer } from "./decision-log-sealer.js";
-import { pdpIdentity } from "./identity.js";
+import { pdpIdentity, pdpKeyName } from "./identity.js";
 import { createMetrics } from "./metrics.js";
 import { Runtime } from "./runtime.js";
 import { logWitnessFile } from "./state.js";
@@ -490,9 +491,9 @@ test("a logged request is the one the route read: its text, line breaks made spa
   await f.done();
 });
 
-test("a batch the worker gathered ahead of its seal, across the queue's end, is the decisions recorded", async () => {
-  // a queue of about 600 of these decisions, batches of 300: the queue wraps, and between two
-  // seals the worker copies and hashes what was published (every 64 entries) in pieces
+test("a batch the worker gathered ahead of its seal is the decisions recorded, their line breaks made spaces", async () => {
+  // batches of 300, and between two seals the worker copies and hashes what was published
+  // (every 64 entries) in pieces (the ring's wrap under it: decision-log-worker.test.ts)
   const f = await fixture((s) => s, {
     flushIntervalMs: 60_000,
     maxBatch: 300,
@@ -512,7 +513,7 @@ test("a batch the worker gathered ahead of its seal, across the queue's end, is 
   queue(300);
   await f.log.flush();
   for (let round = 0; round < 6; round++) {
-    // more than a batch, so that some stays queued and the queue wraps under the next ones
+    // more than a batch: some stays queued for the next seal
     queue(290);
     await sleep(60);
     queue(40);
@@ -628,6 +629,49 @@ async function writeLog(store: Store, keyFile: string, lines: readonly string[])
   });
   return identity.name;
 }
+
+test("verify --pdp holds the store to a decision point's checkpoint: another one signed for the same size is a fork; one in the format before batches still holds", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 10; i++) record(f.log);
+    await f.log.flush();
+    const name = f.log.name;
+    const said = f.log.checkpoint as string;
+    const saying = (log: string, checkpoint: string) => async () => ({
+      decisionLog: { log, checkpoint },
+    });
+    const [held] = await checkPdpLogs(f.store, ["http://pdp"], saying(name, said));
+    assert.deepEqual([held?.ok, held?.size], [true, 10]);
+    // the store's checkpoint for those 10 replaced by another the same key signed (a second
+    // writer with the decision point's key, or the store's copy swapped)
+    const identity = await pdpIdentity(join(f.dir, "pdp.key"), "test");
+    const other = signBatches(
+      {
+        origin: decisionLogOrigin(name),
+        name: pdpKeyName(name),
+        privateKey: identity.privateKey,
+        publicKey: identity.publicKey,
+      },
+      new Uint8Array(32).fill(7),
+      10,
+      2,
+    );
+    writeFileSync(join(f.dir, "store", "logs", name, "checkpoints", "10".padStart(20, "0")), other);
+    const [forked] = await checkPdpLogs(f.store, ["http://pdp"], saying(name, said));
+    assert.deepEqual([forked?.ok, forked?.problem?.code], [false, "ledger.fork"]);
+    // a decision point that has not written since the format before batches names a
+    // checkpoint of that format
+    const legacy = await writeLog(f.store, join(f.dir, "legacy.key"), [
+      logged({ id: "d-1" }),
+      logged({ id: "d-2" }),
+    ]);
+    const [note] = await f.store.logCheckpointsAt(legacy, [2]);
+    const [old] = await checkPdpLogs(f.store, ["http://pdp"], saying(legacy, note?.note ?? ""));
+    assert.deepEqual([old?.ok, old?.size], [true, 2]);
+  } finally {
+    await f.done();
+  }
+});
 
 const logged = (fields: Record<string, unknown>) =>
   JSON.stringify({

@@ -307,8 +307,8 @@ export class DecisionLog {
       if (batches !== saved.state.size) return false;
     }
     // the frontier's own checkpoint, as stored
-    const [own] = await this.store.logCheckpoints(this.name, saved.entries, 1);
-    if (own?.size !== saved.entries || own.note !== saved.note) return false;
+    const [own] = await this.store.logCheckpointsAt(this.name, [saved.entries]);
+    if (own?.note !== saved.note) return false;
     const total = await this.store.logSize(this.name);
     // a log shorter than its frontier lost decisions this decision point wrote: the whole log
     // is read again, and refused
@@ -600,8 +600,8 @@ function queueEntry(
   response: DecisionResponse,
   answer: string | Uint8Array,
   requestBody: string | Uint8Array,
-  heads = new HeadCache(),
-  layout = new Layout(),
+  heads: HeadCache,
+  layout: Layout,
 ): boolean {
   const release = heads.release(response.env, response.version, response.bundle);
   const time = heads.time(response.time);

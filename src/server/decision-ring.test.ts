@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import fc from "fast-check";
-import { EntryRing, RingReader, readEntries } from "./decision-ring.js";
+import { EntryRing, RingReader } from "./decision-ring.js";
 
 // the decision log's shared-memory queue against a plain array of strings: whatever is pushed,
 // read and freed, in whatever sizes and order, the worker's side reads back exactly the entries
@@ -35,8 +35,8 @@ function push(ring: EntryRing, head: string, middle: string | Uint8Array = "", t
 const read = (ring: EntryRing, max: number) => {
   const out: Buffer[] = [];
   ring.publish();
-  const r = readEntries(ring.shared, ring.read, max, (bytes) => out.push(Buffer.from(bytes)));
   const reader = new RingReader(ring.shared);
+  const r = reader.entries(ring.read, max, (bytes) => out.push(Buffer.from(bytes)));
   const { taken, size } = reader.measure(ring.read, max);
   assert.equal(taken, r.taken);
   const batch = Buffer.alloc(2 + size, 0xee);
@@ -198,7 +198,9 @@ test("the worker sees only entries published to it", () => {
   ring.publish();
   assert.equal(push(ring, "b"), true);
   const seen: string[] = [];
-  readEntries(ring.shared, ring.read, 10, (bytes) => seen.push(Buffer.from(bytes).toString()));
+  new RingReader(ring.shared).entries(ring.read, 10, (bytes) =>
+    seen.push(Buffer.from(bytes).toString()),
+  );
   assert.deepEqual(seen, ["a"]);
   assert.deepEqual(read(ring, 10).out, ["a", "b"]);
 });

@@ -245,6 +245,7 @@ export class RingReader {
 
   /**
    * Calls `entry` with each entry from the one numbered `read` on (at most `max`), in order,
+   * one by one (the tests read the ring this way, against `copy`),
    * without its newline; returns the number after the last and how many it read. The bytes
    * handed to `entry` are valid only during the call: the request thread reuses them once freed.
    */
@@ -260,14 +261,4 @@ export class RingReader {
     }
     return { next: (read + taken) >>> 0, taken };
   }
-}
-
-/** `RingReader.entries` on a ring's shared memory. */
-export function readEntries(
-  shared: SharedArrayBuffer,
-  read: number,
-  max: number,
-  entry: (bytes: Uint8Array) => void,
-): { next: number; taken: number } {
-  return new RingReader(shared).entries(read, max, entry);
 }

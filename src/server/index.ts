@@ -1,15 +1,12 @@
 export type { App, AppOptions } from "./app.js";
 /** The decision point's HTTP routes, without a socket. */
 export { createApp } from "./app.js";
-export type {
-  AuditProgress,
-  LogReport,
-  OnProgress,
-  PdpLogReport,
-  Replay,
-} from "./decision-audit.js";
-/** Verifies every decision log in the store. */
-/** Re-runs a logged decision on the exact bundle that made it. */
+export type { AuditProgress, LogReport, PdpLogReport, Replay } from "./decision-audit.js";
+/**
+ * Decision logs under audit: every log verified (`verifyDecisionLogs`), the store held to what
+ * running decision points signed (`checkPdpLogs`), a logged decision re-run on the exact bundle
+ * that made it (`replayDecision`).
+ */
 export { checkPdpLogs, replayDecision, verifyDecisionLogs } from "./decision-audit.js";
 export type { Heartbeat } from "./heartbeat.js";
 /** Every signed heartbeat in the store. */

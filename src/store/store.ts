@@ -144,11 +144,8 @@ export interface Store {
    * no-op, another note for a size already checkpointed is refused with `store.conflict`.
    */
   putLogCheckpoint(log: string, checkpoint: StoredCheckpoint): Promise<void>;
-  /**
-   * The checkpoints of a named log for a size of `from` or more, by increasing size: every one,
-   * or the first `limit`.
-   */
-  logCheckpoints(log: string, from?: number, limit?: number): Promise<StoredCheckpoint[]>;
+  /** The checkpoints of a named log for a size of `from` or more, by increasing size. */
+  logCheckpoints(log: string, from?: number): Promise<StoredCheckpoint[]>;
   /** The sizes a named log has checkpoints for, increasing: without their notes (cheap). */
   logCheckpointSizes(log: string): Promise<number[]>;
   /**

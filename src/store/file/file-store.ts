@@ -226,9 +226,9 @@ export class FileStore implements Store {
       .map(Number);
   }
 
-  async logCheckpoints(log: string, from = 0, limit = Infinity): Promise<StoredCheckpoint[]> {
+  async logCheckpoints(log: string, from = 0): Promise<StoredCheckpoint[]> {
     const sizes = (await this.logCheckpointSizes(log)).filter((size) => size >= from);
-    return this.logCheckpointsAt(log, sizes.slice(0, limit));
+    return this.logCheckpointsAt(log, sizes);
   }
 
   async logCheckpointsAt(log: string, sizes: readonly number[]): Promise<StoredCheckpoint[]> {

@@ -233,10 +233,10 @@ export class PostgresStore implements Store {
     if (rows[0]?.note !== checkpoint.note) throw checkpointConflict(checkpoint.size);
   }
 
-  async logCheckpoints(log: string, from = 0, limit?: number): Promise<StoredCheckpoint[]> {
+  async logCheckpoints(log: string, from = 0): Promise<StoredCheckpoint[]> {
     const rows = await this.#query<{ size: string; note: string }>(
-      "SELECT size, note FROM log_checkpoints WHERE log = $1 AND size >= $2 ORDER BY size LIMIT $3",
-      [logName(log), from, limit ?? null],
+      "SELECT size, note FROM log_checkpoints WHERE log = $1 AND size >= $2 ORDER BY size",
+      [logName(log), from],
     );
     return rows.map((r) => ({ size: Number(r.size), note: r.note }));
   }
