@@ -1,13 +1,9 @@
 import { type Decision, type DecisionRequest, decide } from "../engine/index.js";
 import { SteleError } from "../errors.js";
-import { parseVerifierKey, verifyCheckpoint } from "../ledger/index.js";
+import { parseVerifierKey } from "../ledger/index.js";
 import { type Store, storedBundle } from "../store/index.js";
 import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
-import {
-  checkStoredLog,
-  decisionLogOrigin,
-  legacyDecisionLogOrigin,
-} from "./decision-log-format.js";
+import { checkStoredLog, storedAt, verifyLogCheckpoint } from "./decision-log-format.js";
 import { type Heartbeat, heartbeatDoc, readHeartbeat } from "./heartbeat.js";
 import { isNameForEnv, isNameOf } from "./identity.js";
 import { fetchJson } from "./status-client.js";
@@ -228,14 +224,8 @@ async function holds(
   try {
     const vkey = await logKey(store, log);
     // in the format before batches too (a decision point that has not written since upgrading)
-    const legacy = note.startsWith(`${legacyDecisionLogOrigin(log)}\n`);
-    const size = verifyCheckpoint(
-      note,
-      vkey,
-      legacy ? legacyDecisionLogOrigin(log) : decisionLogOrigin(log),
-    ).size;
-    const [stored] = await store.logCheckpointsAt(log, [size]);
-    const held = await store.logSize(log);
+    const { size } = verifyLogCheckpoint(note, vkey, log).checkpoint;
+    const { stored, held } = await storedAt(store, log, size);
     if (!stored || held < size)
       return new SteleError(
         "ledger.tampered",

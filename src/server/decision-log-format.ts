@@ -31,6 +31,34 @@ export function legacyDecisionLogOrigin(log: string): string {
   return `stele.dev/decisions/${log}`;
 }
 
+/**
+ * A checkpoint of the decision log `log` verified with its key, in either format (batches, or
+ * one leaf per decision before them); whether it is in the format before batches.
+ */
+export function verifyLogCheckpoint(
+  note: string,
+  vkey: string,
+  log: string,
+): { checkpoint: Checkpoint; legacy: boolean } {
+  const legacy = note.startsWith(`${legacyDecisionLogOrigin(log)}\n`);
+  const origin = legacy ? legacyDecisionLogOrigin(log) : decisionLogOrigin(log);
+  return { checkpoint: verifyCheckpoint(note, vkey, origin), legacy };
+}
+
+/**
+ * What the store holds of a decision log at a size its decision point signed: its checkpoint
+ * for that size, if any, and how many decisions the log holds. The store holds what was signed
+ * when that checkpoint's note is the signed one and the log is no shorter.
+ */
+export async function storedAt(
+  store: Store,
+  log: string,
+  size: number,
+): Promise<{ stored: StoredCheckpoint | undefined; held: number }> {
+  const [stored] = await store.logCheckpointsAt(log, [size]);
+  return { stored, held: await store.logSize(log) };
+}
+
 /** The extension line of a checkpoint whose last batch its signer does not vouch for. */
 export const UNVOUCHED = "stele: last batch not vouched for";
 
@@ -175,12 +203,7 @@ export async function checkStoredLog(
   };
   // the checkpoint at the log's current size: ends the open batch; whether it vouches for it
   const seal = ({ size, note }: StoredCheckpoint): boolean => {
-    const legacy = note.startsWith(`${legacyDecisionLogOrigin(log)}\n`);
-    const cp = verifyCheckpoint(
-      note,
-      vkey,
-      legacy ? legacyDecisionLogOrigin(log) : decisionLogOrigin(log),
-    );
+    const { checkpoint: cp, legacy } = verifyLogCheckpoint(note, vkey, log);
     if (batch) batches.appendLeafHash(batch.digest());
     batch = undefined;
     if (!legacy) perDecision = undefined;

@@ -9,6 +9,7 @@ import {
   decisionLogOrigin,
   joinLines,
   signBatches,
+  storedAt,
 } from "./decision-log-format.js";
 import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-log-sealer.js";
 import { type EntryRing, MAX_RING_BYTES } from "./decision-ring.js";
@@ -437,8 +438,7 @@ export class DecisionLog {
   // why the store no longer holds this checkpoint this decision point signed, and the decisions
   // under it; undefined when it does
   async #lost(signed: { size: number; note: string }): Promise<SteleError | undefined> {
-    const [stored] = await this.store.logCheckpointsAt(this.name, [signed.size]);
-    const held = await this.store.logSize(this.name);
+    const { stored, held } = await storedAt(this.store, this.name, signed.size);
     if (stored?.note === signed.note && held >= signed.size) return undefined;
     return new SteleError(
       "ledger.tampered",
