@@ -112,7 +112,9 @@ async function main(): Promise<void> {
     }
     await log.flush();
     // correctness: every decision of the warm-up and the rounds is in the log, which verifies
-    const [report] = await verifyDecisionLogs(store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(store);
     const expected = logged + RATE;
     if (!report?.ok || report.entries !== expected)
       throw new Error(

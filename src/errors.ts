@@ -92,6 +92,7 @@ export const CODES = {
   "server.stale": "unavailable",
   "server.bad_admission_review": "invalid",
   "server.unreachable": "unavailable",
+  "server.bad_status": "invalid",
   // cli
   "cli.usage": "invalid",
   "cli.io": "invalid",

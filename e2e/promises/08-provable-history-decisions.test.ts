@@ -10,10 +10,8 @@ import { appendFileSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { MerkleFrontier } from "../../src/ledger/index.js";
-import { logKeyDoc } from "../../src/server/decision-log.js";
-import { decisionLogOrigin, signBatches } from "../../src/server/decision-log-format.js";
-import { pdpIdentity, pdpKeyName } from "../../src/server/identity.js";
+import { pdpIdentity } from "../../src/server/identity.js";
+import { signedLog } from "../../src/server/testing.js";
 import { openStore } from "../../src/store/index.js";
 import { tempDir } from "../../src/testing/index.js";
 import { makeRepo } from "../fixture.js";
@@ -151,21 +149,7 @@ test("replay vouches only for what the log proves: a decision beside an edited o
 async function forgeLog(env: string, line: string): Promise<string> {
   const forger = await pdpIdentity(join(tempDir("stele-forger-"), "pdp.key"), env);
   const forged = await openStore(`file:${store}`);
-  await forged.writeDoc(logKeyDoc(forger.name), Buffer.from(forger.vkey));
-  const batch = Buffer.from(line);
-  await forged.appendLogBatch(forger.name, 0, [batch]);
-  const tree = new MerkleFrontier();
-  tree.append(batch);
-  const key = {
-    origin: decisionLogOrigin(forger.name),
-    name: pdpKeyName(forger.name),
-    privateKey: forger.privateKey,
-    publicKey: forger.publicKey,
-  };
-  await forged.putLogCheckpoint(forger.name, {
-    size: 1,
-    note: signBatches(key, tree.root(), 1, 1),
-  });
+  await (await signedLog(forged, forger)).append([line]);
   await forged.close();
   return forger.name;
 }

@@ -1,7 +1,7 @@
 import { digestOf } from "../bundle/index.js";
 import { SteleError } from "../errors.js";
 import { type LedgerView, latestRelease } from "../ledger/index.js";
-import { fetchJson, type Heartbeat, readHeartbeats } from "../server/index.js";
+import { fetchJson, type Heartbeat, readHeartbeats, readStatus } from "../server/index.js";
 import { readView, type Store, storedBundle } from "../store/index.js";
 
 /** How an enforcement point stands against the ledger (DESIGN promise 7). */
@@ -147,16 +147,10 @@ async function liveStatus(
 ): Promise<Live> {
   const base = url.replace(/\/+$/, "");
   try {
-    const body = (await (fetchStatus ?? fetchJson)(`${base}/v1/status`)) as Record<string, unknown>;
-    return {
-      url: base,
-      ok: true,
-      ...(typeof body.pdp === "string" && { pdp: body.pdp }),
-      ...(typeof body.env === "string" && { env: body.env }),
-      version: typeof body.version === "number" ? body.version : null,
-      bundle: typeof body.bundle === "string" ? body.bundle : null,
-      ...(typeof body.state === "string" && { state: body.state }),
-    };
+    const { decisionLog: _, ...said } = readStatus(
+      await (fetchStatus ?? fetchJson)(`${base}/v1/status`),
+    );
+    return { url: base, ok: true, ...said };
   } catch (e) {
     return { url: base, ok: false, error: e instanceof Error ? e.message : String(e) };
   }

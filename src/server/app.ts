@@ -5,7 +5,12 @@ import { type ErrorJson, SteleError } from "../errors.js";
 import { toAdmissionInput, toAdmissionReview } from "./admission.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import type { Active, Runtime } from "./runtime.js";
-import { type DecisionResponse, readDecisionRequest } from "./wire.js";
+import {
+  type DecisionResponse,
+  readDecisionRequest,
+  type ServeStatus,
+  type Status,
+} from "./wire.js";
 
 /** Options of the HTTP app. */
 export interface AppOptions {
@@ -29,8 +34,8 @@ export interface AppOptions {
     decision: Decision,
     requestBody: string | Uint8Array | undefined,
   ) => void;
-  /** Extra status fields (drift, decision log, verification), merged into `/v1/status`. */
-  readonly status?: () => Record<string, unknown>;
+  /** What `stele serve` adds to `/v1/status` (its ledger view, its decision log). */
+  readonly status?: () => ServeStatus;
 }
 
 /** What a POST route answers, before the transport (http.ts) writes it. */
@@ -260,7 +265,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
 
   app.get("/v1/status", (c) => {
     const a = runtime.active;
-    return c.json({
+    const status: Status = {
       env: runtime.env,
       state: runtime.health,
       ready: a !== undefined,
@@ -274,8 +279,8 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
         behindSeconds: runtime.clockBehindMs / 1000,
         trustedTime: runtime.trustedTime > 0 ? new Date(runtime.trustedTime).toISOString() : null,
       },
-      ...options.status?.(),
-    });
+    };
+    return c.json({ ...status, ...options.status?.() });
   });
 
   app.get("/metrics", async (c) => {

@@ -8,13 +8,12 @@ import { spawnSync } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { MerkleFrontier } from "../ledger/index.js";
 import { openStore } from "../store/index.js";
 import { cliPath, repoRoot, tempDir } from "../testing/index.js";
 import { type AuditProgress, verifyDecisionLogs } from "./decision-audit.js";
-import { frontierDoc, logKeyDoc } from "./decision-log.js";
-import { decisionLogOrigin, signBatches } from "./decision-log-format.js";
-import { pdpIdentity, pdpKeyName } from "./identity.js";
+import { frontierDoc } from "./decision-log.js";
+import { pdpIdentity } from "./identity.js";
+import { signedLog } from "./testing.js";
 
 const BATCHES = 16; // added at a time: the log is checked at 16 batches, then at 32
 const PER_BATCH = 8_000;
@@ -45,31 +44,16 @@ async function largeLog(): Promise<{
   const keyFile = join(dir, "pdp.key");
   const identity = await pdpIdentity(keyFile, "big");
   const store = await openStore(`file:${join(dir, "store")}`);
-  await store.writeDoc(logKeyDoc(identity.name), Buffer.from(identity.vkey));
-  const key = {
-    origin: decisionLogOrigin(identity.name),
-    name: pdpKeyName(identity.name),
-    privateKey: identity.privateKey,
-    publicKey: identity.publicKey,
-  };
-  const frontier = new MerkleFrontier();
-  let entries = 0;
+  const log = await signedLog(store, identity);
   let bytes = 0;
   const grow = async (batches = BATCHES) => {
     for (let b = 0; b < batches; b++) {
       const lines: string[] = [];
-      for (let i = entries; i < entries + PER_BATCH; i++) lines.push(line(i));
-      const batch = Buffer.from(lines.join("\n"));
-      await store.appendLogBatch(identity.name, entries, { bytes: batch, count: PER_BATCH });
-      frontier.append(batch);
-      entries += PER_BATCH;
-      bytes += batch.length + 1;
-      await store.putLogCheckpoint(identity.name, {
-        size: entries,
-        note: signBatches(key, frontier.root(), entries, frontier.size),
-      });
+      for (let i = log.entries; i < log.entries + PER_BATCH; i++) lines.push(line(i));
+      await log.append(lines);
+      bytes += Buffer.byteLength(lines.join("\n")) + 1;
     }
-    return { entries, bytes };
+    return { entries: log.entries, bytes };
   };
   return { dir, keyFile, name: identity.name, grow };
 }
@@ -164,11 +148,13 @@ test("verify tells its progress every few thousand decisions, of the log's total
   await log.grow(3);
   const store = await openStore(`file:${join(log.dir, "store")}`);
   const told: AuditProgress[] = [];
-  const [report] = await verifyDecisionLogs(store, (p) => told.push(p));
+  const {
+    logs: [report],
+  } = await verifyDecisionLogs(store, { onProgress: (p) => told.push(p) });
   await store.close();
   assert.equal(report?.ok, true);
   assert.deepEqual(
-    told.map((p) => [p.doing, p.log, p.read, p.total]),
-    [0, 8_192, 16_384].map((read) => ["verifying", log.name, read, 3 * PER_BATCH]),
+    told.map((p) => [p.kind, p.log, p.read, p.total]),
+    [0, 8_192, 16_384].map((read) => ["verify", log.name, read, 3 * PER_BATCH]),
   );
 });

@@ -7,7 +7,7 @@ import { checkStoredLog, storedAt, verifyLogCheckpoint } from "./decision-log-fo
 import { type Heartbeat, heartbeatDoc, readHeartbeat } from "./heartbeat.js";
 import { isNameForEnv, isNameOf } from "./identity.js";
 import { fetchJson } from "./status-client.js";
-import { type DecisionResponse, readDecisionRequest } from "./wire.js";
+import { type DecisionResponse, readDecisionRequest, readStatus, type StatusRead } from "./wire.js";
 
 /** One decision log's verification. */
 export interface LogReport {
@@ -32,9 +32,14 @@ export interface LogReport {
 
 /** How far a long read of a decision log has got. */
 export interface AuditProgress {
-  /** What is being done: `verifying`, `looking for <id> in`, `checking`. */
-  readonly doing: string;
+  /**
+   * What is being read: every decision of the log, checked (`verify`); the log, for a decision
+   * with `id` (`find`); the log up to that decision, checked (`check`).
+   */
+  readonly kind: "verify" | "find" | "check";
   readonly log: string;
+  /** The decision looked for (`find`, `check`). */
+  readonly id?: string;
   /** Decisions read so far, of the log's `total`. */
   readonly read: number;
   readonly total: number;
@@ -49,57 +54,84 @@ const PROGRESS_EVERY = 8_192;
 // an entry callback that tells progress every PROGRESS_EVERY decisions, for a log of `total`
 function telling(
   onProgress: OnProgress | undefined,
-  doing: string,
-  log: string,
-  total: number,
+  what: Omit<AuditProgress, "read">,
 ): (index: number) => void {
   if (!onProgress) return () => undefined;
   return (index) => {
-    if (index % PROGRESS_EVERY === 0) onProgress({ doing, log, read: index, total });
+    if (index % PROGRESS_EVERY === 0) onProgress({ ...what, read: index });
   };
+}
+
+/** The decision logs' verification: every log's, and each asked decision point's. */
+export interface DecisionLogsReport {
+  /** Every log verifies, and the store holds what every asked decision point signed. */
+  readonly ok: boolean;
+  readonly logs: readonly LogReport[];
+  /** With `pdps`: each decision point's last checkpoint held against the store. */
+  readonly pdps?: readonly PdpLogReport[];
+}
+
+/** What `verifyDecisionLogs` also does. */
+export interface VerifyLogsOptions {
+  /**
+   * Running decision points (base URLs) whose last checkpoints the store must hold: decisions
+   * removed from a log's end, with their checkpoints, show only against them.
+   */
+  readonly pdps?: readonly string[];
+  readonly onProgress?: OnProgress;
+  /** How a decision point's `/v1/status` is read (tests); over HTTP within 3 s by default. */
+  readonly fetchStatus?: (url: string) => Promise<unknown>;
 }
 
 /**
  * Verifies every decision log in the store: each entry parses and names a bundle, every
  * checkpoint is signed by the PDP's key and commits to exactly these entries, and each extends
- * the one before; and the store holds the checkpoint its decision point's heartbeat names. An
- * edited, deleted, reordered or inserted decision fails, and so do decisions removed from the
- * end with their checkpoints while that heartbeat is there. Each log is read a run at a time.
+ * the one before; and the store holds the checkpoint its decision point's heartbeat names, and
+ * the last one each decision point in `pdps` says it signed. An edited, deleted, reordered or
+ * inserted decision fails, and so do decisions removed from the end with their checkpoints
+ * while that heartbeat is there, or while a decision point asked remembers them. Each log is
+ * read a run at a time.
  */
 export async function verifyDecisionLogs(
   store: Store,
-  onProgress?: OnProgress,
-): Promise<LogReport[]> {
-  const reports: LogReport[] = [];
-  for (const log of await store.logs()) {
-    // its decision point's heartbeat first: it names a checkpoint the store took before it was
-    // written
-    let beat: Heartbeat | SteleError | undefined;
-    try {
-      beat = await readHeartbeat(store, heartbeatDoc(log));
-    } catch (e) {
-      if (!(e instanceof SteleError)) throw e;
-      beat = e;
-    }
-    const report = await verifyLog(store, log, onProgress);
-    if (!report.ok) {
-      reports.push(report);
-      continue;
-    }
-    const named = beat instanceof SteleError ? undefined : beat?.decisionLog;
-    const held =
-      beat instanceof SteleError
-        ? beat
-        : named?.log === log
-          ? await holds(store, log, named.checkpoint, "its decision point's heartbeat says it")
-          : undefined;
-    reports.push(
-      held instanceof SteleError
-        ? { ...report, ok: false, problem: { code: held.code, message: held.message } }
-        : { ...report, heartbeat: held !== undefined },
-    );
+  { pdps: urls = [], onProgress, fetchStatus = fetchJson }: VerifyLogsOptions = {},
+): Promise<DecisionLogsReport> {
+  // the decision points first: each says only a checkpoint the store has taken, so the store,
+  // read after, holds it unless it lost it
+  const pdps = urls.length > 0 ? await checkPdpLogs(store, urls, fetchStatus) : undefined;
+  const logs: LogReport[] = [];
+  for (const log of await store.logs()) logs.push(await verifyOneLog(store, log, onProgress));
+  const ok = logs.every((l) => l.ok) && (pdps ?? []).every((p) => p.ok);
+  return { ok, logs, ...(pdps && { pdps }) };
+}
+
+// one log, and the checkpoint its decision point's heartbeat names
+async function verifyOneLog(
+  store: Store,
+  log: string,
+  onProgress: OnProgress | undefined,
+): Promise<LogReport> {
+  // its decision point's heartbeat first: it names a checkpoint the store took before it was
+  // written
+  let beat: Heartbeat | SteleError | undefined;
+  try {
+    beat = await readHeartbeat(store, heartbeatDoc(log));
+  } catch (e) {
+    if (!(e instanceof SteleError)) throw e;
+    beat = e;
   }
-  return reports;
+  const report = await verifyLog(store, log, onProgress);
+  if (!report.ok) return report;
+  const named = beat instanceof SteleError ? undefined : beat?.decisionLog;
+  const held =
+    beat instanceof SteleError
+      ? beat
+      : named?.log === log
+        ? await holds(store, log, named.checkpoint, "its decision point's heartbeat says it")
+        : undefined;
+  return held instanceof SteleError
+    ? { ...report, ok: false, problem: { code: held.code, message: held.message } }
+    : { ...report, heartbeat: held !== undefined };
 }
 
 async function verifyLog(store: Store, log: string, onProgress?: OnProgress): Promise<LogReport> {
@@ -131,7 +163,11 @@ async function verifyLog(store: Store, log: string, onProgress?: OnProgress): Pr
   // checkpoint commits to the entries under it. The checkpoints are those stored when the check
   // began: a decision point appending meanwhile adds entries past them (uncovered), never a
   // checkpoint without its entries
-  const tell = telling(onProgress, "verifying", log, await store.logSize(log).catch(() => 0));
+  const tell = telling(onProgress, {
+    kind: "verify",
+    log,
+    total: await store.logSize(log).catch(() => 0),
+  });
   const checked = await checkStoredLog(store, log, vkey, {
     entry: (bytes, index) => {
       tell(index);
@@ -168,18 +204,15 @@ export interface PdpLogReport {
   readonly problem?: { readonly code: string; readonly message: string };
 }
 
-/**
- * Asks each decision point for the last checkpoint of its decision log (`/v1/status`), and
- * checks that the store holds that very checkpoint, signed by the log's key, and the decisions
- * under it. Decisions removed from the end of a log, with their checkpoints, leave a log that
- * verifies on its own: only someone who saw a later checkpoint can tell, and the decision point
- * did. Ask before reading the store: the decision point reports a checkpoint only once the store
- * has taken it.
- */
-export async function checkPdpLogs(
+// asks each decision point for the last checkpoint of its decision log (`/v1/status`), and
+// checks that the store holds that very checkpoint, signed by the log's key, and the decisions
+// under it. Decisions removed from the end of a log, with their checkpoints, leave a log that
+// verifies on its own: only someone who saw a later checkpoint can tell, and the decision point
+// did
+function checkPdpLogs(
   store: Store,
   urls: readonly string[],
-  fetchStatus: (url: string) => Promise<unknown> = fetchJson,
+  fetchStatus: (url: string) => Promise<unknown>,
 ): Promise<PdpLogReport[]> {
   return Promise.all(urls.map((url) => checkPdpLog(store, url.replace(/\/+$/, ""), fetchStatus)));
 }
@@ -189,10 +222,9 @@ async function checkPdpLog(
   url: string,
   fetchStatus: (url: string) => Promise<unknown>,
 ): Promise<PdpLogReport> {
-  let said: { log?: unknown; checkpoint?: unknown } | undefined;
+  let said: StatusRead["decisionLog"];
   try {
-    const status = (await fetchStatus(`${url}/v1/status`)) as { decisionLog?: typeof said } | null;
-    said = status?.decisionLog ?? undefined;
+    said = readStatus(await fetchStatus(`${url}/v1/status`)).decisionLog;
   } catch (e) {
     return {
       url,
@@ -204,9 +236,9 @@ async function checkPdpLog(
     };
   }
   // its decision log off, or nothing signed yet: nothing to hold the store to
-  if (typeof said?.log !== "string") return { url, ok: true };
+  if (said === undefined) return { url, ok: true };
   const log = said.log;
-  if (typeof said.checkpoint !== "string") return { url, ok: true, log, size: 0 };
+  if (said.checkpoint === undefined) return { url, ok: true, log, size: 0 };
   const held = await holds(store, log, said.checkpoint, "the decision point has");
   return held instanceof SteleError
     ? { url, ok: false, log, problem: { code: held.code, message: held.message } }
@@ -384,7 +416,7 @@ export async function replayDecision(
         log,
         id,
         places,
-        telling(onProgress, `looking for ${id} in`, log, total),
+        telling(onProgress, { kind: "find", log, id, total }),
       );
     } catch (e) {
       if (!(e instanceof SteleError)) throw e;
@@ -414,7 +446,7 @@ export async function replayDecision(
   });
   const problem = await whyUnproven(
     store,
-    { log, index, env: logged.env },
+    { id, log, index, env: logged.env },
     places,
     unreadable,
     onProgress,
@@ -435,7 +467,12 @@ export async function replayDecision(
 // log, or undefined when it is
 async function whyUnproven(
   store: Store,
-  found: { readonly log: string; readonly index: number; readonly env: string },
+  found: {
+    readonly id: string;
+    readonly log: string;
+    readonly index: number;
+    readonly env: string;
+  },
   places: readonly Place[],
   unreadable: readonly string[],
   onProgress: OnProgress | undefined,
@@ -458,7 +495,12 @@ async function whyUnproven(
       "ledger.tampered",
       `it says env \`${env}\`, and its log \`${log}\` is not a decision point's of that env`,
     );
-  return unproven(store, log, index, telling(onProgress, "checking", log, index + 1));
+  return unproven(
+    store,
+    log,
+    index,
+    telling(onProgress, { kind: "check", log, id: found.id, total: index + 1 }),
+  );
 }
 
 // where a decision with some id is logged: its entry, or none when the line holding the id is

@@ -1,4 +1,4 @@
-import type { Hash } from "node:crypto";
+import { createPublicKey, type Hash, type KeyObject } from "node:crypto";
 import { SteleError } from "../errors.js";
 import {
   type Checkpoint,
@@ -11,6 +11,7 @@ import {
   verifyCheckpoint,
 } from "../ledger/index.js";
 import type { Store, StoredCheckpoint } from "../store/index.js";
+import { pdpKeyName } from "./identity.js";
 
 // The decision log's format in the store. Each batch of decisions is one leaf of the log's Merkle
 // tree: SHA-256(0x00 ‖ its lines joined by newlines). A checkpoint, signed with the decision
@@ -24,6 +25,19 @@ import type { Store, StoredCheckpoint } from "../store/index.js";
 /** The origin of a decision log's checkpoints. */
 export function decisionLogOrigin(log: string): string {
   return `stele.dev/decision-batches/${log}`;
+}
+
+/**
+ * What a decision point signs its log's checkpoints with: its key, under the name it keeps in
+ * either format (identity.ts), for the origin of the batch format.
+ */
+export function logSigningKey(log: string, privateKey: KeyObject): LedgerKey {
+  return {
+    origin: decisionLogOrigin(log),
+    name: pdpKeyName(log),
+    privateKey,
+    publicKey: createPublicKey(privateKey),
+  };
 }
 
 /** The origin of a log's checkpoints in the format before batches: one leaf per decision. */

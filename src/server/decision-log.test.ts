@@ -7,7 +7,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Worker } from "node:worker_threads";
 import { MerkleFrontier, MerkleTree, signRoot } from "../ledger/index.js";
 import { openStore, type Store } from "../store/index.js";
-import { checkPdpLogs, verifyDecisionLogs } from "./decision-audit.js";
+import { verifyDecisionLogs } from "./decision-audit.js";
 import {
   DecisionLog,
   type DecisionLogOptions,
@@ -15,9 +15,9 @@ import {
   frontierDoc,
   logKeyDoc,
 } from "./decision-log.js";
-import { signBatches } from "./decision-log-format.js";
+import { logSigningKey, signBatches } from "./decision-log-format.js";
 import { Sealer } from "./decision-log-sealer.js";
-import { pdpIdentity, pdpKeyName } from "./identity.js";
+import { pdpIdentity } from "./identity.js";
 import { createMetrics } from "./metrics.js";
 import { Runtime } from "./runtime.js";
 import { logWitnessFile } from "./state.js";
@@ -151,7 +151,9 @@ test("under load the timer writes one batch a tick, more only while a full batch
     t.mock.timers.tick(60_000);
     await until(() => f.log.size === 12 && f.log.pending === 0, "the third batch");
     await f.log.flush(); // the turn's end: its checkpoint stored
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
     assert.equal(report?.checkpoints, 3);
   } finally {
@@ -177,7 +179,9 @@ test("a queue half full of large decisions is written at once, not at the next t
     assert.equal(await f.drops(), "0");
     await log.flush();
     assert.equal(log.size, 101);
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
   } finally {
     await f.done();
@@ -199,7 +203,9 @@ test("decisions written in batches verify, across a reopen", async () => {
   assert.equal(again.size, 12);
   for (let i = 0; i < 3; i++) record(again);
   await again.close();
-  const [report] = await verifyDecisionLogs(f.store);
+  const {
+    logs: [report],
+  } = await verifyDecisionLogs(f.store);
   assert.deepEqual(
     { ok: report?.ok, entries: report?.entries, uncovered: report?.uncovered },
     { ok: true, entries: 15, uncovered: 0 },
@@ -222,7 +228,9 @@ test("a batch the store refuses is dropped and counted; the log goes on and veri
   for (let i = 0; i < 7; i++) record(f.log);
   await f.log.flush();
   assert.equal(f.log.size, 7);
-  const [report] = await verifyDecisionLogs(f.store);
+  const {
+    logs: [report],
+  } = await verifyDecisionLogs(f.store);
   assert.equal(report?.ok, true, report?.problem?.message);
   assert.equal(report?.entries, 7);
   await f.done();
@@ -289,7 +297,9 @@ test("a reopened log continues from its saved frontier, and from the whole log w
   await b.close();
   assert.equal(b.size, 16);
   assert.equal(await dropsOf(metrics), 0);
-  const [report] = await verifyDecisionLogs(f.store);
+  const {
+    logs: [report],
+  } = await verifyDecisionLogs(f.store);
   assert.deepEqual(
     { ok: report?.ok, entries: report?.entries, uncovered: report?.uncovered },
     { ok: true, entries: 16, uncovered: 0 },
@@ -327,7 +337,9 @@ test("after a crash a decision point reads only what follows its saved frontier:
       assert.equal(b.openedFrom, "saved frontier and the batches after it");
       for (let i = 0; i < 2; i++) record(b);
       await b.close();
-      const [report] = await verifyDecisionLogs(f.store);
+      const {
+        logs: [report],
+      } = await verifyDecisionLogs(f.store);
       assert.equal(report?.ok, false);
       assert.equal(report?.problem?.code, "ledger.tampered");
       assert.match(report?.problem?.message ?? "", /the first 5 decisions/); // the first batch
@@ -366,7 +378,9 @@ test("after a crash between a batch and its checkpoint, the batch past the saved
     assert.equal(b.size, 7);
     record(b);
     await b.close();
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
     assert.deepEqual([report?.entries, report?.uncovered, report?.unvouched], [8, 0, 4]);
   } finally {
@@ -401,7 +415,9 @@ test("a worker that dies while its batch is being written is replaced without fo
     assert.notEqual(workers.current(), dying);
     assert.equal(f.log.size, 9);
     assert.equal(await f.drops(), "0");
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
   } finally {
     workers.restore();
@@ -422,7 +438,9 @@ test("decisions queued when the worker dies are sealed by the next one: none is 
     await f.log.flush();
     assert.equal(f.log.size, 6);
     assert.equal(await f.drops(), "0");
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
   } finally {
     workers.restore();
@@ -455,7 +473,9 @@ test("when the queue's memory is full, new decisions are dropped and counted, an
       "stele_decision_log_dropped_total",
     );
     assert.match(drops, new RegExp(`_total ${20 - queued}\\b`));
-    const [report] = await verifyDecisionLogs(store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(store);
     assert.equal(report?.ok, true, report?.problem?.message);
   } finally {
     await log.close();
@@ -486,7 +506,9 @@ test("a logged request is the one the route read: its text, line breaks made spa
     [logged.id, logged.time, logged.env, logged.version, logged.bundle],
     ["d-text", "2026-11-29T00:00:00.000Z", "test", 1, "sha256:00"],
   );
-  const [report] = await verifyDecisionLogs(f.store);
+  const {
+    logs: [report],
+  } = await verifyDecisionLogs(f.store);
   assert.equal(report?.ok, true, report?.problem?.message);
   await f.done();
 });
@@ -528,7 +550,9 @@ test("a batch the worker gathered ahead of its seal is the decisions recorded, t
     want,
   );
   assert.ok(lines.every((l) => !String(l).includes("\r")));
-  const [report] = await verifyDecisionLogs(f.store);
+  const {
+    logs: [report],
+  } = await verifyDecisionLogs(f.store);
   assert.deepEqual(
     { ok: report?.ok, entries: report?.entries, problem: report?.problem?.message },
     { ok: true, entries: want.length, problem: undefined },
@@ -554,7 +578,9 @@ test("each line carries its own decision's time, the first one's too, and a deci
     times,
   );
   assert.equal(await f.drops(), "1");
-  const [report] = await verifyDecisionLogs(f.store);
+  const {
+    logs: [report],
+  } = await verifyDecisionLogs(f.store);
   assert.equal(report?.ok, true, report?.problem?.message);
   await f.done();
 });
@@ -586,7 +612,9 @@ test("a batch on which every worker dies is counted lost after a few tries, and 
     for (let i = 0; i < 2; i++) record(f.log);
     await f.log.flush();
     assert.equal(f.log.size, 2);
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
   } finally {
     Worker.prototype.postMessage = post;
@@ -630,6 +658,12 @@ async function writeLog(store: Store, keyFile: string, lines: readonly string[])
   return identity.name;
 }
 
+// what `verify --pdp` says of one decision point whose /v1/status is `status`
+async function pdpsSay(store: Store, status: () => Promise<unknown>) {
+  const { pdps } = await verifyDecisionLogs(store, { pdps: ["http://pdp"], fetchStatus: status });
+  return pdps ?? [];
+}
+
 test("verify --pdp holds the store to a decision point's checkpoint: another one signed for the same size is a fork; one in the format before batches still holds", async () => {
   const f = await fixture();
   try {
@@ -640,24 +674,19 @@ test("verify --pdp holds the store to a decision point's checkpoint: another one
     const saying = (log: string, checkpoint: string) => async () => ({
       decisionLog: { log, checkpoint },
     });
-    const [held] = await checkPdpLogs(f.store, ["http://pdp"], saying(name, said));
+    const [held] = await pdpsSay(f.store, saying(name, said));
     assert.deepEqual([held?.ok, held?.size], [true, 10]);
     // the store's checkpoint for those 10 replaced by another the same key signed (a second
     // writer with the decision point's key, or the store's copy swapped)
     const identity = await pdpIdentity(join(f.dir, "pdp.key"), "test");
     const other = signBatches(
-      {
-        origin: decisionLogOrigin(name),
-        name: pdpKeyName(name),
-        privateKey: identity.privateKey,
-        publicKey: identity.publicKey,
-      },
+      logSigningKey(name, identity.privateKey),
       new Uint8Array(32).fill(7),
       10,
       2,
     );
     writeFileSync(join(f.dir, "store", "logs", name, "checkpoints", "10".padStart(20, "0")), other);
-    const [forked] = await checkPdpLogs(f.store, ["http://pdp"], saying(name, said));
+    const [forked] = await pdpsSay(f.store, saying(name, said));
     assert.deepEqual([forked?.ok, forked?.problem?.code], [false, "ledger.fork"]);
     // a decision point that has not written since the format before batches names a
     // checkpoint of that format
@@ -666,7 +695,7 @@ test("verify --pdp holds the store to a decision point's checkpoint: another one
       logged({ id: "d-2" }),
     ]);
     const [note] = await f.store.logCheckpointsAt(legacy, [2]);
-    const [old] = await checkPdpLogs(f.store, ["http://pdp"], saying(legacy, note?.note ?? ""));
+    const [old] = await pdpsSay(f.store, saying(legacy, note?.note ?? ""));
     assert.deepEqual([old?.ok, old?.size], [true, 2]);
   } finally {
     await f.done();
@@ -691,7 +720,7 @@ test("decisions logged in the earlier form (input, policies, subject at the top)
       logged({ policies: ["a"], input: { x: 1 } }),
       logged({ subject: "s", input: null }),
     ]);
-    const report = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
+    const report = (await verifyDecisionLogs(f.store)).logs.find((r) => r.log === name);
     assert.equal(report?.ok, true, report?.problem?.message);
     assert.equal(report?.entries, 2);
   } finally {
@@ -707,7 +736,7 @@ test("a logged request the decision point would have refused is caught, even und
       logged({ request: { input: { x: 1 } } }),
       logged({ request: { input: { x: 1 }, now: "2020-01-01T00:00:00Z" } }),
     ]);
-    const report = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
+    const report = (await verifyDecisionLogs(f.store)).logs.find((r) => r.log === name);
     assert.equal(report?.ok, false);
     assert.equal(report?.problem?.code, "ledger.tampered");
     assert.equal(report?.problem?.index, 1);
@@ -733,7 +762,7 @@ test("a logged answer whose own id, bundle or time are not its line's, or that i
     const f = await fixture();
     try {
       const name = await writeLog(f.store, join(f.dir, "forged.key"), [line(old), line(bad)]);
-      const report = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
+      const report = (await verifyDecisionLogs(f.store)).logs.find((r) => r.log === name);
       assert.equal(report?.ok, false, JSON.stringify(bad));
       assert.equal(report?.problem?.code, "ledger.tampered");
       assert.equal(report?.problem?.index, 1);
@@ -789,9 +818,11 @@ test("a removed checkpoint moves a batch's bounds, and is caught", async () => {
   try {
     for (let i = 0; i < 12; i++) record(f.log);
     await f.log.flush();
-    assert.equal((await verifyDecisionLogs(f.store))[0]?.ok, true);
+    assert.equal((await verifyDecisionLogs(f.store)).logs[0]?.ok, true);
     rmSync(join(f.dir, "store", "logs", f.log.name, "checkpoints", "5".padStart(20, "0")));
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, false);
     assert.equal(report?.problem?.code, "ledger.tampered");
   } finally {
@@ -811,7 +842,9 @@ test("no batch is written after one whose checkpoint the store refused, until th
     assert.equal(await f.drops(), "0");
     await f.log.flush();
     assert.equal(f.log.size, 10);
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
     assert.deepEqual([report?.entries, report?.checkpoints, report?.uncovered], [10, 2, 0]);
   } finally {
@@ -824,12 +857,14 @@ test("a decision point stopped between a batch and its checkpoint checkpoints it
   try {
     for (let i = 0; i < 5; i++) record(f.log);
     await f.log.close();
-    assert.equal((await verifyDecisionLogs(f.store))[0]?.uncovered, 5);
+    assert.equal((await verifyDecisionLogs(f.store)).logs[0]?.uncovered, 5);
     const again = await f.reopen();
     assert.equal(again.openedFrom, "stored entries");
     for (let i = 0; i < 3; i++) record(again);
     await again.close();
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
     assert.deepEqual([report?.entries, report?.checkpoints, report?.uncovered], [8, 2, 0]);
   } finally {
@@ -847,7 +882,7 @@ test("a log in the format before batches still verifies, and a decision point co
       logged({ request: { input: { x: 2 } } }),
       logged({ request: { input: { x: 3 } } }),
     ]);
-    const before = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
+    const before = (await verifyDecisionLogs(f.store)).logs.find((r) => r.log === name);
     assert.equal(before?.ok, true, before?.problem?.message);
     const identity = await pdpIdentity(keyFile, "test");
     const log = await DecisionLog.open(f.store, name, identity, createMetrics(new Runtime("t")), {
@@ -856,19 +891,19 @@ test("a log in the format before batches still verifies, and a decision point co
     });
     assert.equal(log.size, 3);
     // what it says it signed last is the old format's checkpoint, and holds
-    const [said] = await checkPdpLogs(f.store, ["http://pdp"], async () => ({
+    const [said] = await pdpsSay(f.store, async () => ({
       decisionLog: { log: name, checkpoint: log.checkpoint },
     }));
     assert.deepEqual([said?.ok, said?.size], [true, 3], said?.problem?.message);
     for (let i = 0; i < 7; i++) record(log);
     await log.close();
-    const after = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
+    const after = (await verifyDecisionLogs(f.store)).logs.find((r) => r.log === name);
     assert.equal(after?.ok, true, after?.problem?.message);
     assert.deepEqual([after?.entries, after?.checkpoints, after?.uncovered], [10, 3, 0]);
     // and an edit in the part written before batches is still caught
     const first = join(f.dir, "store", "logs", name, "batches", "0".padStart(20, "0"));
     writeFileSync(first, readFileSync(first, "utf8").replace('"x":2', '"x":9'));
-    const edited = (await verifyDecisionLogs(f.store)).find((r) => r.log === name);
+    const edited = (await verifyDecisionLogs(f.store)).logs.find((r) => r.log === name);
     assert.equal(edited?.ok, false);
     assert.equal(edited?.problem?.code, "ledger.tampered");
   } finally {
@@ -940,7 +975,9 @@ test("decisions added behind the decision point's back are ended as a batch it d
     assert.equal(await f.drops(), "2");
     for (let i = 0; i < 3; i++) record(f.log);
     await f.log.flush();
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
     assert.deepEqual([report?.entries, report?.unvouched, report?.uncovered], [11, 1, 0]);
   } finally {
@@ -961,7 +998,9 @@ test("a log rewritten with its checkpoints removed is never signed by its decisi
     // more than a batch past any checkpoint: not this decision point's; nothing is signed
     assert.equal(await f.drops(), "2");
     assert.deepEqual(await f.store.logCheckpoints(f.log.name), []);
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, false);
     // and it does not start on such a log either
     await assert.rejects(f.reopen({ maxBatch: 5 }), { code: "ledger.tampered" });
@@ -982,7 +1021,9 @@ test("a batch whose write failed after it landed is counted written, not lost", 
     await f.log.flush();
     assert.equal(f.log.size, 12);
     assert.equal(await f.drops(), "0");
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
     assert.deepEqual([report?.entries, report?.uncovered], [12, 0]);
   } finally {
@@ -1018,7 +1059,9 @@ test("a saved frontier of another shape than the log's batches is not used, even
     assert.equal(again.openedFrom, "stored entries");
     for (let i = 0; i < 3; i++) record(again);
     await again.close();
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, true, report?.problem?.message);
     assert.equal(report?.entries, 15);
   } finally {
@@ -1043,7 +1086,9 @@ test("a saved frontier of another shape is refused by the batch count its checkp
     for (const size of [5, 10]) rmSync(join(dir, String(size).padStart(20, "0")));
     // not continued on the wrong shape: the whole log is read again, and refused
     await assert.rejects(f.reopen({ maxBatch: 5 }), { code: "ledger.tampered" });
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.problem?.code, "ledger.tampered");
   } finally {
     await f.done();
@@ -1057,7 +1102,9 @@ test("a verifier key put in place of the decision point's own is refused", async
     await f.log.flush();
     const other = await pdpIdentity(join(f.dir, "other.key"), "test");
     await f.store.writeDoc(logKeyDoc(f.log.name), Buffer.from(other.vkey));
-    const [report] = await verifyDecisionLogs(f.store);
+    const {
+      logs: [report],
+    } = await verifyDecisionLogs(f.store);
     assert.equal(report?.ok, false);
     assert.equal(report?.problem?.code, "ledger.bad_checkpoint");
     assert.match(report?.problem?.message ?? "", /not the key its name was made from/);

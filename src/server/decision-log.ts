@@ -1,5 +1,5 @@
 import { isUtf8 } from "node:buffer";
-import { createPublicKey, type KeyObject } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import type { Decision, DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
 import { type FrontierState, type LedgerKey, MerkleFrontier } from "../ledger/index.js";
@@ -8,12 +8,12 @@ import {
   checkStoredLog,
   decisionLogOrigin,
   joinLines,
+  logSigningKey,
   signBatches,
   storedAt,
 } from "./decision-log-format.js";
 import { readFrontier, Sealer, type Sealing, writeFrontier } from "./decision-log-sealer.js";
 import { type EntryRing, MAX_RING_BYTES } from "./decision-ring.js";
-import { pdpKeyName } from "./identity.js";
 import type { Metrics } from "./metrics.js";
 import type { JsonFile, LogWitness } from "./state.js";
 import type { DecisionResponse } from "./wire.js";
@@ -140,13 +140,7 @@ export class DecisionLog {
     const log = new DecisionLog(
       store,
       name,
-      {
-        origin,
-        // the PDP's key keeps its name (identity.ts), whatever the log's format
-        name: pdpKeyName(name),
-        privateKey: key.privateKey,
-        publicKey: createPublicKey(key.privateKey),
-      },
+      logSigningKey(name, key.privateKey),
       key.vkey,
       metrics,
       {

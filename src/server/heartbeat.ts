@@ -89,6 +89,7 @@ export async function readHeartbeat(store: Store, name: string): Promise<Heartbe
     if (!verify(null, payload, key, Buffer.from(doc.sig, "base64")))
       throw new Error("bad signature");
     const beat = JSON.parse(payload.toString("utf8")) as Heartbeat;
+    if (!isHeartbeat(beat)) throw new Error("not a heartbeat");
     if (name !== heartbeatDoc(beat.pdp) || !isNameOf(beat.pdp, key))
       throw new Error(`not signed by the key of \`${beat.pdp}\``);
     return beat;
@@ -97,4 +98,29 @@ export async function readHeartbeat(store: Store, name: string): Promise<Heartbe
       cause: e,
     });
   }
+}
+
+// the fields readers rely on, of the types they rely on (signed is not well-formed)
+function isHeartbeat(b: unknown): b is Heartbeat {
+  const h = b as Partial<Record<keyof Heartbeat, unknown>> | null;
+  const orNull = (x: unknown, type: "string" | "number") => x === null || typeof x === type;
+  const log = h?.decisionLog as { log?: unknown; checkpoint?: unknown } | null | undefined;
+  return (
+    typeof h === "object" &&
+    h !== null &&
+    typeof h.pdp === "string" &&
+    typeof h.env === "string" &&
+    typeof h.state === "string" &&
+    typeof h.time === "string" &&
+    orNull(h.url, "string") &&
+    orNull(h.version, "number") &&
+    orNull(h.bundle, "string") &&
+    orNull(h.treeSize, "number") &&
+    orNull(h.reason, "string") &&
+    (log === undefined ||
+      log === null ||
+      (typeof log === "object" &&
+        typeof log.log === "string" &&
+        typeof log.checkpoint === "string"))
+  );
 }

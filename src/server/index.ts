@@ -1,13 +1,20 @@
 export type { App, AppOptions } from "./app.js";
 /** The decision point's HTTP routes, without a socket. */
 export { createApp } from "./app.js";
-export type { AuditProgress, LogReport, PdpLogReport, Replay } from "./decision-audit.js";
+export type {
+  AuditProgress,
+  DecisionLogsReport,
+  LogReport,
+  PdpLogReport,
+  Replay,
+  VerifyLogsOptions,
+} from "./decision-audit.js";
 /**
- * Decision logs under audit: every log verified (`verifyDecisionLogs`), the store held to what
- * running decision points signed (`checkPdpLogs`), a logged decision re-run on the exact bundle
- * that made it (`replayDecision`).
+ * Decision logs under audit: every log verified, and the store held to what running decision
+ * points signed (`verifyDecisionLogs`); a logged decision re-run on the exact bundle that made it
+ * (`replayDecision`).
  */
-export { checkPdpLogs, replayDecision, verifyDecisionLogs } from "./decision-audit.js";
+export { replayDecision, verifyDecisionLogs } from "./decision-audit.js";
 export type { Heartbeat } from "./heartbeat.js";
 /** Every signed heartbeat in the store. */
 export { readHeartbeats } from "./heartbeat.js";
@@ -25,3 +32,6 @@ export type { PdpState, StateFile } from "./state.js";
 export { stateFile } from "./state.js";
 /** A running decision point's JSON (its /v1/status), over HTTP within 3 s. */
 export { fetchJson } from "./status-client.js";
+export type { DecisionLogStatus, ServeStatus, Status, StatusRead } from "./wire.js";
+/** What a reader takes from a decision point's `/v1/status`: untrusted, each field checked. */
+export { readStatus } from "./wire.js";

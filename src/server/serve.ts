@@ -82,10 +82,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
             size: decisionLog.size,
             pending: decisionLog.pending,
             sampledOut: decisionLog.sampledOut,
-            // the last checkpoint it signed and the store took: `stele decisions verify --pdp`
-            // holds the store to it (decisions removed from the log's end show)
             checkpoint: decisionLog.checkpoint ?? null,
-            // the store lost what it signed: it stopped writing (decisions dropped, counted)
             problem: decisionLog.problem
               ? { code: decisionLog.problem.code, message: decisionLog.problem.message }
               : null,

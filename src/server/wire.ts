@@ -1,5 +1,6 @@
 import type { Decision, DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
+import type { Health } from "./runtime.js";
 
 /** What a decision response adds to the engine's decision: where it came from. */
 export interface DecisionResponse extends Decision {
@@ -50,4 +51,82 @@ export function readDecisionRequest(body: unknown, where = "request"): DecisionR
 
 function bad(message: string, hint?: string): SteleError {
   return new SteleError("server.bad_request", message, { hint });
+}
+
+/** `GET /v1/status`: what a decision point says of itself, and of what it runs. */
+export interface Status {
+  readonly env: string;
+  readonly state: Health;
+  readonly ready: boolean;
+  readonly version: number | null;
+  readonly bundle: string | null;
+  readonly treeSize: number | null;
+  readonly verifiedAt: string | null;
+  readonly lastCheck: string | null;
+  readonly reason: string | null;
+  readonly clock: { readonly behindSeconds: number; readonly trustedTime: string | null };
+}
+
+/** What `stele serve` adds to the status: its ledger view, its name, its decision log. */
+export interface ServeStatus {
+  readonly lastVerified: string | null;
+  readonly ledgerAgeSeconds: number | null;
+  readonly maxStalenessSeconds: number;
+  /** The ledger checkpoint the running release was verified under. */
+  readonly checkpoint: string | null;
+  readonly pdp: string;
+  /** Null when the decision log is off. */
+  readonly decisionLog: DecisionLogStatus | null;
+}
+
+/** The decision log's part of `/v1/status`. */
+export interface DecisionLogStatus {
+  readonly log: string;
+  /** Decisions written. */
+  readonly size: number;
+  readonly pending: number;
+  readonly sampledOut: number;
+  /**
+   * The last checkpoint it signed that the store took: `stele decisions verify --pdp` holds the
+   * store to it (decisions removed from the log's end show).
+   */
+  readonly checkpoint: string | null;
+  /** Why it stopped writing: the store lost what it signed (new decisions dropped, counted). */
+  readonly problem: { readonly code: string; readonly message: string } | null;
+}
+
+/**
+ * What `stele drift` and `stele decisions verify --pdp` take from a decision point's status
+ * (untrusted JSON from over the network): a field of another type than `Status` says is
+ * missing.
+ */
+export interface StatusRead {
+  readonly pdp?: string;
+  readonly env?: string;
+  readonly state?: string;
+  readonly version: number | null;
+  readonly bundle: string | null;
+  /** Its decision log and that log's last checkpoint; absent when it logs no decisions. */
+  readonly decisionLog?: { readonly log: string; readonly checkpoint?: string };
+}
+
+/** Reads a decision point's `/v1/status` answer; throws when it is not a JSON object. */
+export function readStatus(body: unknown): StatusRead {
+  if (typeof body !== "object" || body === null || Array.isArray(body))
+    throw new SteleError("server.bad_status", "its /v1/status is not a JSON object");
+  const s = body as Record<string, unknown>;
+  const { pdp, env, state } = s;
+  const log = s.decisionLog as Record<string, unknown> | null | undefined;
+  const named = typeof log === "object" && log !== null ? log.log : undefined;
+  const checkpoint = typeof named === "string" ? log?.checkpoint : undefined;
+  return {
+    ...(typeof pdp === "string" && { pdp }),
+    ...(typeof env === "string" && { env }),
+    ...(typeof state === "string" && { state }),
+    version: typeof s.version === "number" ? s.version : null,
+    bundle: typeof s.bundle === "string" ? s.bundle : null,
+    ...(typeof named === "string" && {
+      decisionLog: { log: named, ...(typeof checkpoint === "string" && { checkpoint }) },
+    }),
+  };
 }

@@ -1,8 +1,6 @@
 import {
   type AuditProgress,
-  checkPdpLogs,
-  type LogReport,
-  type PdpLogReport,
+  type DecisionLogsReport,
   type Replay,
   replayDecision,
   verifyDecisionLogs,
@@ -12,13 +10,7 @@ import { type Command, Exit, listOpt, stringOpt, usageError } from "../command.j
 import { ofTotal, progress } from "../progress.js";
 
 type DecisionsResult =
-  | {
-      readonly action: "verify";
-      readonly ok: boolean;
-      readonly logs: readonly LogReport[];
-      /** With --pdp: each decision point's last checkpoint held against the store. */
-      readonly pdps?: readonly PdpLogReport[];
-    }
+  | ({ readonly action: "verify" } & DecisionLogsReport)
   | { readonly action: "replay"; readonly replay: Replay };
 
 /** `stele decisions verify` / `stele decisions replay ID`. */
@@ -35,15 +27,11 @@ export const decisions: Command<DecisionsResult> = {
     // a long log: a line every few seconds on standard error
     const report = progress(io);
     const onProgress = (p: AuditProgress) =>
-      report(() => `${p.doing} ${p.log}: ${ofTotal(p.read, p.total, "decisions")}`);
+      report(() => `${doing(p)}: ${ofTotal(p.read, p.total, "decisions")}`);
     try {
       if (action === "verify") {
-        // the decision points first: each reports only a checkpoint the store has taken
-        const urls = listOpt(args, "pdp");
-        const pdps = urls.length > 0 ? await checkPdpLogs(store, urls) : undefined;
-        const logs = await verifyDecisionLogs(store, onProgress);
-        const ok = logs.every((l) => l.ok) && (pdps ?? []).every((p) => p.ok);
-        return { action, ok, logs, ...(pdps && { pdps }) };
+        const pdps = listOpt(args, "pdp");
+        return { action, ...(await verifyDecisionLogs(store, { pdps, onProgress })) };
       }
       if (action === "replay" && id)
         return { action, replay: await replayDecision(store, id, onProgress) };
@@ -92,3 +80,15 @@ export const decisions: Command<DecisionsResult> = {
     ].join("\n");
   },
 };
+
+// what a long read is doing, for its progress line
+function doing(p: AuditProgress): string {
+  switch (p.kind) {
+    case "verify":
+      return `verifying ${p.log}`;
+    case "find":
+      return `looking for ${p.id} in ${p.log}`;
+    case "check":
+      return `checking ${p.log} up to ${p.id}`;
+  }
+}

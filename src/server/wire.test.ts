@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { readStatus } from "./wire.js";
+
+test("a status read from over the network keeps only fields of the types /v1/status gives them", () => {
+  assert.deepEqual(
+    readStatus({
+      pdp: "pdp-prod-1",
+      env: "prod",
+      state: "ok",
+      version: 3,
+      bundle: "sha256:ab",
+      decisionLog: { log: "pdp-prod-1", checkpoint: "a note", size: 10 },
+    }),
+    {
+      pdp: "pdp-prod-1",
+      env: "prod",
+      state: "ok",
+      version: 3,
+      bundle: "sha256:ab",
+      decisionLog: { log: "pdp-prod-1", checkpoint: "a note" },
+    },
+  );
+  // the decision log off, or nothing signed yet
+  assert.deepEqual(readStatus({ decisionLog: null }), { version: null, bundle: null });
+  assert.deepEqual(readStatus({ decisionLog: { log: "l", checkpoint: null } }), {
+    version: null,
+    bundle: null,
+    decisionLog: { log: "l" },
+  });
+  // wrong types are missing, never passed on
+  assert.deepEqual(
+    readStatus({ pdp: 1, env: ["prod"], state: {}, version: "3", bundle: 5, decisionLog: [] }),
+    { version: null, bundle: null },
+  );
+  assert.deepEqual(readStatus({ decisionLog: { log: 3, checkpoint: "a note" } }), {
+    version: null,
+    bundle: null,
+  });
+});
+
+test("a status that is not a JSON object is refused with a code", () => {
+  for (const body of [null, "ok", 3, [{ pdp: "x" }]])
+    assert.throws(() => readStatus(body), { code: "server.bad_status" }, JSON.stringify(body));
+});
