@@ -59,6 +59,7 @@ export const CODES = {
   "trust.unknown_reviewer": "refused",
   "trust.quorum_not_met": "refused",
   "trust.config_change_not_approved": "refused",
+  "trust.unknown_pdp": "refused",
   // ledger: merkle log, checkpoints, proofs
   "ledger.bad_proof": "tampered",
   "ledger.bad_checkpoint": "tampered",

@@ -4,7 +4,8 @@
 // (exit 1); a decision added behind the decision point's back is never signed as its own, and one
 // edited while it was down is never signed over; decisions removed from the end are found by the
 // decision point that signed them: live (verify --pdp) and at its next start. Replay proves a
-// decision only by its own log's key: which decision points are yours is not recorded yet.
+// decision by its own log's key; which decision points are yours the store does not record, and
+// the auditor names them (--trust-pdp): a log of any other then fails.
 import assert from "node:assert/strict";
 import { appendFileSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -53,13 +54,16 @@ function verify(name: string): { code: number | null; log: any; human: string } 
 
 // `stele decisions replay ID`: its exit code, its --json replay, and its human report
 // biome-ignore lint/suspicious/noExplicitAny: assertions read the whole --json report
-function replay(id: string): { code: number | null; human: string } & Record<string, any> {
-  const r = repo.run("decisions", "replay", id, "--json");
+function replay(
+  id: string,
+  ...options: string[]
+): { code: number | null; human: string } & Record<string, any> {
+  const r = repo.run("decisions", "replay", id, ...options, "--json");
   assert.ok(r.code === 0 || r.code === 1, r.stdout + r.stderr);
   return {
     ...JSON.parse(r.stdout).replay,
     code: r.code,
-    human: repo.run("decisions", "replay", id).stdout,
+    human: repo.run("decisions", "replay", id, ...options).stdout,
   };
 }
 
@@ -154,7 +158,7 @@ async function forgeLog(env: string, line: string): Promise<string> {
   return forger.name;
 }
 
-test("a decision in a log of another env's decision point is not proven; in a log of its own env it is proven by that log's key", async () => {
+test("a decision in a log of another env's decision point is not proven; in a log of its own env it is proven by that log's key, unless the auditor trusts only other decision points", async () => {
   // a fresh id, so that no copy gives it away: only the env the log was started for does
   const line = readdirSync(join(logDir, "batches"))
     .flatMap((b) => readFileSync(join(logDir, "batches", b), "utf8").split("\n"))
@@ -170,10 +174,33 @@ test("a decision in a log of another env's decision point is not proven; in a lo
       r.human,
       /NOT PROVEN: it says env `staging`, and its log .* is not a decision point's of that env/,
     );
-    // which decision points are yours is not recorded yet (the README says so): a log started
-    // for the right env with a key of one's own is proven by that key's word
-    await forgeLog("staging", fresh("forged-in-staging"));
+    // which decision points are yours the store does not record: a log
+    // started for the right env with a key of one's own is proven by that key's word...
+    const stranger = await forgeLog("staging", fresh("forged-in-staging"));
     assert.equal(replay("forged-in-staging").proven, true);
+    assert.equal(repo.run("decisions", "verify").code, 0);
+    // ...unless the auditor names the decision points they trust
+    const trusted = ["--trust-pdp", first.name];
+    const untrusted = replay("forged-in-staging", ...trusted);
+    assert.equal(untrusted.code, 1, untrusted.human);
+    assert.deepEqual(
+      [untrusted.same, untrusted.proven, untrusted.problem.code],
+      [true, false, "trust.unknown_pdp"],
+    );
+    assert.match(
+      untrusted.human,
+      new RegExp(`NOT PROVEN: \`${stranger}\` is not a decision point you trust`),
+    );
+    const own = replay(idOf("q2"), ...trusted);
+    assert.deepEqual([own.code, own.proven], [0, true], own.human);
+    const audit = repo.run("decisions", "verify", ...trusted);
+    assert.equal(audit.code, 1, audit.stdout);
+    assert.match(audit.stdout, new RegExp(`UNTRUSTED: ${stranger}: .*\\[trust.unknown_pdp\\]`));
+    assert.match(audit.stdout, new RegExp(`ok: ${first.name}: 6 decisions`));
+    // a name that is no decision point's is refused before anything is read
+    const typo = repo.run("decisions", "verify", "--trust-pdp", "pdp-staging");
+    assert.equal(typo.code, 2, typo.stderr);
+    assert.match(typo.stderr, /not a decision point's name/);
   } finally {
     restore();
   }

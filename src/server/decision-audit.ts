@@ -81,6 +81,11 @@ export interface VerifyLogsOptions {
   readonly onProgress?: OnProgress;
   /** How a decision point's `/v1/status` is read (tests); over HTTP within 3 s by default. */
   readonly fetchStatus?: (url: string) => Promise<unknown>;
+  /**
+   * The decision points (names) whose logs are trusted: a log of any other fails, however well
+   * it verifies under its own key (anyone who can write to the store can start one).
+   */
+  readonly trust?: readonly string[];
 }
 
 /**
@@ -94,15 +99,35 @@ export interface VerifyLogsOptions {
  */
 export async function verifyDecisionLogs(
   store: Store,
-  { pdps: urls = [], onProgress, fetchStatus = fetchJson }: VerifyLogsOptions = {},
+  { pdps: urls = [], onProgress, fetchStatus = fetchJson, trust }: VerifyLogsOptions = {},
 ): Promise<DecisionLogsReport> {
   // the decision points first: each says only a checkpoint the store has taken, so the store,
   // read after, holds it unless it lost it
   const pdps = urls.length > 0 ? await checkPdpLogs(store, urls, fetchStatus) : undefined;
   const logs: LogReport[] = [];
-  for (const log of await store.logs()) logs.push(await verifyOneLog(store, log, onProgress));
+  for (const log of await store.logs()) {
+    const report = await verifyOneLog(store, log, onProgress);
+    const stranger = report.ok ? untrusted(log, trust) : undefined;
+    logs.push(
+      stranger
+        ? { ...report, ok: false, problem: { code: stranger.code, message: stranger.message } }
+        : report,
+    );
+  }
   const ok = logs.every((l) => l.ok) && (pdps ?? []).every((p) => p.ok);
   return { ok, logs, ...(pdps && { pdps }) };
+}
+
+// why a log is not a trusted decision point's, when a list of them is given
+function untrusted(log: string, trust: readonly string[] | undefined): SteleError | undefined {
+  if (trust === undefined || trust.includes(log)) return undefined;
+  return new SteleError(
+    "trust.unknown_pdp",
+    `\`${log}\` is not a decision point you trust: its log proves only its own key's word`,
+    {
+      hint: "a decision point's name is `pdp` in its /v1/status and its heartbeat; name each of yours with --trust-pdp",
+    },
+  );
 }
 
 // one log, and the checkpoint its decision point's heartbeat names
@@ -393,6 +418,13 @@ export interface Replay {
   readonly problem?: { readonly code: string; readonly message: string };
 }
 
+/** What `replayDecision` also does. */
+export interface ReplayOptions {
+  readonly onProgress?: OnProgress;
+  /** The decision points (names) whose logs are trusted: a decision in another's is not proven. */
+  readonly trust?: readonly string[];
+}
+
 /**
  * Finds a decision by id in the store's logs, re-evaluates it on its bundle, and checks that
  * its log proves it: the only decision logged with that id, in a log of a decision point of its
@@ -403,7 +435,7 @@ export interface Replay {
 export async function replayDecision(
   store: Store,
   id: string,
-  onProgress?: OnProgress,
+  { onProgress, trust }: ReplayOptions = {},
 ): Promise<Replay> {
   const places: Place[] = [];
   const unreadable: string[] = [];
@@ -447,6 +479,7 @@ export async function replayDecision(
   const problem = await whyUnproven(
     store,
     { id, log, index, env: logged.env },
+    trust,
     places,
     unreadable,
     onProgress,
@@ -473,6 +506,7 @@ async function whyUnproven(
     readonly index: number;
     readonly env: string;
   },
+  trust: readonly string[] | undefined,
   places: readonly Place[],
   unreadable: readonly string[],
   onProgress: OnProgress | undefined,
@@ -495,6 +529,8 @@ async function whyUnproven(
       "ledger.tampered",
       `it says env \`${env}\`, and its log \`${log}\` is not a decision point's of that env`,
     );
+  const stranger = untrusted(log, trust);
+  if (stranger) return stranger;
   return unproven(
     store,
     log,

@@ -16,13 +16,26 @@ type DecisionsResult =
 /** `stele decisions verify` / `stele decisions replay ID`. */
 export const decisions: Command<DecisionsResult> = {
   summary: "verify the decision logs, or re-run one logged decision on the bundle that made it",
-  usage: "verify [--pdp URL…] | replay ID",
-  options: { pdp: { type: "string", multiple: true } },
+  usage: "verify [--pdp URL…] [--trust-pdp NAME…] | replay ID [--trust-pdp NAME…]",
+  options: {
+    pdp: { type: "string", multiple: true },
+    "trust-pdp": { type: "string", multiple: true },
+  },
   help: {
     pdp: "a running decision point whose last checkpoint the store must hold: decisions removed from a log's end show (repeatable)",
+    "trust-pdp":
+      "a decision point whose log you trust, by name (`pdp` in its /v1/status): a log of any other fails verify, and a decision in one is not proven (repeatable)",
   },
   async run(args, io) {
     const [action, id] = args.positionals;
+    const named = listOpt(args, "trust-pdp");
+    for (const name of named)
+      if (!PDP_NAME.test(name))
+        throw usageError(
+          `--trust-pdp \`${name}\` is not a decision point's name`,
+          "a name is `pdp-<env>-<16 hex>`: `pdp` in its /v1/status, or its heartbeat's",
+        );
+    const trust = named.length > 0 ? named : undefined;
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
     // a long log: a line every few seconds on standard error
     const report = progress(io);
@@ -31,10 +44,16 @@ export const decisions: Command<DecisionsResult> = {
     try {
       if (action === "verify") {
         const pdps = listOpt(args, "pdp");
-        return { action, ...(await verifyDecisionLogs(store, { pdps, onProgress })) };
+        return {
+          action,
+          ...(await verifyDecisionLogs(store, { pdps, onProgress, ...(trust && { trust }) })),
+        };
       }
       if (action === "replay" && id)
-        return { action, replay: await replayDecision(store, id, onProgress) };
+        return {
+          action,
+          replay: await replayDecision(store, id, { onProgress, ...(trust && { trust }) }),
+        };
       throw usageError(
         "say `verify` or `replay ID`",
         "e.g. `stele decisions replay 6f1c…` with an id from a decision",
@@ -64,7 +83,7 @@ export const decisions: Command<DecisionsResult> = {
         ...r.logs.map((l) =>
           l.ok
             ? `ok: ${l.log}: ${l.entries} decisions, ${l.checkpoints} checkpoints${l.uncovered > 0 ? `, ${l.uncovered} after the last checkpoint` : ""}${(l.unvouched ?? 0) > 0 ? `; ${l.unvouched} not vouched for (found without a checkpoint when the decision point started again: it cannot tell them from decisions written behind its back)` : ""}${l.heartbeat === false && l.checkpoints > 0 ? "; no heartbeat of its decision point names its end (decisions removed from the end would not show here: --pdp asks the decision point)" : ""}`
-            : `TAMPERED: ${l.log}: ${l.problem?.message} [${l.problem?.code}]`,
+            : `${l.problem?.code === "trust.unknown_pdp" ? "UNTRUSTED" : "TAMPERED"}: ${l.log}: ${l.problem?.message} [${l.problem?.code}]`,
         ),
       ].join("\n");
     }
@@ -80,6 +99,9 @@ export const decisions: Command<DecisionsResult> = {
     ].join("\n");
   },
 };
+
+// a decision point's name (identity.ts)
+const PDP_NAME = /^pdp-.+-[0-9a-f]{16}$/;
 
 // what a long read is doing, for its progress line
 function doing(p: AuditProgress): string {
