@@ -54,10 +54,8 @@ function verify(name: string): { code: number | null; log: any; human: string } 
 
 // `stele decisions replay ID`: its exit code, its --json replay, and its human report
 // biome-ignore lint/suspicious/noExplicitAny: assertions read the whole --json report
-function replay(
-  id: string,
-  ...options: string[]
-): { code: number | null; human: string } & Record<string, any> {
+type ReplayReport = { code: number | null; human: string } & Record<string, any>;
+function replay(id: string, ...options: string[]): ReplayReport {
   const r = repo.run("decisions", "replay", id, ...options, "--json");
   assert.ok(r.code === 0 || r.code === 1, r.stdout + r.stderr);
   return {
