@@ -587,6 +587,19 @@ test("--decision-log-interval sets how often the decision log writes a batch; a 
   assert.equal(replay.code, 0, replay.stdout + replay.stderr);
 });
 
+test("a decision point that cannot listen (its port taken) exits 1 and says why", async () => {
+  const pdp = await serve();
+  const taken = await steleAsync(repo.dir, [
+    "serve",
+    "--env",
+    "staging",
+    "--port",
+    new URL(pdp.url).port,
+  ]);
+  assert.equal(taken.code, 1, taken.stderr);
+  assert.match(taken.stderr, /EADDRINUSE/);
+});
+
 test("an AdmissionReview of a pod is answered with its uid, the verdict, the failed rule and warnings", async () => {
   const dir = tempGitRepo();
   cpSync(join(repoRoot, "examples", "kubernetes"), dir, { recursive: true });

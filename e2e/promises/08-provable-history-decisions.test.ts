@@ -292,6 +292,23 @@ test("decisions removed from the log's end with their checkpoint: verify holds t
   }
 });
 
+test("a log removed whole is still held to its decision point's last heartbeat, written as it stopped", () => {
+  try {
+    // the decision point stopped after its last batch: its last heartbeat names that batch's
+    // checkpoint (all 6 decisions), not the one before
+    rmSync(logDir, { recursive: true });
+    const gone = verify(first.name);
+    assert.equal(gone.code, 1, gone.human);
+    assert.equal(gone.log.problem.code, "ledger.tampered");
+    assert.match(
+      gone.log.problem.message,
+      /heartbeat says it signed 6 decisions; the store holds 0 and no checkpoint for them/,
+    );
+  } finally {
+    restore();
+  }
+});
+
 test("the decision point that signed them tells, as long as it runs: verify --pdp", async () => {
   const pdp = await startPdp(repo.dir, { state: first.state });
   pdps.push(pdp);

@@ -105,7 +105,7 @@ export async function verifyDecisionLogs(
   // read after, holds it unless it lost it
   const pdps = urls.length > 0 ? await checkPdpLogs(store, urls, fetchStatus) : undefined;
   const logs: LogReport[] = [];
-  for (const log of await store.logs()) {
+  for (const log of await knownLogs(store)) {
     const report = await verifyOneLog(store, log, onProgress);
     const stranger = report.ok ? untrusted(log, trust) : undefined;
     logs.push(
@@ -116,6 +116,22 @@ export async function verifyDecisionLogs(
   }
   const ok = logs.every((l) => l.ok) && (pdps ?? []).every((p) => p.ok);
   return { ok, logs, ...(pdps && { pdps }) };
+}
+
+// every log the store keeps a trace of: its entries, its verifier key (written when its decision
+// point first opens it), or a heartbeat naming its checkpoint. A log whose every decision was
+// removed, checkpoints and all, is still held to its key and its decision point's heartbeat
+async function knownLogs(store: Store): Promise<string[]> {
+  const logs = new Set(await store.logs());
+  for (const doc of await store.listDocs("decision-logs")) {
+    const log = /^decision-logs\/(.+)\.vkey$/.exec(doc)?.[1];
+    if (log !== undefined) logs.add(log);
+  }
+  for (const doc of await store.listDocs("heartbeats")) {
+    const beat = await readHeartbeat(store, doc).catch(() => undefined);
+    if (beat?.decisionLog) logs.add(beat.decisionLog.log);
+  }
+  return [...logs].sort();
 }
 
 // why a log is not a trusted decision point's, when a list of them is given

@@ -172,19 +172,27 @@ export async function startServer(options: ServeOptions): Promise<Server> {
       runtime.health = "stale";
   };
 
-  await refresh();
-  const timers = [
-    every(options.pollIntervalMs ?? 5_000, refresh, log),
-    every(options.verifyIntervalMs ?? 30_000, reverify, log),
-    every(1_000, async () => freshness(), log),
-  ];
-
+  const timers: NodeJS.Timeout[] = [];
   const host = options.host ?? "127.0.0.1";
   const server: HttpServer = createHttpServer(http);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 8181, host, () => resolve());
-  });
+  try {
+    await refresh();
+    timers.push(
+      every(options.pollIntervalMs ?? 5_000, refresh, log),
+      every(options.verifyIntervalMs ?? 30_000, reverify, log),
+      every(1_000, async () => freshness(), log),
+    );
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(options.port ?? 8181, host, () => resolve());
+    });
+  } catch (e) {
+    // a port taken, say: nothing of it keeps running (the decision log's worker would keep the
+    // process alive)
+    for (const t of timers) clearInterval(t);
+    await decisionLog?.close().catch(() => undefined);
+    throw e;
+  }
   const address = server.address() as AddressInfo;
   url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
   await writeHeartbeat(options.store, identity, runtime, url, logWord()).catch(() => undefined);
@@ -203,6 +211,11 @@ export async function startServer(options: ServeOptions): Promise<Server> {
       for (const t of timers) clearInterval(t);
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await decisionLog?.close();
+      // a last heartbeat names the last checkpoint it signed: decisions removed from the log's
+      // end while it is down show in `stele decisions verify`, not only at its next start
+      await writeHeartbeat(options.store, identity, runtime, url, logWord()).catch((e) =>
+        log({ level: "warn", msg: "cannot write heartbeat", error: String(e) }),
+      );
     },
   };
 }

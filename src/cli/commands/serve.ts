@@ -40,8 +40,6 @@ export const serve: Command<{ url: string }> = {
   async run(args, io) {
     const env = stringOpt(args, "env");
     if (!env) throw usageError("--env is required", "e.g. `stele serve --env prod`");
-    const storeUrl = stringOpt(args, "store") ?? "file:.stele";
-    const store = await openStore(storeUrl);
     const port = Number(stringOpt(args, "port") ?? "8181");
     if (!Number.isInteger(port) || port < 0 || port > 65535)
       throw usageError(`--port must be 0–65535`);
@@ -59,19 +57,28 @@ export const serve: Command<{ url: string }> = {
         `--decision-log-interval must be from 10ms to 1m, found \`${intervalText}\``,
         "e.g. 100ms loses less in a crash, 1s costs less under load",
       );
-    const server = await startServer({
-      env,
-      store,
-      port,
-      host: stringOpt(args, "host") ?? "127.0.0.1",
-      statePath: stringOpt(args, "state") ?? defaultState(env, store.url),
-      pollIntervalMs: duration(stringOpt(args, "poll-interval") ?? "5s"),
-      verifyIntervalMs: duration(stringOpt(args, "verify-interval") ?? "30s"),
-      maxStalenessMs: duration(stringOpt(args, "max-staleness") ?? "5m"),
-      failClosedWhenStale: args.values["fail-closed-when-stale"] === true,
-      ...(sample !== undefined && { decisionLogSample: sample }),
-      ...(interval !== undefined && { decisionLogIntervalMs: interval }),
-    });
+    // everything checked before the store is opened; a decision point that refuses to start
+    // closes it (a PostgreSQL pool's idle connections would keep the process alive)
+    const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
+    let server: Awaited<ReturnType<typeof startServer>>;
+    try {
+      server = await startServer({
+        env,
+        store,
+        port,
+        host: stringOpt(args, "host") ?? "127.0.0.1",
+        statePath: stringOpt(args, "state") ?? defaultState(env, store.url),
+        pollIntervalMs: duration(stringOpt(args, "poll-interval") ?? "5s"),
+        verifyIntervalMs: duration(stringOpt(args, "verify-interval") ?? "30s"),
+        maxStalenessMs: duration(stringOpt(args, "max-staleness") ?? "5m"),
+        failClosedWhenStale: args.values["fail-closed-when-stale"] === true,
+        ...(sample !== undefined && { decisionLogSample: sample }),
+        ...(interval !== undefined && { decisionLogIntervalMs: interval }),
+      });
+    } catch (e) {
+      await store.close();
+      throw e;
+    }
     if (!io.json) io.err(`stele: serving ${env} on ${server.url}`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();

@@ -214,8 +214,14 @@ export class PostgresStore implements Store {
   }
 
   async logs(): Promise<string[]> {
+    // one index probe a log (the primary key's order), not a scan of every decision
     const rows = await this.#query<{ log: string }>(
-      "SELECT DISTINCT log FROM log_entries ORDER BY log",
+      `WITH RECURSIVE l(log) AS (
+         SELECT min(log) FROM log_entries
+         UNION ALL
+         SELECT (SELECT min(log) FROM log_entries WHERE log > l.log) FROM l WHERE l.log IS NOT NULL
+       )
+       SELECT log FROM l WHERE log IS NOT NULL ORDER BY log`,
     );
     return rows.map((r) => r.log);
   }
