@@ -124,6 +124,11 @@ export function logContract(name: string, open: () => Promise<Store>): void {
     // an empty batch appends nothing, in every store
     await store.appendLogBatch("pdp-a", 5, []);
     await store.appendLogBatch("pdp-a", 5, { bytes: new Uint8Array(0), count: 0 });
+    // every log with entries, once each, in order of name
+    await store.appendLogBatch("pdp-z", 0, [bytes("z0"), bytes("z1"), bytes("z2")]);
+    await store.appendLogBatch("pdp-0", 0, [bytes("00")]);
+    await store.appendLogBatch("pdp-m", 0, [bytes("m0"), bytes("m1")]);
+    assert.deepEqual(await store.logs(), ["pdp-0", "pdp-a", "pdp-m", "pdp-z"]);
     await store.close();
   });
 
