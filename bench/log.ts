@@ -15,7 +15,7 @@ import { DecisionLog } from "../src/server/decision-log.js";
 import { pdpIdentity } from "../src/server/identity.js";
 import { createMetrics } from "../src/server/metrics.js";
 import { Runtime } from "../src/server/runtime.js";
-import { openStore } from "../src/store/index.js";
+import { openStore, readLog } from "../src/store/index.js";
 import { repoRoot } from "../src/testing/index.js";
 import { makeInputs } from "./api-workload.js";
 import { cpuTimes } from "./cpu.js";
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
       );
     console.log(`correctness: ${report.entries} decisions logged, and the log verifies`);
     let bytes = 0;
-    for (const line of await store.readLog(identity.name)) bytes += line.length + 1;
+    for (const line of await readLog(store, identity.name)) bytes += line.length + 1;
     console.log(`a logged decision: ${(bytes / report.entries).toFixed(0)} bytes on average`);
     const copy = sharedCopy();
     console.log(

@@ -17,5 +17,8 @@ export {
 /** Opens a store by URL (`file:PATH`, the embedded default). */
 export { openStore } from "./open.js";
 export type { LogBatch, Store, StoredCheckpoint } from "./store.js";
-/** A log batch from entries one by one; its bytes checked to hold exactly its entries. */
-export { checkLogBatch, toLogBatch } from "./store.js";
+/**
+ * A log batch from entries one by one, its bytes checked to hold exactly its entries; a log's
+ * entries read whole (tests and small logs: `scanLog` reads a run at a time).
+ */
+export { checkLogBatch, readLog, toLogBatch } from "./store.js";

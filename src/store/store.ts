@@ -70,10 +70,10 @@ function endsAt(bytes: Uint8Array, ends: Uint32Array, count: number): boolean {
 
 const NEWLINE = Uint8Array.of(0x0a);
 
-/** Every entry a log's runs hold, in order (`readLog` on top of `scanLog`). */
-export async function collectRuns(runs: AsyncIterable<Buffer[]>): Promise<Buffer[]> {
+/** The entries of a named log from index `from` on (every one by default), in order, in memory. */
+export async function readLog(store: Store, log: string, from = 0): Promise<Buffer[]> {
   const out: Buffer[] = [];
-  for await (const run of runs) out.push(...run);
+  for await (const run of store.scanLog(log, from)) out.push(...run);
   return out;
 }
 
@@ -127,12 +127,11 @@ export interface Store {
     first: number,
     entries: readonly Uint8Array[] | LogBatch,
   ): Promise<void>;
-  /** The entries of a named log from index `from` on (every one by default), in order. */
-  readLog(log: string, from?: number): Promise<Buffer[]>;
   /**
-   * The same entries as `readLog`, a run at a time (each run the entries that follow the last,
-   * at most a batch or a page of them), so a log larger than memory can be read through; throws
-   * `store.corrupt` where an entry is missing or two claim one index.
+   * The entries of a named log from index `from` on (every one by default), in order, a run at a
+   * time (each run the entries that follow the last, at most a batch or a page of them), so a log
+   * larger than memory can be read through; throws `store.corrupt` where an entry is missing or
+   * two claim one index.
    */
   scanLog(log: string, from?: number): AsyncIterable<Buffer[]>;
   /** How many entries a named log holds (0 for a log never written). */

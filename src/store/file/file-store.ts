@@ -4,7 +4,6 @@ import { type Digest, digestOf, isDigest } from "../../bundle/index.js";
 import { SteleError } from "../../errors.js";
 import {
   checkLogBatch,
-  collectRuns,
   type LogBatch,
   type Store,
   type StoredCheckpoint,
@@ -159,10 +158,6 @@ export class FileStore implements Store {
     const size = await this.#logSize(this.#logDir(log));
     this.#logSizes.set(log, size);
     return size;
-  }
-
-  readLog(log: string, from = 0): Promise<Buffer[]> {
-    return collectRuns(this.scanLog(log, from));
   }
 
   async *scanLog(log: string, from = 0): AsyncGenerator<Buffer[]> {

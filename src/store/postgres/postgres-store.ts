@@ -3,7 +3,6 @@ import { type Digest, digestOf, isDigest } from "../../bundle/index.js";
 import { SteleError } from "../../errors.js";
 import {
   checkLogBatch,
-  collectRuns,
   type LogBatch,
   type Store,
   type StoredCheckpoint,
@@ -189,10 +188,6 @@ export class PostgresStore implements Store {
   async logSize(log: string): Promise<number> {
     const rows = await this.#query<{ n: string }>(LOG_SIZE, [logName(log)]);
     return Number(rows[0]?.n ?? 0);
-  }
-
-  readLog(log: string, from = 0): Promise<Buffer[]> {
-    return collectRuns(this.scanLog(log, from));
   }
 
   async *scanLog(log: string, from = 0): AsyncGenerator<Buffer[]> {
