@@ -6,15 +6,13 @@ export type {
   DecisionLogsReport,
   LogReport,
   PdpLogReport,
-  Replay,
   VerifyLogsOptions,
 } from "./decision-audit.js";
-/**
- * Decision logs under audit: every log verified, and the store held to what running decision
- * points signed (`verifyDecisionLogs`); a logged decision re-run on the exact bundle that made it
- * (`replayDecision`).
- */
-export { replayDecision, verifyDecisionLogs } from "./decision-audit.js";
+/** Every decision log verified, and the store held to what running decision points signed. */
+export { verifyDecisionLogs } from "./decision-audit.js";
+export type { Replay, ReplayOptions } from "./decision-replay.js";
+/** A logged decision re-run on the exact bundle that made it, and whether its log proves it. */
+export { replayDecision } from "./decision-replay.js";
 export type { Heartbeat } from "./heartbeat.js";
 /** Every signed heartbeat in the store. */
 export { readHeartbeats } from "./heartbeat.js";
