@@ -587,17 +587,23 @@ test("--decision-log-interval sets how often the decision log writes a batch; a 
   assert.equal(replay.code, 0, replay.stdout + replay.stderr);
 });
 
-test("a decision point that cannot listen (its port taken) exits 1 and says why", async () => {
+test("a decision point that cannot listen (its port taken) exits 1 and says why, and writes no heartbeat", async () => {
   const pdp = await serve();
-  const taken = await steleAsync(repo.dir, [
-    "serve",
-    "--env",
-    "staging",
-    "--port",
-    new URL(pdp.url).port,
-  ]);
+  const port = new URL(pdp.url).port;
+  const beats = () => readdirSync(join(repo.dir, ".stele", "docs", "heartbeats")).sort();
+  const before = beats();
+  const taken = await steleAsync(repo.dir, ["serve", "--env", "staging", "--port", port]);
   assert.equal(taken.code, 1, taken.stderr);
-  assert.match(taken.stderr, /EADDRINUSE/);
+  assert.match(
+    taken.stderr,
+    /^stele serve: cannot listen on 127\.0\.0\.1:\d+ \(EADDRINUSE\)\n {2}hint: another process has that port/m,
+  );
+  const json = await steleAsync(repo.dir, ["serve", "--env", "staging", "--port", port, "--json"]);
+  // after its JSON log lines, the error
+  const error = json.stderr.slice(json.stderr.indexOf('{\n  "error"'));
+  assert.equal(JSON.parse(error).error.code, "server.cannot_listen", json.stderr);
+  // neither said a word in the store: no heartbeat of a decision point that never answered
+  assert.deepEqual(beats(), before);
 });
 
 test("an AdmissionReview of a pod is answered with its uid, the verdict, the failed rule and warnings", async () => {

@@ -59,7 +59,6 @@ export const CODES = {
   "trust.unknown_reviewer": "refused",
   "trust.quorum_not_met": "refused",
   "trust.config_change_not_approved": "refused",
-  "trust.unknown_pdp": "refused",
   // ledger: merkle log, checkpoints, proofs
   "ledger.bad_proof": "tampered",
   "ledger.bad_checkpoint": "tampered",
@@ -94,6 +93,8 @@ export const CODES = {
   "server.bad_admission_review": "invalid",
   "server.unreachable": "unavailable",
   "server.bad_status": "invalid",
+  "server.untrusted_pdp": "refused",
+  "server.cannot_listen": "unavailable",
   // cli
   "cli.usage": "invalid",
   "cli.io": "invalid",

@@ -115,9 +115,14 @@ async function rowCount(schema: string, log: string): Promise<number> {
 
 // the heartbeat document the decision point `log` last wrote to the store, as stored
 async function heartbeatDoc(schema: string, log: string): Promise<Buffer | undefined> {
+  return docBytes(schema, `heartbeats/${log}.json`);
+}
+
+// a document's bytes as stored
+async function docBytes(schema: string, name: string): Promise<Buffer | undefined> {
   const { rows } = await sql().query<{ bytes: Buffer }>(
     `SELECT bytes FROM ${schema}.docs WHERE name = $1`,
-    [`heartbeats/${log}.json`],
+    [name],
   );
   return rows[0]?.bytes;
 }
@@ -200,9 +205,11 @@ test("postgres: decisions removed from the log's end with their checkpoint: veri
   const { store, schema } = freshStore();
   const first = await decide(store, 6);
   const beatDoc = `heartbeats/${first.name}.json`;
-  // the heartbeat it left names a checkpoint of its first batch or of both (a heartbeat is
-  // written every poll, and none as it stops)
+  // the heartbeat it left as it stopped names the checkpoint of its last batch (this test
+  // restarts it and holds the store to a later one)
   const olderBeat = await heartbeatDoc(schema, first.name);
+  const frontierDoc = `decision-logs/${first.name}.frontier`;
+  const olderFrontier = await docBytes(schema, frontierDoc);
   assert.ok(beatCheckpoint(olderBeat), "the stopped decision point left a heartbeat");
   const pdp = await startPdp(repo().dir, { store, state: first.state });
   pdps.push(pdp);
@@ -253,9 +260,21 @@ test("postgres: decisions removed from the log's end with their checkpoint: veri
       [false, first.name, "ledger.tampered"],
     );
     // the heartbeat rolled back too (an older one, validly signed), with the decision point
-    // stopped: the store alone cannot tell (the decision point refuses to start on it)
+    // stopped: the frontier it saved beside the log still names the later checkpoint
     assert.equal(await pdp.stop(), 0);
     await sql().query(`UPDATE ${schema}.docs SET bytes = $2 WHERE name = $1`, [beatDoc, olderBeat]);
+    const byFrontier = verify(store, first.name);
+    assert.equal(byFrontier.code, 1);
+    assert.match(
+      byFrontier.log.problem.message,
+      /the frontier it saved says it signed 8 decisions/,
+    );
+    // and that rolled back too: the store alone cannot tell (the decision point refuses to
+    // start on it)
+    await sql().query(`UPDATE ${schema}.docs SET bytes = $2 WHERE name = $1`, [
+      frontierDoc,
+      olderFrontier,
+    ]);
     assert.equal(verify(store, first.name).code, 0);
     // or deleted: verify says nothing vouches for the log's end
     await sql().query(`DELETE FROM ${schema}.docs WHERE name = $1`, [beatDoc]);
@@ -316,8 +335,8 @@ test("postgres: decisions removed from the log's end while the decision point wa
     checkpoints: await checkpointSizes(schema, first.name),
     rows: await rowCount(schema, first.name),
   };
-  // the decision point kept its last checkpoint outside the store: it refuses to start (and
-  // exits some 10 s after it says so: its store's idle connections are not closed)
+  // the decision point kept its last checkpoint outside the store: it refuses to start, and
+  // exits (it closes its store's connections)
   const refused = startPdp(repo().dir, { store, state: first.state }).then((p) => {
     pdps.push(p); // started after all: stopped once the test has failed
     return p;

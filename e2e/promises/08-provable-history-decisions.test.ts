@@ -183,7 +183,7 @@ test("a decision in a log of another env's decision point is not proven; in a lo
     assert.equal(untrusted.code, 1, untrusted.human);
     assert.deepEqual(
       [untrusted.same, untrusted.proven, untrusted.problem.code],
-      [true, false, "trust.unknown_pdp"],
+      [true, false, "server.untrusted_pdp"],
     );
     assert.match(
       untrusted.human,
@@ -193,7 +193,7 @@ test("a decision in a log of another env's decision point is not proven; in a lo
     assert.deepEqual([own.code, own.proven], [0, true], own.human);
     const audit = repo.run("decisions", "verify", ...trusted);
     assert.equal(audit.code, 1, audit.stdout);
-    assert.match(audit.stdout, new RegExp(`UNTRUSTED: ${stranger}: .*\\[trust.unknown_pdp\\]`));
+    assert.match(audit.stdout, new RegExp(`UNTRUSTED: ${stranger}: .*\\[server.untrusted_pdp\\]`));
     assert.match(audit.stdout, new RegExp(`ok: ${first.name}: 6 decisions`));
     // a name that is no decision point's is refused before anything is read
     const typo = repo.run("decisions", "verify", "--trust-pdp", "pdp-staging");
@@ -277,9 +277,19 @@ test("decisions removed from the log's end with their checkpoint: verify holds t
     assert.equal(despiteJunk.code, 1);
     assert.match(despiteJunk.log.problem.message, /heartbeat says it signed 8 decisions/);
     // the heartbeat rolled back too (an older one, validly signed), with the decision point
-    // stopped: the store alone cannot tell (the decision point refuses to start on it)
+    // stopped: the frontier it saved beside the log still names the later checkpoint
     await pdp.stop();
     cpSync(join(pristine, "docs", "heartbeats", `${first.name}.json`), beatFile);
+    const byFrontier = verify(first.name);
+    assert.equal(byFrontier.code, 1);
+    assert.match(
+      byFrontier.log.problem.message,
+      /the frontier it saved says it signed 8 decisions/,
+    );
+    // and that rolled back too: the store alone cannot tell (the decision point refuses to start
+    // on it)
+    const frontier = join("docs", "decision-logs", `${first.name}.frontier`);
+    cpSync(join(pristine, frontier), join(store, frontier));
     assert.equal(verify(first.name).code, 0);
     // or removed: verify says nothing vouches for the log's end
     rmSync(beatFile);
@@ -292,18 +302,52 @@ test("decisions removed from the log's end with their checkpoint: verify holds t
   }
 });
 
-test("a log removed whole is still held to its decision point's last heartbeat, written as it stopped", () => {
-  try {
-    // the decision point stopped after its last batch: its last heartbeat names that batch's
-    // checkpoint (all 6 decisions), not the one before
+test("a log removed whole is held to whatever trace of it is left: its last heartbeat (written as it stopped), its saved frontier, its key, the auditor's list", () => {
+  const docs = join(store, "docs");
+  const beat = join(docs, "heartbeats", `${first.name}.json`);
+  const vkey = join(docs, "decision-logs", `${first.name}.vkey`);
+  const frontier = join(docs, "decision-logs", `${first.name}.frontier`);
+  const removed = (...files: string[]) => {
+    restore();
     rmSync(logDir, { recursive: true });
-    const gone = verify(first.name);
-    assert.equal(gone.code, 1, gone.human);
-    assert.equal(gone.log.problem.code, "ledger.tampered");
+    for (const file of files) rmSync(file);
+    return verify(first.name);
+  };
+  try {
+    // its heartbeat: the decision point stopped after its last batch, and its last heartbeat
+    // names that batch's checkpoint (all 6), not the one before
+    const byBeat = removed(frontier);
+    assert.equal(byBeat.code, 1, byBeat.human);
     assert.match(
-      gone.log.problem.message,
+      byBeat.log.problem.message,
       /heartbeat says it signed 6 decisions; the store holds 0 and no checkpoint for them/,
     );
+    // its saved frontier
+    const byFrontier = removed(beat);
+    assert.equal(byFrontier.code, 1, byFrontier.human);
+    assert.match(
+      byFrontier.log.problem.message,
+      /the frontier it saved says it signed \d+ decisions; the store holds 0/,
+    );
+    // its key gone too, either alone names the log, and a log without its key fails
+    for (const left of [beat, frontier]) {
+      const keyless = removed(vkey, left === beat ? frontier : beat);
+      assert.equal(keyless.code, 1, keyless.human);
+      assert.match(keyless.log.problem.message, /has no verifier key/);
+    }
+    // its key alone: nothing says it signed anything, and the report says so
+    const byKey = removed(beat, frontier);
+    assert.equal(byKey.code, 0, byKey.human);
+    assert.deepEqual([byKey.log.entries, byKey.log.heartbeat], [0, false]);
+    assert.match(byKey.human, /0 decisions, 0 checkpoints; no heartbeat of its decision point/);
+    // nothing at all: only the auditor's list of the decision points they trust tells
+    removed(beat, frontier, vkey);
+    assert.equal(repo.run("decisions", "verify").code, 0);
+    const trusted = repo.run("decisions", "verify", "--trust-pdp", first.name, "--json");
+    assert.equal(trusted.code, 1, trusted.stdout);
+    const [log] = JSON.parse(trusted.stdout).logs;
+    assert.deepEqual([log.log, log.ok, log.problem.code], [first.name, false, "ledger.tampered"]);
+    assert.match(log.problem.message, /no trace of this trusted decision point's log/);
   } finally {
     restore();
   }

@@ -2,6 +2,7 @@ import { parseArgs } from "node:util";
 import { COMPILER } from "../bundle/index.js";
 import { formatError, SteleError } from "../errors.js";
 import { type Args, type Command, Exit, type ExitCode, type Io } from "./command.js";
+import { printable } from "./output.js";
 
 // one line per command; each module loads only when its command runs
 const COMMANDS: Record<string, () => Promise<Command<unknown>>> = {
@@ -90,9 +91,9 @@ export function processIo(json: boolean): Io {
   return {
     json,
     out: (text) => {
-      if (text !== "") process.stdout.write(`${text}\n`);
+      if (text !== "") process.stdout.write(`${printable(text)}\n`);
     },
-    err: (text) => process.stderr.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${printable(text)}\n`),
     readStdin: async () => {
       const chunks: Buffer[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Buffer);

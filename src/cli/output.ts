@@ -36,3 +36,20 @@ export function plural(n: number, word: string): string {
 export function shownPath(dir: string, file: string): string {
   return dir === "." || dir === "" ? file : join(dir, file);
 }
+
+// what `printable` shows as escapes: C0 and C1 controls but newline and tab, DEL, and the
+// characters that reorder text (bidirectional embeddings, overrides and isolates)
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * Text safe to write to a terminal: control characters (but newlines and tabs) and the ones that
+ * reorder text shown as escapes. Store contents (log names, messages) reach the output, and an
+ * escape sequence in one could redraw what was printed before it.
+ */
+export function printable(text: string): string {
+  return text.replace(
+    UNPRINTABLE,
+    (c) => `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+  );
+}

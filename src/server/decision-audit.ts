@@ -2,7 +2,7 @@ import type { Decision, DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
 import { parseVerifierKey } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
-import { type LoggedDecision, logKeyDoc } from "./decision-log.js";
+import { frontierDoc, type LoggedDecision, logKeyDoc } from "./decision-log.js";
 import { checkStoredLog, storedAt, verifyLogCheckpoint } from "./decision-log-format.js";
 import { type Heartbeat, heartbeatDoc, readHeartbeat } from "./heartbeat.js";
 import { isNameOf } from "./identity.js";
@@ -30,20 +30,20 @@ export interface LogReport {
   readonly problem?: { readonly index?: number; readonly code: string; readonly message: string };
 }
 
-/** How far a long read of a decision log has got. */
-export interface AuditProgress {
-  /**
-   * What is being read: every decision of the log, checked (`verify`); the log, for a decision
-   * with `id` (`find`); the log up to that decision, checked (`check`).
-   */
-  readonly kind: "verify" | "find" | "check";
+/**
+ * How far a long read of a decision log has got: of every decision of the log, checked
+ * (`verify`); of the log, for the decision with `id` (`find`); of the log up to that decision,
+ * checked (`check`).
+ */
+export type AuditProgress = (
+  | { readonly kind: "verify" }
+  | { readonly kind: "find" | "check"; readonly id: string }
+) & {
   readonly log: string;
-  /** The decision looked for (`find`, `check`). */
-  readonly id?: string;
   /** Decisions read so far, of the log's `total`. */
   readonly read: number;
   readonly total: number;
-}
+};
 
 /** Told how far a long read has got, every few thousand decisions. */
 export type OnProgress = (p: AuditProgress) => void;
@@ -54,13 +54,15 @@ const PROGRESS_EVERY = 8_192;
 /** An entry callback that tells progress every few thousand decisions, as `what` says. */
 export function telling(
   onProgress: OnProgress | undefined,
-  what: Omit<AuditProgress, "read">,
+  what: DistributiveOmit<AuditProgress, "read">,
 ): (index: number) => void {
   if (!onProgress) return () => undefined;
   return (index) => {
     if (index % PROGRESS_EVERY === 0) onProgress({ ...what, read: index });
   };
 }
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The decision logs' verification: every log's, and each asked decision point's. */
 export interface DecisionLogsReport {
@@ -105,7 +107,8 @@ export async function verifyDecisionLogs(
   // read after, holds it unless it lost it
   const pdps = urls.length > 0 ? await checkPdpLogs(store, urls, fetchStatus) : undefined;
   const logs: LogReport[] = [];
-  for (const log of await knownLogs(store)) {
+  const known = await knownLogs(store);
+  for (const log of known) {
     const report = await verifyOneLog(store, log, onProgress);
     const stranger = report.ok ? untrusted(log, trust) : undefined;
     logs.push(
@@ -114,22 +117,40 @@ export async function verifyDecisionLogs(
         : report,
     );
   }
+  // a decision point trusted whose log the store has no trace of: removed whole (its entries,
+  // checkpoints, key, frontier and heartbeat), or never opened here
+  for (const log of trust ?? [])
+    if (!known.includes(log))
+      logs.push({
+        log,
+        ok: false,
+        entries: 0,
+        checkpoints: 0,
+        uncovered: 0,
+        problem: {
+          code: "ledger.tampered",
+          message:
+            "the store has no trace of this trusted decision point's log: removed whole, or it never logged a decision here",
+        },
+      });
   const ok = logs.every((l) => l.ok) && (pdps ?? []).every((p) => p.ok);
   return { ok, logs, ...(pdps && { pdps }) };
 }
 
-// every log the store keeps a trace of: its entries, its verifier key (written when its decision
-// point first opens it), or a heartbeat naming its checkpoint. A log whose every decision was
-// removed, checkpoints and all, is still held to its key and its decision point's heartbeat
+// every log the store keeps a trace of: its entries or checkpoints, its verifier key (written
+// when its decision point first opens it), the frontier it saves, or its decision point's
+// heartbeat naming it. A log whose every decision was removed, checkpoints and all, is still held
+// to what is left of it. Names come from the store's own document names (safe to print); a
+// heartbeat speaks only for its own decision point's log
 async function knownLogs(store: Store): Promise<string[]> {
   const logs = new Set(await store.logs());
   for (const doc of await store.listDocs("decision-logs")) {
-    const log = /^decision-logs\/(.+)\.vkey$/.exec(doc)?.[1];
+    const log = /^decision-logs\/(.+)\.(?:vkey|frontier)$/.exec(doc)?.[1];
     if (log !== undefined) logs.add(log);
   }
   for (const doc of await store.listDocs("heartbeats")) {
     const beat = await readHeartbeat(store, doc).catch(() => undefined);
-    if (beat?.decisionLog) logs.add(beat.decisionLog.log);
+    if (beat?.decisionLog && beat.decisionLog.log === beat.pdp) logs.add(beat.pdp);
   }
   return [...logs].sort();
 }
@@ -141,7 +162,7 @@ export function untrusted(
 ): SteleError | undefined {
   if (trust === undefined || trust.includes(log)) return undefined;
   return new SteleError(
-    "trust.unknown_pdp",
+    "server.untrusted_pdp",
     `\`${log}\` is not a decision point you trust: its log proves only its own key's word`,
     {
       hint: "a decision point's name is `pdp` in its /v1/status and its heartbeat; name each of yours with --trust-pdp",
@@ -164,6 +185,7 @@ async function verifyOneLog(
     if (!(e instanceof SteleError)) throw e;
     beat = e;
   }
+  const saved = await savedCheckpoint(store, log);
   const report = await verifyLog(store, log, onProgress);
   if (!report.ok) return report;
   const named = beat instanceof SteleError ? undefined : beat?.decisionLog;
@@ -173,9 +195,36 @@ async function verifyOneLog(
       : named?.log === log
         ? await holds(store, log, named.checkpoint, "its decision point's heartbeat says it")
         : undefined;
-  return held instanceof SteleError
-    ? { ...report, ok: false, problem: { code: held.code, message: held.message } }
+  // the frontier it saves beside its log (about once a second) names a checkpoint too
+  const kept =
+    held instanceof SteleError || saved === undefined
+      ? undefined
+      : saved instanceof SteleError
+        ? saved
+        : await holds(store, log, saved, "the frontier it saved says it");
+  const problem = held instanceof SteleError ? held : kept instanceof SteleError ? kept : undefined;
+  return problem
+    ? { ...report, ok: false, problem: { code: problem.code, message: problem.message } }
     : { ...report, heartbeat: held !== undefined };
+}
+
+// the checkpoint of the frontier a decision point saved beside its log, if it saved one
+async function savedCheckpoint(
+  store: Store,
+  log: string,
+): Promise<string | SteleError | undefined> {
+  const bytes = await store.readDoc(frontierDoc(log));
+  if (!bytes) return undefined;
+  try {
+    const { checkpoint } = JSON.parse(bytes.toString("utf8")) as { checkpoint?: unknown };
+    if (typeof checkpoint === "string") return checkpoint;
+  } catch {
+    // not JSON: not what its decision point wrote
+  }
+  return new SteleError(
+    "ledger.tampered",
+    `the frontier saved beside decision log \`${log}\` is not one its decision point wrote`,
+  );
 }
 
 async function verifyLog(store: Store, log: string, onProgress?: OnProgress): Promise<LogReport> {
@@ -270,18 +319,24 @@ async function checkPdpLog(
   try {
     said = readStatus(await fetchStatus(`${url}/v1/status`)).decisionLog;
   } catch (e) {
-    return {
-      url,
-      ok: false,
-      problem: {
-        code: "server.unreachable",
-        message: `cannot read its /v1/status: ${e instanceof Error ? e.message : String(e)}`,
-      },
-    };
+    const message = `cannot read its /v1/status: ${e instanceof Error ? e.message : String(e)}`;
+    const code = e instanceof SteleError ? e.code : "server.unreachable";
+    return { url, ok: false, problem: { code, message } };
   }
   // its decision log off, or nothing signed yet: nothing to hold the store to
   if (said === undefined) return { url, ok: true };
   const log = said.log;
+  // it stopped writing: the store lost what it signed, and its decisions are being dropped
+  if (said.problem)
+    return {
+      url,
+      ok: false,
+      log,
+      problem: {
+        code: said.problem.code,
+        message: `its decision log stopped writing: ${said.problem.message}`,
+      },
+    };
   if (said.checkpoint === undefined) return { url, ok: true, log, size: 0 };
   const held = await holds(store, log, said.checkpoint, "the decision point has");
   return held instanceof SteleError

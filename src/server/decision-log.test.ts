@@ -664,6 +664,50 @@ async function pdpsSay(store: Store, status: () => Promise<unknown>) {
   return pdps ?? [];
 }
 
+test("verify --pdp fails on the decision point's word alone: unreachable, a status not a decision point's, or a log that stopped writing", async () => {
+  const f = await fixture();
+  try {
+    for (let i = 0; i < 10; i++) record(f.log);
+    await f.log.flush();
+    const name = f.log.name;
+    const checkpoint = f.log.checkpoint as string;
+    const verify = (status: () => Promise<unknown>) =>
+      verifyDecisionLogs(f.store, { pdps: ["http://pdp/"], fetchStatus: status });
+    // the store's logs all verify; the decision point holds them to its checkpoint
+    const fine = await verify(async () => ({ decisionLog: { log: name, checkpoint } }));
+    assert.deepEqual([fine.ok, fine.logs[0]?.ok, fine.pdps?.[0]?.ok], [true, true, true]);
+    for (const [status, code] of [
+      [
+        async () => {
+          throw new Error("connection refused");
+        },
+        "server.unreachable",
+      ],
+      [async () => ({ decisionLog: { log: name, checkpoint: 10 } }), "server.bad_status"],
+      [
+        async () => ({
+          decisionLog: {
+            log: name,
+            checkpoint,
+            problem: { code: "ledger.tampered", message: "the store lost what it signed" },
+          },
+        }),
+        "ledger.tampered",
+      ],
+    ] as const) {
+      const r = await verify(status);
+      // the logs verify on their own; the report does not, for the decision point's word
+      assert.equal(r.logs[0]?.ok, true);
+      assert.deepEqual(
+        [r.ok, r.pdps?.[0]?.ok, r.pdps?.[0]?.url, r.pdps?.[0]?.problem?.code],
+        [false, false, "http://pdp", code],
+      );
+    }
+  } finally {
+    await f.done();
+  }
+});
+
 test("verify --pdp holds the store to a decision point's checkpoint: another one signed for the same size is a fork; one in the format before batches still holds", async () => {
   const f = await fixture();
   try {

@@ -59,10 +59,16 @@ test("a heartbeat signed by its own key whose fields are not a heartbeat's is re
     assert.equal((await readHeartbeats(store)).length, 1);
     for (const fields of [
       { decisionLog: { log: real.name, checkpoint: 7 } },
+      { decisionLog: { log: 7, checkpoint: "a note" } },
       { decisionLog: "yes" },
       { time: null },
       { version: "3" },
       { state: undefined },
+      { env: 1 },
+      { url: 8181 },
+      { bundle: ["sha256:ab"] },
+      { treeSize: "3" },
+      { reason: {} },
     ]) {
       await store.writeDoc(heartbeatDoc(real.name), signed(fields));
       await assert.rejects(

@@ -73,7 +73,8 @@ export async function readHeartbeats(store: Store): Promise<Heartbeat[]> {
 /**
  * The heartbeat in the document `name` (`heartbeats/<pdp>.json`), if there is one; refused
  * (store.corrupt) unless signed by the key its decision point's name was made from, under that
- * name: anyone can sign with a key of their own, no one else can speak for this decision point.
+ * name (anyone can sign with a key of their own, no one else can speak for this decision point),
+ * and unless its fields are a heartbeat's, of their types.
  */
 export async function readHeartbeat(store: Store, name: string): Promise<Heartbeat | undefined> {
   const bytes = await store.readDoc(name);
@@ -100,7 +101,8 @@ export async function readHeartbeat(store: Store, name: string): Promise<Heartbe
   }
 }
 
-// the fields readers rely on, of the types they rely on (signed is not well-formed)
+// the fields readers rely on, of the types they rely on: a valid signature says who wrote it, not
+// that it is well-formed
 function isHeartbeat(b: unknown): b is Heartbeat {
   const h = b as Partial<Record<keyof Heartbeat, unknown>> | null;
   const orNull = (x: unknown, type: "string" | "number") => x === null || typeof x === type;

@@ -58,6 +58,11 @@ function keyTag(publicKey: KeyObject): string {
   return createHash("sha256").update(raw).digest("hex").slice(0, 16);
 }
 
+/** Whether `name` has a decision point's name's form (`pdp-ENV-TAG`, TAG 16 hex digits). */
+export function isPdpName(name: string): boolean {
+  return /^pdp-.+-[0-9a-f]{16}$/.test(name);
+}
+
 /** Whether a decision point's name (`pdp-ENV-TAG`) is one of a decision point for `env`. */
 export function isNameForEnv(name: string, env: string): boolean {
   return /^[0-9a-f]{16}$/.test(name.startsWith(`pdp-${env}-`) ? name.slice(env.length + 5) : "");

@@ -16,6 +16,8 @@ export { replayDecision } from "./decision-replay.js";
 export type { Heartbeat } from "./heartbeat.js";
 /** Every signed heartbeat in the store. */
 export { readHeartbeats } from "./heartbeat.js";
+/** Whether a name has a decision point's name's form (`pdp-ENV-TAG`). */
+export { isPdpName } from "./identity.js";
 export type { LoadEvent } from "./loader.js";
 /** Verifies and loads the environment's latest release; refuses anything that does not verify. */
 export { Loader } from "./loader.js";

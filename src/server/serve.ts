@@ -1,5 +1,6 @@
 import type { Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { SteleError } from "../errors.js";
 import type { Store } from "../store/index.js";
 import { createApp } from "./app.js";
 import { DecisionLog } from "./decision-log.js";
@@ -146,9 +147,11 @@ export async function startServer(options: ServeOptions): Promise<Server> {
         env: options.env,
       });
     }
-    await writeHeartbeat(options.store, identity, runtime, url, logWord()).catch((e) =>
-      log({ level: "warn", msg: "cannot write heartbeat", error: String(e) }),
-    );
+    // none before it listens: one that cannot (its port taken) says nothing in the store
+    if (url !== null)
+      await writeHeartbeat(options.store, identity, runtime, url, logWord()).catch((e) =>
+        log({ level: "warn", msg: "cannot write heartbeat", error: String(e) }),
+      );
   };
   const reverify = async () => {
     const event = await loader.reverify();
@@ -172,26 +175,33 @@ export async function startServer(options: ServeOptions): Promise<Server> {
       runtime.health = "stale";
   };
 
-  const timers: NodeJS.Timeout[] = [];
+  const tasks: Periodic[] = [];
   const host = options.host ?? "127.0.0.1";
+  const port = options.port ?? 8181;
   const server: HttpServer = createHttpServer(http);
   try {
     await refresh();
-    timers.push(
+    tasks.push(
       every(options.pollIntervalMs ?? 5_000, refresh, log),
       every(options.verifyIntervalMs ?? 30_000, reverify, log),
       every(1_000, async () => freshness(), log),
     );
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(options.port ?? 8181, host, () => resolve());
+      server.listen(port, host, () => resolve());
     });
   } catch (e) {
-    // a port taken, say: nothing of it keeps running (the decision log's worker would keep the
-    // process alive)
-    for (const t of timers) clearInterval(t);
+    // nothing it started keeps running in a program that embeds it and goes on
+    await Promise.all(tasks.map((t) => t.stop()));
     await decisionLog?.close().catch(() => undefined);
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== "EADDRINUSE" && code !== "EACCES" && code !== "EADDRNOTAVAIL") throw e;
+    throw new SteleError("server.cannot_listen", `cannot listen on ${host}:${port} (${code})`, {
+      hint:
+        code === "EADDRINUSE"
+          ? "another process has that port: stop it, or choose another with --port"
+          : "choose another --host or --port",
+    });
   }
   const address = server.address() as AddressInfo;
   url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
@@ -208,12 +218,14 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     url: bound,
     runtime,
     async close() {
-      for (const t of timers) clearInterval(t);
+      // a periodic task under way finishes first: none writes a heartbeat after the last one
+      await Promise.all(tasks.map((t) => t.stop()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await decisionLog?.close();
-      // a last heartbeat names the last checkpoint it signed: decisions removed from the log's
-      // end while it is down show in `stele decisions verify`, not only at its next start
-      await writeHeartbeat(options.store, identity, runtime, url, logWord()).catch((e) =>
+      // a last heartbeat names the last checkpoint it signed, and no URL (it no longer answers):
+      // decisions removed from the log's end while it is down show in `stele decisions verify`,
+      // not only at its next start
+      await writeHeartbeat(options.store, identity, runtime, null, logWord()).catch((e) =>
         log({ level: "warn", msg: "cannot write heartbeat", error: String(e) }),
       );
     },
@@ -222,24 +234,33 @@ export async function startServer(options: ServeOptions): Promise<Server> {
 
 const CLOCK_TOLERANCE_MS = 60_000;
 
+/** A periodic task; `stop` ends it, once a run under way has finished. */
+interface Periodic {
+  stop(): Promise<void>;
+}
+
 // a periodic task that never overlaps itself and never crashes the process
 function every(
   ms: number,
   task: () => Promise<void>,
   log: (line: Record<string, unknown>) => void,
-): NodeJS.Timeout {
-  let running = false;
-  const timer = setInterval(async () => {
+): Periodic {
+  let running: Promise<void> | undefined;
+  const timer = setInterval(() => {
     if (running) return;
-    running = true;
-    try {
-      await task();
-    } catch (e) {
-      log({ level: "error", msg: "internal error in a periodic task", error: String(e) });
-    } finally {
-      running = false;
-    }
+    running = task()
+      .catch((e) =>
+        log({ level: "error", msg: "internal error in a periodic task", error: String(e) }),
+      )
+      .finally(() => {
+        running = undefined;
+      });
   }, ms);
   timer.unref();
-  return timer;
+  return {
+    async stop() {
+      clearInterval(timer);
+      await running;
+    },
+  };
 }

@@ -10,7 +10,7 @@ test("a status read from over the network keeps only fields of the types /v1/sta
       state: "ok",
       version: 3,
       bundle: "sha256:ab",
-      decisionLog: { log: "pdp-prod-1", checkpoint: "a note", size: 10 },
+      decisionLog: { log: "pdp-prod-1", checkpoint: "a note", size: 10, problem: null },
     }),
     {
       pdp: "pdp-prod-1",
@@ -28,18 +28,32 @@ test("a status read from over the network keeps only fields of the types /v1/sta
     bundle: null,
     decisionLog: { log: "l" },
   });
-  // wrong types are missing, never passed on
+  // it stopped writing, and says why
   assert.deepEqual(
-    readStatus({ pdp: 1, env: ["prod"], state: {}, version: "3", bundle: 5, decisionLog: [] }),
-    { version: null, bundle: null },
+    readStatus({ decisionLog: { log: "l", checkpoint: "n", problem: { code: "c", message: "m" } } })
+      .decisionLog,
+    { log: "l", checkpoint: "n", problem: { code: "c", message: "m" } },
   );
-  assert.deepEqual(readStatus({ decisionLog: { log: 3, checkpoint: "a note" } }), {
+  // what drift reads: wrong types are missing, never passed on
+  assert.deepEqual(readStatus({ pdp: 1, env: ["prod"], state: {}, version: "3", bundle: 5 }), {
     version: null,
     bundle: null,
   });
 });
 
-test("a status that is not a JSON object is refused with a code", () => {
-  for (const body of [null, "ok", 3, [{ pdp: "x" }]])
+test("a status that is not a JSON object, or whose decision log is not one, is refused with a code", () => {
+  for (const body of [
+    null,
+    "ok",
+    3,
+    [{ pdp: "x" }],
+    { decisionLog: [] },
+    { decisionLog: "pdp-prod-1" },
+    { decisionLog: { log: 3, checkpoint: "a note" } },
+    // a checkpoint of another type is not "none signed yet": the store would not be held to it
+    { decisionLog: { log: "l", checkpoint: 6 } },
+    { decisionLog: { log: "l", checkpoint: { note: "n" } } },
+    { decisionLog: { log: "l", checkpoint: "n", problem: "stopped" } },
+  ])
     assert.throws(() => readStatus(body), { code: "server.bad_status" }, JSON.stringify(body));
 });

@@ -106,27 +106,56 @@ export interface StatusRead {
   readonly state?: string;
   readonly version: number | null;
   readonly bundle: string | null;
-  /** Its decision log and that log's last checkpoint; absent when it logs no decisions. */
-  readonly decisionLog?: { readonly log: string; readonly checkpoint?: string };
+  /**
+   * Its decision log, that log's last checkpoint (absent when it has signed none yet), and why it
+   * stopped writing, if it did; absent when it logs no decisions.
+   */
+  readonly decisionLog?: {
+    readonly log: string;
+    readonly checkpoint?: string;
+    readonly problem?: { readonly code: string; readonly message: string };
+  };
 }
 
-/** Reads a decision point's `/v1/status` answer; throws when it is not a JSON object. */
+/**
+ * Reads a decision point's `/v1/status` answer; throws when it is not a JSON object, or when its
+ * decision log's part is not what `DecisionLogStatus` says (a checkpoint or a problem that is
+ * neither one nor null: a reader holding the store to it must not take it for none).
+ */
 export function readStatus(body: unknown): StatusRead {
-  if (typeof body !== "object" || body === null || Array.isArray(body))
-    throw new SteleError("server.bad_status", "its /v1/status is not a JSON object");
-  const s = body as Record<string, unknown>;
-  const { pdp, env, state } = s;
-  const log = s.decisionLog as Record<string, unknown> | null | undefined;
-  const named = typeof log === "object" && log !== null ? log.log : undefined;
-  const checkpoint = typeof named === "string" ? log?.checkpoint : undefined;
+  if (!isObject(body)) throw badStatus("it is not a JSON object");
+  const { pdp, env, state, version, bundle, decisionLog } = body;
   return {
     ...(typeof pdp === "string" && { pdp }),
     ...(typeof env === "string" && { env }),
     ...(typeof state === "string" && { state }),
-    version: typeof s.version === "number" ? s.version : null,
-    bundle: typeof s.bundle === "string" ? s.bundle : null,
-    ...(typeof named === "string" && {
-      decisionLog: { log: named, ...(typeof checkpoint === "string" && { checkpoint }) },
+    version: typeof version === "number" ? version : null,
+    bundle: typeof bundle === "string" ? bundle : null,
+    ...(decisionLog !== null && decisionLog !== undefined && { decisionLog: readLog(decisionLog) }),
+  };
+}
+
+function readLog(said: unknown): NonNullable<StatusRead["decisionLog"]> {
+  if (!isObject(said) || typeof said.log !== "string")
+    throw badStatus("its `decisionLog` names no log");
+  const { log, checkpoint, problem } = said;
+  if (checkpoint !== null && checkpoint !== undefined && typeof checkpoint !== "string")
+    throw badStatus("its `decisionLog.checkpoint` is neither a checkpoint nor null");
+  if (problem !== null && problem !== undefined) {
+    if (!isObject(problem) || typeof problem.code !== "string")
+      throw badStatus("its `decisionLog.problem` is neither a problem nor null");
+  }
+  return {
+    log,
+    ...(typeof checkpoint === "string" && { checkpoint }),
+    ...(isObject(problem) && {
+      problem: { code: String(problem.code), message: String(problem.message ?? "") },
     }),
   };
 }
+
+const isObject = (x: unknown): x is Record<string, unknown> =>
+  typeof x === "object" && x !== null && !Array.isArray(x);
+
+const badStatus = (why: string) =>
+  new SteleError("server.bad_status", `its /v1/status is not a decision point's: ${why}`);

@@ -136,7 +136,7 @@ export interface Store {
   scanLog(log: string, from?: number): AsyncIterable<Buffer[]>;
   /** How many entries a named log holds (0 for a log never written). */
   logSize(log: string): Promise<number>;
-  /** The names of every log. */
+  /** The names of every log with entries or checkpoints, in order. */
   logs(): Promise<string[]>;
   /**
    * Records a signed checkpoint of a named log for its size; one per size: the same again is a

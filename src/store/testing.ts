@@ -129,6 +129,9 @@ export function logContract(name: string, open: () => Promise<Store>): void {
     await store.appendLogBatch("pdp-0", 0, [bytes("00")]);
     await store.appendLogBatch("pdp-m", 0, [bytes("m0"), bytes("m1")]);
     assert.deepEqual(await store.logs(), ["pdp-0", "pdp-a", "pdp-m", "pdp-z"]);
+    // and a log with a checkpoint and no entries (its entries removed): it is not forgotten
+    await store.putLogCheckpoint("pdp-c", { size: 3, note: "c\n" });
+    assert.deepEqual(await store.logs(), ["pdp-0", "pdp-a", "pdp-c", "pdp-m", "pdp-z"]);
     await store.close();
   });
 

@@ -1,6 +1,7 @@
 import {
   type AuditProgress,
   type DecisionLogsReport,
+  isPdpName,
   type Replay,
   replayDecision,
   verifyDecisionLogs,
@@ -30,7 +31,7 @@ export const decisions: Command<DecisionsResult> = {
     const [action, id] = args.positionals;
     const named = listOpt(args, "trust-pdp");
     for (const name of named)
-      if (!PDP_NAME.test(name))
+      if (!isPdpName(name))
         throw usageError(
           `--trust-pdp \`${name}\` is not a decision point's name`,
           "a name is `pdp-<env>-<16 hex>`: `pdp` in its /v1/status, or its heartbeat's",
@@ -82,8 +83,8 @@ export const decisions: Command<DecisionsResult> = {
         ...pdps,
         ...r.logs.map((l) =>
           l.ok
-            ? `ok: ${l.log}: ${l.entries} decisions, ${l.checkpoints} checkpoints${l.uncovered > 0 ? `, ${l.uncovered} after the last checkpoint` : ""}${(l.unvouched ?? 0) > 0 ? `; ${l.unvouched} not vouched for (found without a checkpoint when the decision point started again: it cannot tell them from decisions written behind its back)` : ""}${l.heartbeat === false && l.checkpoints > 0 ? "; no heartbeat of its decision point names its end (decisions removed from the end would not show here: --pdp asks the decision point)" : ""}`
-            : `${l.problem?.code === "trust.unknown_pdp" ? "UNTRUSTED" : "TAMPERED"}: ${l.log}: ${l.problem?.message} [${l.problem?.code}]`,
+            ? `ok: ${l.log}: ${l.entries} decisions, ${l.checkpoints} checkpoints${l.uncovered > 0 ? `, ${l.uncovered} after the last checkpoint` : ""}${(l.unvouched ?? 0) > 0 ? `; ${l.unvouched} not vouched for (found without a checkpoint when the decision point started again: it cannot tell them from decisions written behind its back)` : ""}${l.heartbeat === false ? "; no heartbeat of its decision point names its end (decisions removed from the end would not show here: --pdp asks the decision point)" : ""}`
+            : `${l.problem?.code === "server.untrusted_pdp" ? "UNTRUSTED" : "TAMPERED"}: ${l.log}: ${l.problem?.message} [${l.problem?.code}]`,
         ),
       ].join("\n");
     }
@@ -99,9 +100,6 @@ export const decisions: Command<DecisionsResult> = {
     ].join("\n");
   },
 };
-
-// a decision point's name (identity.ts)
-const PDP_NAME = /^pdp-.+-[0-9a-f]{16}$/;
 
 // what a long read is doing, for its progress line
 function doing(p: AuditProgress): string {

@@ -209,14 +209,23 @@ export class PostgresStore implements Store {
   }
 
   async logs(): Promise<string[]> {
-    // one index probe a log (the primary key's order), not a scan of every decision
+    // every log with entries or checkpoints (a log whose rows were deleted may keep the
+    // latter): one index probe a log in each table (the primary keys' order), not a scan of
+    // every decision
     const rows = await this.#query<{ log: string }>(
-      `WITH RECURSIVE l(log) AS (
+      `WITH RECURSIVE e(log) AS (
          SELECT min(log) FROM log_entries
          UNION ALL
-         SELECT (SELECT min(log) FROM log_entries WHERE log > l.log) FROM l WHERE l.log IS NOT NULL
+         SELECT (SELECT min(log) FROM log_entries WHERE log > e.log) FROM e WHERE e.log IS NOT NULL
+       ), c(log) AS (
+         SELECT min(log) FROM log_checkpoints
+         UNION ALL
+         SELECT (SELECT min(log) FROM log_checkpoints WHERE log > c.log) FROM c WHERE c.log IS NOT NULL
        )
-       SELECT log FROM l WHERE log IS NOT NULL ORDER BY log`,
+       SELECT log FROM e WHERE log IS NOT NULL
+       UNION
+       SELECT log FROM c WHERE log IS NOT NULL
+       ORDER BY log`,
     );
     return rows.map((r) => r.log);
   }
