@@ -7,8 +7,8 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import pg from "pg";
+import { coversSize, decideThenStop } from "../decision-logs.js";
 import { makeRepo, type Repo } from "../fixture.js";
 import { type Pdp, startPdp, until } from "../pdp.js";
 
@@ -54,25 +54,9 @@ function freshStore(): { store: string; schema: string } {
   return { store, schema };
 }
 
-// a decision point on `store` that decides `n` requests in two batches (a pause longer than a
-// batch's interval between them), then stops; its name and state file
-async function decide(
-  store: string,
-  n: number,
-  state?: string,
-): Promise<{ name: string; state: string }> {
-  const pdp = await startPdp(repo().dir, { store, ...(state !== undefined && { state }) });
-  pdps.push(pdp);
-  await until("the decision point to serve v1", async () => (await pdp.status()).version === 1);
-  for (let i = 0; i < n; i++) {
-    if (i === Math.floor(n / 2)) await sleep(700);
-    const d = await pdp.post("/v1/decide", { input: { kind: "SELECT", label: `q${i}` } });
-    assert.equal(d.status, 200, d.text);
-  }
-  const name = (await pdp.status()).pdp as string;
-  assert.equal(await pdp.stop(), 0);
-  return { name, state: pdp.state };
-}
+// a decision point on `store` that decides `n` requests in two batches, then stops
+const decide = (store: string, n: number, state?: string) =>
+  decideThenStop(repo().dir, n, { store, ...(state !== undefined && { state }) });
 
 // `stele decisions verify --store STORE`: its exit code, its --json output, the log's report in
 // it, and (when asked for) the human report
@@ -91,9 +75,6 @@ function verify(
     human: human ? repo().run("decisions", "verify", "--store", store).stdout : "",
   };
 }
-
-// whether a checkpoint note (its second line is its size) covers `size` decisions
-const coversSize = (note: unknown, size: number) => String(note).split("\n")[1] === String(size);
 
 // the sizes of the log's checkpoints, as the table holds them
 async function checkpointSizes(schema: string, log: string): Promise<number[]> {

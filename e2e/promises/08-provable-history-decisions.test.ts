@@ -10,11 +10,11 @@ import assert from "node:assert/strict";
 import { appendFileSync, cpSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { pdpIdentity } from "../../src/server/identity.js";
 import { signedLog } from "../../src/server/testing.js";
 import { openStore } from "../../src/store/index.js";
 import { tempDir } from "../../src/testing/index.js";
+import { coversSize, decideThenStop } from "../decision-logs.js";
 import { makeRepo } from "../fixture.js";
 import { type Pdp, startPdp, until } from "../pdp.js";
 
@@ -29,21 +29,9 @@ after(async () => {
   await Promise.all(pdps.map((p) => p.stop()));
 });
 
-// a decision point that decides `n` requests in two batches (a pause longer than a batch's
-// interval between them), then stops; its name and state file
-async function decide(n: number, state?: string): Promise<{ name: string; state: string }> {
-  const pdp = await startPdp(repo.dir, state === undefined ? {} : { state });
-  pdps.push(pdp);
-  await until("the decision point to serve v1", async () => (await pdp.status()).version === 1);
-  for (let i = 0; i < n; i++) {
-    if (i === Math.floor(n / 2)) await sleep(700);
-    const d = await pdp.post("/v1/decide", { input: { kind: "SELECT", label: `q${i}` } });
-    assert.equal(d.status, 200, d.text);
-  }
-  const name = (await pdp.status()).pdp as string;
-  assert.equal(await pdp.stop(), 0);
-  return { name, state: pdp.state };
-}
+// a decision point that decides `n` requests in two batches, then stops
+const decide = (n: number, state?: string) =>
+  decideThenStop(repo.dir, n, state === undefined ? {} : { state });
 
 // biome-ignore lint/suspicious/noExplicitAny: assertions read the whole --json report
 function verify(name: string): { code: number | null; log: any; human: string } {
@@ -81,9 +69,6 @@ function cutLastBatch(): void {
     rmSync(join(logDir, folder, last ?? ""));
   }
 }
-
-// whether a checkpoint note (its second line is its size) covers `size` decisions
-const coversSize = (note: unknown, size: number) => String(note).split("\n")[1] === String(size);
 
 // the id of the logged decision asked with `label`
 function idOf(label: string): string {
