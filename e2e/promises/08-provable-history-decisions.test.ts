@@ -257,10 +257,17 @@ test("decisions removed from the log's end with their checkpoint: verify holds t
       /its decision point's heartbeat says it signed 8 decisions; the store holds [0-7] and no checkpoint for them/,
     );
     // another decision point's heartbeat made junk does not hide it
-    writeFileSync(join(store, "docs", "heartbeats", "pdp-staging-0000000000000000.json"), "junk");
+    const junk = join(store, "docs", "heartbeats", "pdp-staging-0000000000000000.json");
+    writeFileSync(junk, "junk");
     const despiteJunk = verify(first.name);
     assert.equal(despiteJunk.code, 1);
     assert.match(despiteJunk.log.problem.message, /heartbeat says it signed 8 decisions/);
+    // (and the junk is reported on its own: a heartbeat that does not verify is a trace too)
+    const junkReport = JSON.parse(repo.run("decisions", "verify", "--json").stdout).logs.find(
+      (l: { log: string }) => l.log === "pdp-staging-0000000000000000",
+    );
+    assert.equal(junkReport?.ok, false);
+    rmSync(junk);
     // the heartbeat rolled back too (an older one, validly signed), with the decision point
     // stopped: the frontier it saved beside the log still names the later checkpoint
     await pdp.stop();
@@ -299,6 +306,9 @@ test("a log removed whole is held to whatever trace of it is left: its last hear
     return verify(first.name);
   };
   try {
+    // the heartbeat it wrote as it stopped names no URL: it no longer answers there
+    const payload = JSON.parse(readFileSync(beat, "utf8")).payload;
+    assert.equal(JSON.parse(Buffer.from(payload, "base64").toString("utf8")).url, null);
     // its heartbeat: the decision point stopped after its last batch, and its last heartbeat
     // names that batch's checkpoint (all 6), not the one before
     const byBeat = removed(frontier);
@@ -320,11 +330,18 @@ test("a log removed whole is held to whatever trace of it is left: its last hear
       assert.equal(keyless.code, 1, keyless.human);
       assert.match(keyless.log.problem.message, /has no verifier key/);
     }
-    // its key alone: nothing says it signed anything, and the report says so
+    // its key alone: nothing says it signed anything (a decision point that has not decided
+    // yet looks the same), and the report shows an empty log
     const byKey = removed(beat, frontier);
     assert.equal(byKey.code, 0, byKey.human);
     assert.deepEqual([byKey.log.entries, byKey.log.heartbeat], [0, false]);
-    assert.match(byKey.human, /0 decisions, 0 checkpoints; no heartbeat of its decision point/);
+    assert.match(byKey.human, new RegExp(`ok: ${first.name}: 0 decisions, 0 checkpoints`));
+    // a frontier that is not one its decision point wrote is caught
+    restore();
+    writeFileSync(frontier, '{"checkpoint": 6}');
+    const junk = verify(first.name);
+    assert.equal(junk.code, 1, junk.human);
+    assert.match(junk.log.problem.message, /the frontier saved beside .* is not one its decision/);
     // nothing at all: only the auditor's list of the decision points they trust tells
     removed(beat, frontier, vkey);
     assert.equal(repo.run("decisions", "verify").code, 0);
@@ -397,6 +414,13 @@ test("decisions removed from the log's end while the decision point was down: it
   } finally {
     restore();
   }
+});
+
+test("what the store or the command line says reaches a terminal as text: an escape sequence is shown, not obeyed", () => {
+  const r = repo.run("decisions", "replay", "\x1b[2K\x1b[1Aok");
+  assert.equal(r.code, 1, r.stderr);
+  assert.ok(!r.stderr.includes("\x1b"), JSON.stringify(r.stderr));
+  assert.match(r.stderr, /no logged decision has id `\\u001b\[2K\\u001b\[1Aok`/);
 });
 
 test("a checkpoint removed by hand moves a batch's bounds, and fails `stele decisions verify`", () => {

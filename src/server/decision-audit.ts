@@ -5,7 +5,7 @@ import type { Store } from "../store/index.js";
 import { frontierDoc, type LoggedDecision, logKeyDoc } from "./decision-log.js";
 import { checkStoredLog, storedAt, verifyLogCheckpoint } from "./decision-log-format.js";
 import { type Heartbeat, heartbeatDoc, readHeartbeat } from "./heartbeat.js";
-import { isNameOf } from "./identity.js";
+import { isNameOf, isPdpName } from "./identity.js";
 import { fetchJson } from "./status-client.js";
 import { type DecisionResponse, readDecisionRequest, readStatus, type StatusRead } from "./wire.js";
 
@@ -110,7 +110,10 @@ export async function verifyDecisionLogs(
   const known = await knownLogs(store);
   for (const log of known) {
     const report = await verifyOneLog(store, log, onProgress);
-    const stranger = report.ok ? untrusted(log, trust) : undefined;
+    // a log that holds nothing claims nothing (a decision point that could not listen leaves its
+    // key): only one with decisions or checkpoints must be a trusted decision point's
+    const claims = report.entries > 0 || report.checkpoints > 0;
+    const stranger = report.ok && claims ? untrusted(log, trust) : undefined;
     logs.push(
       stranger
         ? { ...report, ok: false, problem: { code: stranger.code, message: stranger.message } }
@@ -149,8 +152,15 @@ async function knownLogs(store: Store): Promise<string[]> {
     if (log !== undefined) logs.add(log);
   }
   for (const doc of await store.listDocs("heartbeats")) {
-    const beat = await readHeartbeat(store, doc).catch(() => undefined);
-    if (beat?.decisionLog && beat.decisionLog.log === beat.pdp) logs.add(beat.pdp);
+    try {
+      const beat = await readHeartbeat(store, doc);
+      if (beat?.decisionLog && beat.decisionLog.log === beat.pdp) logs.add(beat.pdp);
+    } catch {
+      // one that does not verify is evidence too: its log is checked, and the heartbeat's
+      // problem reported with it
+      const pdp = /^heartbeats\/(.+)\.json$/.exec(doc)?.[1];
+      if (pdp !== undefined && isPdpName(pdp)) logs.add(pdp);
+    }
   }
   return [...logs].sort();
 }
@@ -213,7 +223,14 @@ async function savedCheckpoint(
   store: Store,
   log: string,
 ): Promise<string | SteleError | undefined> {
-  const bytes = await store.readDoc(frontierDoc(log));
+  let bytes: Buffer | undefined;
+  try {
+    bytes = await store.readDoc(frontierDoc(log));
+  } catch (e) {
+    // a name no document may have (PostgreSQL lists names as stored): that log's problem
+    if (e instanceof SteleError) return e;
+    throw e;
+  }
   if (!bytes) return undefined;
   try {
     const { checkpoint } = JSON.parse(bytes.toString("utf8")) as { checkpoint?: unknown };
@@ -317,7 +334,13 @@ async function checkPdpLog(
 ): Promise<PdpLogReport> {
   let said: StatusRead["decisionLog"];
   try {
-    said = readStatus(await fetchStatus(`${url}/v1/status`)).decisionLog;
+    const status = readStatus(await fetchStatus(`${url}/v1/status`));
+    // a decision point's status names it, and its log is its own
+    if (status.pdp === undefined || !isPdpName(status.pdp))
+      throw new SteleError("server.bad_status", "it names no decision point (`pdp`)");
+    if (status.decisionLog && status.decisionLog.log !== status.pdp)
+      throw new SteleError("server.bad_status", "its decision log is not its own");
+    said = status.decisionLog;
   } catch (e) {
     const message = `cannot read its /v1/status: ${e instanceof Error ? e.message : String(e)}`;
     const code = e instanceof SteleError ? e.code : "server.unreachable";

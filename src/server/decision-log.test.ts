@@ -674,7 +674,7 @@ test("verify --pdp fails on the decision point's word alone: unreachable, a stat
     const verify = (status: () => Promise<unknown>) =>
       verifyDecisionLogs(f.store, { pdps: ["http://pdp/"], fetchStatus: status });
     // the store's logs all verify; the decision point holds them to its checkpoint
-    const fine = await verify(async () => ({ decisionLog: { log: name, checkpoint } }));
+    const fine = await verify(async () => ({ pdp: name, decisionLog: { log: name, checkpoint } }));
     assert.deepEqual([fine.ok, fine.logs[0]?.ok, fine.pdps?.[0]?.ok], [true, true, true]);
     for (const [status, code] of [
       [
@@ -683,9 +683,19 @@ test("verify --pdp fails on the decision point's word alone: unreachable, a stat
         },
         "server.unreachable",
       ],
-      [async () => ({ decisionLog: { log: name, checkpoint: 10 } }), "server.bad_status"],
+      [
+        async () => ({ pdp: name, decisionLog: { log: name, checkpoint: 10 } }),
+        "server.bad_status",
+      ],
+      // not a decision point's status: nothing to hold the store to is not a pass
+      [async () => ({}), "server.bad_status"],
+      [
+        async () => ({ pdp: name, decisionLog: { log: "pdp-x-0123456789abcdef" } }),
+        "server.bad_status",
+      ],
       [
         async () => ({
+          pdp: name,
           decisionLog: {
             log: name,
             checkpoint,
@@ -716,6 +726,7 @@ test("verify --pdp holds the store to a decision point's checkpoint: another one
     const name = f.log.name;
     const said = f.log.checkpoint as string;
     const saying = (log: string, checkpoint: string) => async () => ({
+      pdp: log,
       decisionLog: { log, checkpoint },
     });
     const [held] = await pdpsSay(f.store, saying(name, said));
@@ -936,6 +947,7 @@ test("a log in the format before batches still verifies, and a decision point co
     assert.equal(log.size, 3);
     // what it says it signed last is the old format's checkpoint, and holds
     const [said] = await pdpsSay(f.store, async () => ({
+      pdp: name,
       decisionLog: { log: name, checkpoint: log.checkpoint },
     }));
     assert.deepEqual([said?.ok, said?.size], [true, 3], said?.problem?.message);

@@ -109,6 +109,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     });
   }
   let url: string | null = null;
+  let closing = false;
 
   let clockWarned = false;
   // said once: the decision log stopped because the store lost what it signed
@@ -147,8 +148,8 @@ export async function startServer(options: ServeOptions): Promise<Server> {
         env: options.env,
       });
     }
-    // none before it listens: one that cannot (its port taken) says nothing in the store
-    if (url !== null)
+    // none before it listens (one whose port is taken writes no heartbeat), nor once it closes
+    if (url !== null && !closing)
       await writeHeartbeat(options.store, identity, runtime, url, logWord()).catch((e) =>
         log({ level: "warn", msg: "cannot write heartbeat", error: String(e) }),
       );
@@ -179,6 +180,8 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   const host = options.host ?? "127.0.0.1";
   const port = options.port ?? 8181;
   const server: HttpServer = createHttpServer(http);
+  // whether an error came from binding the address (the rest of start-up throws its own)
+  let listening = false;
   try {
     await refresh();
     tasks.push(
@@ -186,6 +189,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
       every(options.verifyIntervalMs ?? 30_000, reverify, log),
       every(1_000, async () => freshness(), log),
     );
+    listening = true;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, host, () => resolve());
@@ -194,8 +198,8 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     // nothing it started keeps running in a program that embeds it and goes on
     await Promise.all(tasks.map((t) => t.stop()));
     await decisionLog?.close().catch(() => undefined);
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== "EADDRINUSE" && code !== "EACCES" && code !== "EADDRNOTAVAIL") throw e;
+    if (e instanceof SteleError || !listening) throw e;
+    const code = (e as NodeJS.ErrnoException).code ?? String(e);
     throw new SteleError("server.cannot_listen", `cannot listen on ${host}:${port} (${code})`, {
       hint:
         code === "EADDRINUSE"
@@ -218,7 +222,9 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     url: bound,
     runtime,
     async close() {
-      // a periodic task under way finishes first: none writes a heartbeat after the last one
+      // no periodic task writes a heartbeat after the last one; one under way gets a moment to
+      // finish (a store that never answers does not hold the close up)
+      closing = true;
       await Promise.all(tasks.map((t) => t.stop()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await decisionLog?.close();
@@ -234,7 +240,10 @@ export async function startServer(options: ServeOptions): Promise<Server> {
 
 const CLOCK_TOLERANCE_MS = 60_000;
 
-/** A periodic task; `stop` ends it, once a run under way has finished. */
+// how long closing waits for a periodic task under way
+const STOP_WAIT_MS = 2_000;
+
+/** A periodic task; `stop` ends it, once a run under way has finished or a moment has passed. */
 interface Periodic {
   stop(): Promise<void>;
 }
@@ -250,7 +259,11 @@ function every(
     if (running) return;
     running = task()
       .catch((e) =>
-        log({ level: "error", msg: "internal error in a periodic task", error: String(e) }),
+        log({
+          level: "error",
+          msg: "internal error in a periodic task",
+          error: e instanceof Error ? (e.stack ?? String(e)) : String(e),
+        }),
       )
       .finally(() => {
         running = undefined;
@@ -260,7 +273,15 @@ function every(
   return {
     async stop() {
       clearInterval(timer);
-      await running;
+      if (running === undefined) return;
+      let waited: NodeJS.Timeout | undefined;
+      await Promise.race([
+        running,
+        new Promise<void>((resolve) => {
+          waited = setTimeout(resolve, STOP_WAIT_MS);
+        }),
+      ]);
+      clearTimeout(waited);
     },
   };
 }

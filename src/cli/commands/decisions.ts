@@ -83,7 +83,7 @@ export const decisions: Command<DecisionsResult> = {
         ...pdps,
         ...r.logs.map((l) =>
           l.ok
-            ? `ok: ${l.log}: ${l.entries} decisions, ${l.checkpoints} checkpoints${l.uncovered > 0 ? `, ${l.uncovered} after the last checkpoint` : ""}${(l.unvouched ?? 0) > 0 ? `; ${l.unvouched} not vouched for (found without a checkpoint when the decision point started again: it cannot tell them from decisions written behind its back)` : ""}${l.heartbeat === false ? "; no heartbeat of its decision point names its end (decisions removed from the end would not show here: --pdp asks the decision point)" : ""}`
+            ? `ok: ${l.log}: ${l.entries} decisions, ${l.checkpoints} checkpoints${l.uncovered > 0 ? `, ${l.uncovered} after the last checkpoint` : ""}${(l.unvouched ?? 0) > 0 ? `; ${l.unvouched} not vouched for (found without a checkpoint when the decision point started again: it cannot tell them from decisions written behind its back)` : ""}${l.heartbeat === false && l.checkpoints > 0 ? "; no heartbeat of its decision point names its end (decisions removed from the end would not show here: --pdp asks the decision point)" : ""}`
             : `${l.problem?.code === "server.untrusted_pdp" ? "UNTRUSTED" : "TAMPERED"}: ${l.log}: ${l.problem?.message} [${l.problem?.code}]`,
         ),
       ].join("\n");
