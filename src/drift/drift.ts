@@ -147,9 +147,9 @@ async function liveStatus(
 ): Promise<Live> {
   const base = url.replace(/\/+$/, "");
   try {
-    const { decisionLog: _, ...said } = readStatus(
-      await (fetchStatus ?? fetchJson)(`${base}/v1/status`),
-    );
+    const said = readStatus(await (fetchStatus ?? fetchJson)(`${base}/v1/status`), {
+      log: false,
+    });
     return { url: base, ok: true, ...said };
   } catch (e) {
     return { url: base, ok: false, error: e instanceof Error ? e.message : String(e) };

@@ -378,7 +378,14 @@ async function holds(
   try {
     const vkey = await logKey(store, log);
     // in the format before batches too (a decision point that has not written since upgrading)
-    const { size } = verifyLogCheckpoint(note, vkey, log).checkpoint;
+    let size: number;
+    try {
+      size = verifyLogCheckpoint(note, vkey, log).checkpoint.size;
+    } catch (e) {
+      // say whose word it was: the heartbeat's, the saved frontier's, the decision point's
+      if (!(e instanceof SteleError)) throw e;
+      throw new SteleError(e.code, `${who} signed a checkpoint that does not verify: ${e.message}`);
+    }
     const { stored, held } = await storedAt(store, log, size);
     if (!stored || held < size)
       return new SteleError(

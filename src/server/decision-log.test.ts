@@ -713,6 +713,16 @@ test("verify --pdp fails on the decision point's word alone: unreachable, a stat
         [false, false, "http://pdp", code],
       );
     }
+    // a checkpoint that does not verify: the report says whose it was
+    const forged = await verify(async () => ({
+      pdp: name,
+      decisionLog: { log: name, checkpoint: "not a note" },
+    }));
+    assert.equal(forged.pdps?.[0]?.ok, false);
+    assert.match(
+      forged.pdps?.[0]?.problem?.message ?? "",
+      /^the decision point has signed a checkpoint that does not verify: /,
+    );
   } finally {
     await f.done();
   }

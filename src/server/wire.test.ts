@@ -56,4 +56,13 @@ test("a status that is not a JSON object, or whose decision log is not one, is r
     { decisionLog: { log: "l", checkpoint: "n", problem: "stopped" } },
   ])
     assert.throws(() => readStatus(body), { code: "server.bad_status" }, JSON.stringify(body));
+  // drift does not read the decision log: a bad one does not make the decision point silent
+  assert.deepEqual(
+    readStatus({ pdp: "p", decisionLog: { log: "l", checkpoint: 6 } }, { log: false }),
+    {
+      pdp: "p",
+      version: null,
+      bundle: null,
+    },
+  );
 });

@@ -118,13 +118,15 @@ export interface StatusRead {
 }
 
 /**
- * Reads a decision point's `/v1/status` answer; throws when it is not a JSON object, or when its
- * decision log's part is not what `DecisionLogStatus` says (a checkpoint or a problem that is
- * neither one nor null: a reader holding the store to it must not take it for none).
+ * Reads a decision point's `/v1/status` answer; throws when it is not a JSON object, or, unless
+ * `log` is false (a reader that does not look at the decision log: drift), when its decision
+ * log's part is not what `DecisionLogStatus` says (a checkpoint or a problem that is neither one
+ * nor null: a reader holding the store to it must not take it for none).
  */
-export function readStatus(body: unknown): StatusRead {
+export function readStatus(body: unknown, { log = true } = {}): StatusRead {
   if (!isObject(body)) throw badStatus("it is not a JSON object");
-  const { pdp, env, state, version, bundle, decisionLog } = body;
+  const { pdp, env, state, version, bundle } = body;
+  const decisionLog = log ? body.decisionLog : undefined;
   return {
     ...(typeof pdp === "string" && { pdp }),
     ...(typeof env === "string" && { env }),

@@ -76,7 +76,7 @@ export const decisions: Command<DecisionsResult> = {
       const pdps = (r.pdps ?? []).map((p) =>
         p.ok
           ? `ok: ${p.url}: ${p.log === undefined ? "logs no decisions" : `the store holds the ${p.size} decisions of ${p.log} it has signed`}`
-          : `${p.problem?.code === "server.unreachable" ? "UNREACHABLE" : "TAMPERED"}: ${p.url}${p.log ? ` (${p.log})` : ""}: ${p.problem?.message} [${p.problem?.code}]`,
+          : `${PDP_LABEL[p.problem?.code ?? ""] ?? "TAMPERED"}: ${p.url}${p.log ? ` (${p.log})` : ""}: ${p.problem?.message} [${p.problem?.code}]`,
       );
       if (r.logs.length === 0) return [...pdps, "no decision logs"].join("\n");
       return [
@@ -99,6 +99,12 @@ export const decisions: Command<DecisionsResult> = {
         : `NOT PROVEN: ${replay.problem?.message} [${replay.problem?.code}]`,
     ].join("\n");
   },
+};
+
+// what a decision point's failed word is, by its code (else what it says of the store)
+const PDP_LABEL: Record<string, string> = {
+  "server.unreachable": "UNREACHABLE",
+  "server.bad_status": "NOT A DECISION POINT",
 };
 
 // what a long read is doing, for its progress line
