@@ -93,11 +93,13 @@ export interface VerifyLogsOptions {
 /**
  * Verifies every decision log in the store: each entry parses and names a bundle, every
  * checkpoint is signed by the PDP's key and commits to exactly these entries, and each extends
- * the one before; and the store holds the checkpoint its decision point's heartbeat names, and
- * the last one each decision point in `pdps` says it signed. An edited, deleted, reordered or
- * inserted decision fails, and so do decisions removed from the end with their checkpoints
- * while that heartbeat is there, or while a decision point asked remembers them. Each log is
- * read a run at a time.
+ * the one before; and the store holds the checkpoints its decision point's heartbeat and saved
+ * frontier name, and the last one each decision point in `pdps` says it signed. An edited,
+ * deleted, reordered or inserted decision fails, and so do decisions removed from the end with
+ * their checkpoints (even a whole log) while that heartbeat or frontier is there, or while a
+ * decision point asked remembers them. With `trust`, a log of any other decision point that
+ * holds anything fails, and so does a trusted one the store has no trace of. Each log is read a
+ * run at a time.
  */
 export async function verifyDecisionLogs(
   store: Store,
@@ -180,7 +182,7 @@ export function untrusted(
   );
 }
 
-// one log, and the checkpoint its decision point's heartbeat names
+// one log, and the checkpoints its decision point's heartbeat and saved frontier name
 async function verifyOneLog(
   store: Store,
   log: string,
