@@ -37,10 +37,13 @@ export function shownPath(dir: string, file: string): string {
   return dir === "." || dir === "" ? file : join(dir, file);
 }
 
-// what `printable` shows as escapes: C0 and C1 controls but newline and tab, DEL, and the
-// characters that reorder text (bidirectional embeddings, overrides and isolates)
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
-const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+// what `printable` shows as escapes: C0 and C1 controls but newline and tab, DEL, the
+// characters that reorder text (bidirectional marks, embeddings, overrides and isolates), line
+// and paragraph separators, and invisible ones (zero-width space, word joiner, invisible
+// operators, byte order mark). Zero-width (non-)joiners stay: scripts need them
+const UNPRINTABLE =
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+  /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u2028-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 /**
  * Text safe to write to a terminal: control characters (but newlines and tabs) and the ones that
