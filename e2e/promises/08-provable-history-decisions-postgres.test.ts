@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, test } from "node:test";
 import pg from "pg";
-import { coversSize, decideThenStop } from "../decision-logs.js";
+import { coversSize, decideThenStop, decideUntilSigned } from "../decision-logs.js";
 import { makeRepo, type Repo } from "../fixture.js";
 import { type Pdp, startPdp, until } from "../pdp.js";
 
@@ -195,15 +195,8 @@ test("postgres: decisions removed from the log's end with their checkpoint: veri
   const pdp = await startPdp(repo().dir, { store, state: first.state });
   pdps.push(pdp);
   try {
-    await until("the decision point to serve v1", async () => (await pdp.status()).version === 1);
-    for (const label of ["t1", "t2"]) {
-      const d = await pdp.post("/v1/decide", { input: { kind: "SELECT", label } });
-      assert.equal(d.status, 200, d.text);
-    }
     // its last checkpoint, as its status and then its heartbeat say, covers them all
-    await until("the decisions to be written and checkpointed", async () =>
-      coversSize((await pdp.status()).decisionLog.checkpoint, 8),
-    );
+    await decideUntilSigned(pdp, ["t1", "t2"], 8);
     await until("a heartbeat that names that checkpoint", async () =>
       coversSize(beatCheckpoint(await heartbeatDoc(schema, first.name)), 8),
     );
@@ -275,12 +268,7 @@ test("postgres: the decision point that signed them tells, as long as it runs: v
   const pdp = await startPdp(repo().dir, { store, state: first.state });
   pdps.push(pdp);
   try {
-    await until("the decision point to serve v1", async () => (await pdp.status()).version === 1);
-    const d = await pdp.post("/v1/decide", { input: { kind: "SELECT", label: "t1" } });
-    assert.equal(d.status, 200, d.text);
-    await until("the decision to be written and checkpointed", async () =>
-      coversSize((await pdp.status()).decisionLog.checkpoint, 7),
-    );
+    await decideUntilSigned(pdp, ["t1"], 7);
     const held = repo().run("decisions", "verify", "--store", store, "--pdp", pdp.url);
     assert.equal(held.code, 0, held.stdout + held.stderr);
     // the last batch's rows and its checkpoint's row gone (its heartbeats, written every poll,
@@ -356,13 +344,8 @@ test("postgres: every decision of a log removed with its checkpoints: the heartb
   const pdp = await startPdp(repo().dir, { store });
   pdps.push(pdp);
   try {
-    await until("the decision point to serve v1", async () => (await pdp.status()).version === 1);
-    const d = await pdp.post("/v1/decide", { input: { kind: "SELECT", label: "t1" } });
-    assert.equal(d.status, 200, d.text);
+    await decideUntilSigned(pdp, ["t1"], 1);
     const name = (await pdp.status()).pdp as string;
-    await until("the decision to be written and checkpointed", async () =>
-      coversSize((await pdp.status()).decisionLog.checkpoint, 1),
-    );
     await until("a heartbeat that names that checkpoint", async () =>
       coversSize(beatCheckpoint(await heartbeatDoc(schema, name)), 1),
     );

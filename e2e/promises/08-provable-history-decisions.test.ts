@@ -14,7 +14,7 @@ import { pdpIdentity } from "../../src/server/identity.js";
 import { signedLog } from "../../src/server/testing.js";
 import { openStore } from "../../src/store/index.js";
 import { tempDir } from "../../src/testing/index.js";
-import { coversSize, decideThenStop } from "../decision-logs.js";
+import { coversSize, decideThenStop, decideUntilSigned } from "../decision-logs.js";
 import { makeRepo } from "../fixture.js";
 import { type Pdp, startPdp, until } from "../pdp.js";
 
@@ -222,15 +222,8 @@ test("decisions removed from the log's end with their checkpoint: verify holds t
   const pdp = await startPdp(repo.dir, { state: first.state });
   pdps.push(pdp);
   try {
-    await until("the decision point to serve v1", async () => (await pdp.status()).version === 1);
-    for (const label of ["t1", "t2"]) {
-      const d = await pdp.post("/v1/decide", { input: { kind: "SELECT", label } });
-      assert.equal(d.status, 200, d.text);
-    }
     // its last checkpoint, as its status and then its heartbeat say, covers them all
-    await until("the decisions to be written and checkpointed", async () =>
-      coversSize((await pdp.status()).decisionLog.checkpoint, 8),
-    );
+    await decideUntilSigned(pdp, ["t1", "t2"], 8);
     const beatFile = join(store, "docs", "heartbeats", `${first.name}.json`);
     await until("a heartbeat that names that checkpoint", async () => {
       const payload = JSON.parse(readFileSync(beatFile, "utf8")).payload;
@@ -359,12 +352,7 @@ test("the decision point that signed them tells, as long as it runs: verify --pd
   const pdp = await startPdp(repo.dir, { state: first.state });
   pdps.push(pdp);
   try {
-    await until("the decision point to serve v1", async () => (await pdp.status()).version === 1);
-    const d = await pdp.post("/v1/decide", { input: { kind: "SELECT", label: "t1" } });
-    assert.equal(d.status, 200, d.text);
-    await until("the decision to be written and checkpointed", async () =>
-      coversSize((await pdp.status()).decisionLog.checkpoint, 7),
-    );
+    await decideUntilSigned(pdp, ["t1"], 7);
     // the last batch and its checkpoint gone (its heartbeats, written every poll, would say so
     // too; the decision point is asked directly here)
     cutLastBatch();
