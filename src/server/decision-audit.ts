@@ -51,18 +51,16 @@ export type OnProgress = (p: AuditProgress) => void;
 // how often (in decisions read) progress is told
 const PROGRESS_EVERY = 8_192;
 
-/** An entry callback that tells progress every few thousand decisions, as `what` says. */
+/** An entry callback that tells progress every few thousand decisions, as `at` words it. */
 export function telling(
   onProgress: OnProgress | undefined,
-  what: DistributiveOmit<AuditProgress, "read">,
+  at: (read: number) => AuditProgress,
 ): (index: number) => void {
   if (!onProgress) return () => undefined;
   return (index) => {
-    if (index % PROGRESS_EVERY === 0) onProgress({ ...what, read: index });
+    if (index % PROGRESS_EVERY === 0) onProgress(at(index));
   };
 }
-
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /** The decision logs' verification: every log's, and each asked decision point's. */
 export interface DecisionLogsReport {
@@ -275,11 +273,8 @@ async function verifyLog(store: Store, log: string, onProgress?: OnProgress): Pr
   // checkpoint commits to the entries under it. The checkpoints are those stored when the check
   // began: a decision point appending meanwhile adds entries past them (uncovered), never a
   // checkpoint without its entries
-  const tell = telling(onProgress, {
-    kind: "verify",
-    log,
-    total: await store.logSize(log).catch(() => 0),
-  });
+  const total = await store.logSize(log).catch(() => 0);
+  const tell = telling(onProgress, (read) => ({ kind: "verify", log, read, total }));
   const checked = await checkStoredLog(store, log, vkey, {
     entry: (bytes, index) => {
       tell(index);

@@ -61,8 +61,7 @@ export function verifyLogCheckpoint(
 
 /**
  * What the store holds of a decision log at a size its decision point signed: its checkpoint
- * for that size, if any, and how many decisions the log holds. The store holds what was signed
- * when that checkpoint's note is the signed one and the log is no shorter.
+ * for that size, if any, and how many decisions the log holds (the callers judge the two).
  */
 export async function storedAt(
   store: Store,

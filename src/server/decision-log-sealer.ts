@@ -40,7 +40,7 @@ export class Sealer {
   constructor(
     ringBytes: number,
     private readonly lost: (n: number) => void,
-    private readonly maxBatch = 10_000,
+    private readonly maxBatch: number,
   ) {
     this.#ring = new EntryRing(ringBytes);
   }

@@ -45,7 +45,7 @@ export interface WorkerData {
 }
 
 const ring = (workerData as WorkerData | undefined)?.ring;
-const MAX_BATCH = (workerData as WorkerData | undefined)?.maxBatch ?? 10_000;
+const MAX_BATCH = (workerData as WorkerData).maxBatch;
 const reader = ring && new RingReader(ring);
 let frontier = new MerkleFrontier();
 

@@ -624,9 +624,13 @@ test("a batch on which every worker dies is counted lost after a few tries, and 
 
 test("closing while a batch is being sealed settles it: nothing hangs, and what was queued is counted", async () => {
   let lost = 0;
-  const sealer = new Sealer(4096, (n) => {
-    lost += n;
-  });
+  const sealer = new Sealer(
+    4096,
+    (n) => {
+      lost += n;
+    },
+    10_000,
+  );
   const at = sealer.ring.begin(8);
   sealer.ring.commit(at + sealer.ring.data.write('{"a":1}', at));
   const sealing = assert.rejects(sealer.seal(10), /closed/);

@@ -302,9 +302,8 @@ export class DecisionLog {
       if (batches !== saved.state.size) return false;
     }
     // the frontier's own checkpoint, as stored
-    const [own] = await this.store.logCheckpointsAt(this.name, [saved.entries]);
+    const { stored: own, held: total } = await storedAt(this.store, this.name, saved.entries);
     if (own?.note !== saved.note) return false;
-    const total = await this.store.logSize(this.name);
     // a log shorter than its frontier lost decisions this decision point wrote: the whole log
     // is read again, and refused
     if (total < saved.entries) return false;
@@ -537,9 +536,9 @@ class HeadCache {
 
   // `,"time":` and the time as a JSON string
   time(time: string): Uint8Array {
+    // a response without its time has no line (counted dropped by the caller), the first one too
+    if (typeof time !== "string") throw new TypeError("a decision without its time");
     if (time !== this.#time) {
-      // a response without its time has no line (counted dropped by the caller)
-      if (typeof time !== "string") throw new TypeError("a decision without its time");
       this.#time = time;
       this.#timeBytes = utf8(`,"time":${JSON.stringify(time)}`);
     }

@@ -56,7 +56,7 @@ export async function replayDecision(
         log,
         id,
         places,
-        telling(onProgress, { kind: "find", log, id, total }),
+        telling(onProgress, (read) => ({ kind: "find", log, id, read, total })),
       );
     } catch (e) {
       if (!(e instanceof SteleError)) throw e;
@@ -143,7 +143,13 @@ async function whyUnproven(
     store,
     log,
     index,
-    telling(onProgress, { kind: "check", log, id: found.id, total: index + 1 }),
+    telling(onProgress, (read) => ({
+      kind: "check",
+      log,
+      id: found.id,
+      read,
+      total: index + 1,
+    })),
   );
 }
 

@@ -1,7 +1,8 @@
 // The decision log's queue: a ring of entries in shared memory. The request thread writes each
 // entry's bytes once, from its strings and bytes, each followed by a newline, so that entries
-// queued one after another already lie as a batch does (its lines joined by newlines); the log's
-// worker thread copies them out a run at a time, nothing per entry. Nothing is posted per
+// queued one after another lie almost as a batch does (its lines joined by newlines: an entry may
+// still hold the line breaks of the request's own text, which the worker makes spaces); the
+// log's worker thread copies them out a run at a time, nothing per entry. Nothing is posted per
 // decision and nothing waits on the request thread's heap, and a worker that dies leaves the
 // entries where they are, for the next one.
 //
@@ -89,8 +90,9 @@ export class EntryRing {
   /**
    * Starts an entry of at most `size` bytes: where its bytes go in `data`, or -1 when it does not
    * fit (a caller that asked for more than it needs may ask again for less, else it counts the
-   * entry dropped). The caller writes them, none a newline, and calls `commit` with where they
-   * end, before anything else.
+   * entry dropped). The caller writes them and calls `commit` with where they end, before
+   * anything else. Only the newline `commit` writes ends an entry (its slot says where): any other
+   * in its bytes is the worker's to make a space.
    */
   begin(size: number): number {
     if (this.#count >= this.#slotCount) return -1;

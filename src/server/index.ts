@@ -6,11 +6,10 @@ export type {
   DecisionLogsReport,
   LogReport,
   PdpLogReport,
-  VerifyLogsOptions,
 } from "./decision-audit.js";
 /** Every decision log verified, and the store held to what running decision points signed. */
 export { verifyDecisionLogs } from "./decision-audit.js";
-export type { Replay, ReplayOptions } from "./decision-replay.js";
+export type { Replay } from "./decision-replay.js";
 /** A logged decision re-run on the exact bundle that made it, and whether its log proves it. */
 export { replayDecision } from "./decision-replay.js";
 export type { Heartbeat } from "./heartbeat.js";
@@ -32,6 +31,5 @@ export type { PdpState, StateFile } from "./state.js";
 export { stateFile } from "./state.js";
 /** A running decision point's JSON (its /v1/status), over HTTP within 3 s. */
 export { fetchJson } from "./status-client.js";
-export type { DecisionLogStatus, ServeStatus, Status, StatusRead } from "./wire.js";
 /** What a reader takes from a decision point's `/v1/status`: untrusted, each field checked. */
 export { readStatus } from "./wire.js";

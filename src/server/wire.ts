@@ -97,8 +97,9 @@ export interface DecisionLogStatus {
 
 /**
  * What `stele drift` and `stele decisions verify --pdp` take from a decision point's status
- * (untrusted JSON from over the network): a field of another type than `Status` says is
- * missing.
+ * (untrusted JSON from over the network): a top-level field of another type than `Status` and
+ * `ServeStatus` say is missing; a decision log's part that is not a `DecisionLogStatus` is
+ * refused (readStatus).
  */
 export interface StatusRead {
   readonly pdp?: string;
@@ -133,26 +134,27 @@ export function readStatus(body: unknown, { log = true } = {}): StatusRead {
     ...(typeof state === "string" && { state }),
     version: typeof version === "number" ? version : null,
     bundle: typeof bundle === "string" ? bundle : null,
-    ...(decisionLog !== null && decisionLog !== undefined && { decisionLog: readLog(decisionLog) }),
+    ...(decisionLog !== null &&
+      decisionLog !== undefined && { decisionLog: readLogStatus(decisionLog) }),
   };
 }
 
-function readLog(said: unknown): NonNullable<StatusRead["decisionLog"]> {
+// the decision log's part of a status (`DecisionLogStatus`), strictly
+function readLogStatus(said: unknown): NonNullable<StatusRead["decisionLog"]> {
   if (!isObject(said) || typeof said.log !== "string")
     throw badStatus("its `decisionLog` names no log");
   const { log, checkpoint, problem } = said;
   if (checkpoint !== null && checkpoint !== undefined && typeof checkpoint !== "string")
     throw badStatus("its `decisionLog.checkpoint` is neither a checkpoint nor null");
-  if (problem !== null && problem !== undefined) {
-    if (!isObject(problem) || typeof problem.code !== "string")
-      throw badStatus("its `decisionLog.problem` is neither a problem nor null");
-  }
+  if (problem === null || problem === undefined)
+    return { log, ...(typeof checkpoint === "string" && { checkpoint }) };
+  if (!isObject(problem) || typeof problem.code !== "string")
+    throw badStatus("its `decisionLog.problem` is neither a problem nor null");
+  const message = typeof problem.message === "string" ? problem.message : "";
   return {
     log,
     ...(typeof checkpoint === "string" && { checkpoint }),
-    ...(isObject(problem) && {
-      problem: { code: String(problem.code), message: String(problem.message ?? "") },
-    }),
+    problem: { code: problem.code, message },
   };
 }
 
