@@ -404,7 +404,7 @@ test("decisions removed from the log's end while the decision point was down: it
   }
 });
 
-test("what the store or the command line says reaches a terminal as text: an escape sequence is shown, not obeyed", () => {
+test("what the command line is given reaches a terminal as text: an escape sequence is shown, not obeyed", () => {
   const r = repo.run("decisions", "replay", "\x1b[2K\x1b[1Aok");
   assert.equal(r.code, 1, r.stderr);
   assert.ok(!r.stderr.includes("\x1b"), JSON.stringify(r.stderr));
