@@ -560,8 +560,10 @@ test("a batch the worker gathered ahead of its seal is the decisions recorded, t
   await f.done();
 });
 
-test("each line carries its own decision's time, the first one's too, and a decision without one is dropped and counted", async () => {
+test("each line carries its own decision's time, the first one's too, and a decision without one is dropped and counted, the log's first too", async () => {
   const f = await fixture();
+  // before any time is cached: not a line with no time
+  f.log.record({ ...answer("first-no-time"), time: undefined as unknown as string }, { input: {} });
   const times = [
     "",
     "2026-11-29T00:00:00.000Z",
@@ -577,7 +579,7 @@ test("each line carries its own decision's time, the first one's too, and a deci
     lines.map((l) => l.time),
     times,
   );
-  assert.equal(await f.drops(), "1");
+  assert.equal(await f.drops(), "2");
   const {
     logs: [report],
   } = await verifyDecisionLogs(f.store);
