@@ -19,8 +19,10 @@ type Step =
   | { readonly clear: true };
 
 const NO_TREE = { size: 0, roots: [], heights: [] };
-// times the ring wrapped under entries still queued, over every run
+// times the ring wrapped under entries still queued, and entries the worker had gathered before
+// it was asked to seal them, over every run
 let wraps = 0;
+let gatheredAhead = 0;
 
 async function play(steps: readonly Step[], capacity: number, firstEntry: number, max: number) {
   const ring = new EntryRing(capacity, firstEntry);
@@ -65,6 +67,8 @@ async function play(steps: readonly Step[], capacity: number, firstEntry: number
         const a = await ask({ kind: "seal", read: ring.read, max });
         assert.equal(a.kind, "sealed", a.kind === "failed" ? a.message : a.kind);
         if (a.kind !== "sealed") return;
+        assert.ok(a.gathered <= a.ends.length);
+        gatheredAhead += a.gathered;
         const want = queued.splice(0, max);
         assert.equal(Buffer.from(a.bytes).toString("utf8"), want.join("\n"));
         let end = -1;
@@ -120,4 +124,6 @@ test("the worker's batches are the entries queued, gathered or not, across the r
     { seed: 20261129, numRuns: 25 },
   );
   assert.ok(wraps > 0, "the ring wrapped under queued entries in some run");
+  // the work comes in pieces as entries are queued, not all at once when a batch is sealed
+  assert.ok(gatheredAhead > 0, "the worker gathered entries ahead of a seal in some run");
 });

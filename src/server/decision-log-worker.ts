@@ -31,6 +31,8 @@ export type WorkerAnswer =
       readonly state: FrontierState;
       /** The number of the ring's next entry, after the last sealed. */
       readonly next: number;
+      /** How many of its entries were copied and hashed before the seal was asked for. */
+      readonly gathered: number;
     }
   | { readonly kind: "failed"; readonly message: string };
 
@@ -137,6 +139,7 @@ function gather(read: number, max: number): Gathering {
 }
 
 function seal(read: number, max: number): { answer: WorkerAnswer; transfer: ArrayBuffer[] } {
+  const gathered = gathering?.read === read && gathering.taken <= max ? gathering.taken : 0;
   const g = gather(read, max);
   gathering = undefined;
   if (g.taken > 0) frontier.appendLeafHash(g.hash.digest());
@@ -151,6 +154,7 @@ function seal(read: number, max: number): { answer: WorkerAnswer; transfer: Arra
       root: frontier.root(),
       state: frontier.snapshot(),
       next: nextRead,
+      gathered,
     },
     transfer: [g.buffer],
   };
