@@ -2,9 +2,17 @@ import type { Decision, DecisionRequest } from "../engine/index.js";
 import { SteleError } from "../errors.js";
 import { parseVerifierKey } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
-import { frontierDoc, type LoggedDecision, logKeyDoc } from "./decision-log.js";
-import { checkStoredLog, storedAt, verifyLogCheckpoint } from "./decision-log-format.js";
-import { type Heartbeat, heartbeatDoc, readHeartbeat } from "./heartbeat.js";
+import type { LoggedDecision } from "./decision-log.js";
+import {
+  checkStoredLog,
+  frontierDoc,
+  logKeyDoc,
+  logOfDoc,
+  readFrontierDoc,
+  storedAt,
+  verifyLogCheckpoint,
+} from "./decision-log-format.js";
+import { type Heartbeat, heartbeatDoc, pdpOfHeartbeatDoc, readHeartbeat } from "./heartbeat.js";
 import { isNameOf, isPdpName } from "./identity.js";
 import { fetchJson } from "./status-client.js";
 import { type DecisionResponse, readDecisionRequest, readStatus, type StatusRead } from "./wire.js";
@@ -114,11 +122,7 @@ export async function verifyDecisionLogs(
     // key): only one with decisions or checkpoints must be a trusted decision point's
     const claims = report.entries > 0 || report.checkpoints > 0;
     const stranger = report.ok && claims ? untrusted(log, trust) : undefined;
-    logs.push(
-      stranger
-        ? { ...report, ok: false, problem: { code: stranger.code, message: stranger.message } }
-        : report,
-    );
+    logs.push(stranger ? failed(report, stranger) : report);
   }
   // a decision point trusted whose log the store has no trace of: removed whole (its entries,
   // checkpoints, key, frontier and heartbeat), or never opened here
@@ -140,6 +144,13 @@ export async function verifyDecisionLogs(
   return { ok, logs, ...(pdps && { pdps }) };
 }
 
+// `report` failed for `why` (its code and message, not the rest of an error)
+const failed = <R extends object>(report: R, why: { code: string; message: string }) => ({
+  ...report,
+  ok: false as const,
+  problem: { code: why.code, message: why.message },
+});
+
 // every log the store keeps a trace of: its entries or checkpoints, its verifier key (written
 // when its decision point first opens it), the frontier it saves, or its decision point's
 // heartbeat naming it. A log whose every decision was removed, checkpoints and all, is still held
@@ -148,7 +159,7 @@ export async function verifyDecisionLogs(
 async function knownLogs(store: Store): Promise<string[]> {
   const logs = new Set(await store.logs());
   for (const doc of await store.listDocs("decision-logs")) {
-    const log = /^decision-logs\/(.+)\.(?:vkey|frontier)$/.exec(doc)?.[1];
+    const log = logOfDoc(doc);
     if (log !== undefined) logs.add(log);
   }
   for (const doc of await store.listDocs("heartbeats")) {
@@ -158,7 +169,7 @@ async function knownLogs(store: Store): Promise<string[]> {
     } catch {
       // one that does not verify is evidence too: its log is checked, and the heartbeat's
       // problem reported with it
-      const pdp = /^heartbeats\/(.+)\.json$/.exec(doc)?.[1];
+      const pdp = pdpOfHeartbeatDoc(doc);
       if (pdp !== undefined && isPdpName(pdp)) logs.add(pdp);
     }
   }
@@ -213,9 +224,7 @@ async function verifyOneLog(
         ? saved
         : await holds(store, log, saved, "the frontier it saved says it");
   const problem = held instanceof SteleError ? held : kept instanceof SteleError ? kept : undefined;
-  return problem
-    ? { ...report, ok: false, problem: { code: problem.code, message: problem.message } }
-    : { ...report, heartbeat: held !== undefined };
+  return problem ? failed(report, problem) : { ...report, heartbeat: held !== undefined };
 }
 
 // the checkpoint of the frontier a decision point saved beside its log, if it saved one
@@ -232,12 +241,8 @@ async function savedCheckpoint(
     throw e;
   }
   if (!bytes) return undefined;
-  try {
-    const { checkpoint } = JSON.parse(bytes.toString("utf8")) as { checkpoint?: unknown };
-    if (typeof checkpoint === "string") return checkpoint;
-  } catch {
-    // not JSON: not what its decision point wrote
-  }
+  const doc = readFrontierDoc(bytes);
+  if (doc) return doc.checkpoint;
   return new SteleError(
     "ledger.tampered",
     `the frontier saved beside decision log \`${log}\` is not one its decision point wrote`,
@@ -341,7 +346,7 @@ async function checkPdpLog(
   } catch (e) {
     const message = `cannot read its /v1/status: ${e instanceof Error ? e.message : String(e)}`;
     const code = e instanceof SteleError ? e.code : "server.unreachable";
-    return { url, ok: false, problem: { code, message } };
+    return failed({ url }, { code, message });
   }
   // its decision log off, or nothing signed yet: nothing to hold the store to
   if (said === undefined) return { url, ok: true };
@@ -360,7 +365,7 @@ async function checkPdpLog(
   if (said.checkpoint === undefined) return { url, ok: true, log, size: 0 };
   const held = await holds(store, log, said.checkpoint, "the decision point has");
   return held instanceof SteleError
-    ? { url, ok: false, log, problem: { code: held.code, message: held.message } }
+    ? failed({ url, log }, held)
     : { url, ok: true, log, size: held };
 }
 

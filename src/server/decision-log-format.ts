@@ -22,6 +22,56 @@ import { pdpKeyName } from "./identity.js";
 // else): it keeps the tree whole, and says those decisions are not vouched for. Logs written
 // before this format carry the origin `stele.dev/decisions/NAME` and one leaf per decision.
 
+/** The store document holding a decision log's verifier key (`name+hash+key`). */
+export function logKeyDoc(log: string): string {
+  return `decision-logs/${log}.vkey`;
+}
+
+/** The store document holding a decision log's saved frontier and the checkpoint vouching for it. */
+export function frontierDoc(log: string): string {
+  return `decision-logs/${log}.frontier`;
+}
+
+/** The log a `logKeyDoc` or `frontierDoc` name is of; undefined for any other name. */
+export function logOfDoc(doc: string): string | undefined {
+  return /^decision-logs\/(.+)\.(?:vkey|frontier)$/.exec(doc)?.[1];
+}
+
+/** A saved frontier as `writeFrontier` writes it (decision-log-sealer.ts). */
+export interface FrontierDoc {
+  readonly state: FrontierState;
+  /** The checkpoint its decision point signed at the frontier's size. */
+  readonly checkpoint: string;
+}
+
+/** The bytes of a `frontierDoc` read back: undefined when they are not one, of its types. */
+export function readFrontierDoc(bytes: Uint8Array): FrontierDoc | undefined {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString("utf8"));
+  } catch {
+    return undefined;
+  }
+  const { size, heights, roots, checkpoint } = (doc ?? {}) as Record<string, unknown>;
+  const numbers = (x: unknown): x is number[] =>
+    Array.isArray(x) && x.every((n) => Number.isSafeInteger(n) && n >= 0);
+  if (
+    !(Number.isSafeInteger(size) && (size as number) >= 0) ||
+    !numbers(heights) ||
+    !(Array.isArray(roots) && roots.every((r) => typeof r === "string")) ||
+    typeof checkpoint !== "string"
+  )
+    return undefined;
+  return {
+    state: {
+      size: size as number,
+      heights,
+      roots: roots.map((r: string) => Buffer.from(r, "base64")),
+    },
+    checkpoint,
+  };
+}
+
 /** The origin of a decision log's checkpoints. */
 export function decisionLogOrigin(log: string): string {
   return `stele.dev/decision-batches/${log}`;

@@ -6,7 +6,7 @@ import {
   verifyCheckpoint,
 } from "../ledger/index.js";
 import type { Store } from "../store/index.js";
-import { batchCount } from "./decision-log-format.js";
+import { batchCount, frontierDoc, readFrontierDoc } from "./decision-log-format.js";
 import type { WorkerAnswer, WorkerData, WorkerRequest } from "./decision-log-worker.js";
 import { EntryRing } from "./decision-ring.js";
 
@@ -175,11 +175,6 @@ function describe(a: WorkerAnswer): string {
   return a.kind === "failed" ? a.message : `unexpected answer \`${a.kind}\``;
 }
 
-/** The store document holding a decision log's saved frontier and the checkpoint vouching for it. */
-export function frontierDoc(log: string): string {
-  return `decision-logs/${log}.frontier`;
-}
-
 export async function writeFrontier(
   store: Store,
   log: string,
@@ -208,25 +203,20 @@ export async function readFrontier(
 > {
   try {
     const bytes = await store.readDoc(frontierDoc(log));
-    if (!bytes) return undefined;
-    const doc = JSON.parse(bytes.toString("utf8")) as {
-      size: number;
-      heights: number[];
-      roots: string[];
-      checkpoint: string;
-    };
-    const state: FrontierState = {
-      size: doc.size,
-      heights: doc.heights,
-      roots: doc.roots.map((r) => Buffer.from(r, "base64")),
-    };
-    const frontier = MerkleFrontier.restore(state);
+    const doc = bytes && readFrontierDoc(bytes);
+    if (!doc) return undefined;
+    const frontier = MerkleFrontier.restore(doc.state);
     const cp = verifyCheckpoint(doc.checkpoint, vkey, origin);
     if (!hashEqual(cp.root, frontier.root())) return undefined;
     // a checkpoint that says how many batches its tree has vouches for the frontier's shape too
     const batches = batchCount(cp);
     if (batches !== undefined && batches !== frontier.size) return undefined;
-    return { state, entries: cp.size, note: doc.checkpoint, shapeSigned: batches !== undefined };
+    return {
+      state: doc.state,
+      entries: cp.size,
+      note: doc.checkpoint,
+      shapeSigned: batches !== undefined,
+    };
   } catch {
     return undefined;
   }

@@ -15,7 +15,7 @@ import {
   frontierDoc,
   logKeyDoc,
 } from "./decision-log.js";
-import { logSigningKey, signBatches } from "./decision-log-format.js";
+import { logSigningKey, readFrontierDoc, signBatches } from "./decision-log-format.js";
 import { Sealer } from "./decision-log-sealer.js";
 import { pdpIdentity } from "./identity.js";
 import { createMetrics } from "./metrics.js";
@@ -1205,4 +1205,31 @@ test("the worker that seals batches runs at a lower priority than the request th
   } finally {
     await f.done();
   }
+});
+
+test("a saved frontier is read back only in the form its decision point writes it", () => {
+  const doc = { size: 3, heights: [1, 0], roots: ["AAAA", "AQID"], checkpoint: "cp" };
+  const read = (x: unknown) => readFrontierDoc(Buffer.from(JSON.stringify(x)));
+  assert.deepEqual(read(doc), {
+    state: {
+      size: 3,
+      heights: [1, 0],
+      roots: [Buffer.from("AAAA", "base64"), Buffer.from([1, 2, 3])],
+    },
+    checkpoint: "cp",
+  });
+  for (const bad of [
+    null,
+    [],
+    { ...doc, size: -1 },
+    { ...doc, size: "3" },
+    { ...doc, heights: ["1"] },
+    { ...doc, heights: [0.5] },
+    { ...doc, roots: [1] },
+    { ...doc, roots: "AAAA" },
+    { ...doc, checkpoint: 6 },
+    { size: 3, heights: [1, 0], roots: [] },
+  ])
+    assert.equal(read(bad), undefined, JSON.stringify(bad));
+  assert.equal(readFrontierDoc(Buffer.from("{not json")), undefined);
 });

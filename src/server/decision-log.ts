@@ -8,6 +8,7 @@ import {
   checkStoredLog,
   decisionLogOrigin,
   joinLines,
+  logKeyDoc,
   logSigningKey,
   signBatches,
   storedAt,
@@ -18,8 +19,12 @@ import type { Metrics } from "./metrics.js";
 import type { JsonFile, LogWitness } from "./state.js";
 import type { DecisionResponse } from "./wire.js";
 
-export { decisionLogOrigin, legacyDecisionLogOrigin } from "./decision-log-format.js";
-export { frontierDoc } from "./decision-log-sealer.js";
+export {
+  decisionLogOrigin,
+  frontierDoc,
+  legacyDecisionLogOrigin,
+  logKeyDoc,
+} from "./decision-log-format.js";
 
 /**
  * One logged decision: what was asked, what was answered, and by which bundle. `request` is the
@@ -67,11 +72,6 @@ export interface DecisionLogOptions {
 
 // no witness: nothing kept, nothing held to
 const NO_WITNESS: JsonFile<LogWitness> = { read: async () => ({}), write: async () => undefined };
-
-/** The store document holding a decision log's verifier key (`name+hash+key`). */
-export function logKeyDoc(log: string): string {
-  return `decision-logs/${log}.vkey`;
-}
 
 /**
  * A tamper-evident decision log (DESIGN promise 8): decisions are queued, written in batches to

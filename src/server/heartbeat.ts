@@ -27,6 +27,11 @@ export function heartbeatDoc(pdp: string): string {
   return `heartbeats/${pdp}.json`;
 }
 
+/** The decision point a `heartbeatDoc` name is of; undefined for any other name. */
+export function pdpOfHeartbeatDoc(doc: string): string | undefined {
+  return /^heartbeats\/(.+)\.json$/.exec(doc)?.[1];
+}
+
 /** Writes a signed heartbeat of the runtime to the store. */
 export async function writeHeartbeat(
   store: Store,
