@@ -166,3 +166,28 @@ for (const example of ["api", "database", "kubernetes"]) {
     assert.match(r.stdout, /^\d+ passed, 0 failed$/m);
   });
 }
+
+test("stele check and build name the line of a reviewer key that cannot be read (released, it would lock the env)", () => {
+  const dir = initRepo();
+  const file = join(dir, "stele.yaml");
+  const text = readFileSync(file, "utf8");
+  const key = /key: (ssh-ed25519 \S+)/.exec(text)?.[1] ?? "";
+  assert.ok(key, text);
+  // the key cut short, as a paste gone wrong leaves it
+  writeFileSync(file, text.replace(key, key.slice(0, 40)));
+  const line = text.split("\n").findIndex((l) => l.includes(key)) + 1;
+  for (const command of [["check"], ["build", "-o", "b.json"]]) {
+    const r = stele(dir, command);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(
+      r.stdout + r.stderr,
+      new RegExp(
+        `stele\\.yaml:${line}:\\d+: .*reviewer \`dev\`'s key cannot be read: malformed OpenSSH public key`,
+      ),
+    );
+  }
+  // the whole key is read
+  writeFileSync(file, text);
+  const fixed = stele(dir, ["check"]);
+  assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
+});

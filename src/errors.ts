@@ -84,6 +84,7 @@ export const CODES = {
   "release.unknown_env": "invalid",
   "release.already_running": "refused",
   "release.nothing_to_promote": "refused",
+  "release.bad_config": "refused",
   // server
   "server.body_too_large": "invalid",
   "server.bad_request": "invalid",

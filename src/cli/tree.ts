@@ -10,10 +10,22 @@ import {
   readSources,
   type Source,
 } from "../language/index.js";
+import { parsePublicKey } from "../trust/index.js";
 import type { Io } from "./command.js";
 import { countProblems, formatDiagnostics, shownPath } from "./output.js";
 
 const run = promisify(execFile);
+
+// why a reviewer's key in stele.yaml cannot be read (the parser approvals are checked with)
+function checkKey(key: string): string | undefined {
+  try {
+    parsePublicKey(key);
+    return undefined;
+  } catch (e) {
+    if (e instanceof SteleError) return e.message;
+    throw e;
+  }
+}
 
 /** The paths of a policy repository whose changes make a tree dirty. */
 export const SOURCE_PATHS = ["stele.yaml", "policies", "exceptions", "tests", "schemas"] as const;
@@ -28,7 +40,7 @@ export interface Tree {
 /** Reads and compiles a policy directory; `now` bounds exception expiries. */
 export async function compileTree(dir: string, now: number): Promise<Tree> {
   const sources = await readSources(dir);
-  return { dir, sources, result: compile(sources, { now }) };
+  return { dir, sources, result: compile(sources, { now, checkKey }) };
 }
 
 /** The commit and dirty flag of the git repository holding `dir`, or null outside git. */

@@ -26,6 +26,11 @@ export type CompileResult =
 export interface CompileOptions {
   /** The time exception expiries are checked against (ms); undefined skips those checks (loading a bundle). */
   readonly now: number | undefined;
+  /**
+   * Why a reviewer's key cannot be read, or undefined when it can (the trust module's parser:
+   * the language does not parse keys); without it, keys are not checked.
+   */
+  readonly checkKey?: (key: string) => string | undefined;
 }
 
 interface Unit {
@@ -148,7 +153,7 @@ function byKind<K extends Doc["kind"]>(unit: Unit, kind: K): Extract<Doc, { kind
   return unit.docs.filter((d): d is Extract<Doc, { kind: K }> => d.kind === kind);
 }
 
-function resolveNames(unit: Unit, out: Diagnostics): void {
+function resolveNames(unit: Unit, out: Diagnostics, options: CompileOptions): void {
   const policies = byKind(unit, "Policy");
   const exceptions = byKind(unit, "Exception");
   const tests = byKind(unit, "Test");
@@ -210,7 +215,7 @@ function resolveNames(unit: Unit, out: Diagnostics): void {
   }
   for (const t of tests) checkTest(t, unit, byName, exceptions, out);
   const project = unit.project;
-  if (project) checkProject(project, out);
+  if (project) checkProject(project, out, options.checkKey);
 }
 
 function hintNames(names: Iterable<string>): string {
@@ -284,8 +289,25 @@ function checkTest(
   void unit;
 }
 
-function checkProject(project: ProjectDoc, out: Diagnostics): void {
+function checkProject(
+  project: ProjectDoc,
+  out: Diagnostics,
+  checkKey: CompileOptions["checkKey"],
+): void {
   const ctx = ctxOf(project, out);
+  // a key no one can read: released, it would leave no approval of the next release countable
+  for (const r of project.reviewers)
+    for (const k of r.keys) {
+      const why = checkKey?.(k.value);
+      if (why !== undefined)
+        report(
+          ctx,
+          k.node,
+          "language.bad_value",
+          `reviewer \`${r.name.value}\`'s key cannot be read: ${why}`,
+          "paste the whole public key line `stele keygen` printed (or the reviewer's `.pub` file)",
+        );
+    }
   duplicates(
     project.reviewers,
     (r) => r.name,

@@ -66,6 +66,22 @@ export async function release(store: Store, request: ReleaseRequest): Promise<Re
   }
 }
 
+// refuses a bundle whose config lists a reviewer key that cannot be read
+function readableReviewers(bundle: LoadedBundle): void {
+  try {
+    toReviewers(bundle.set.project.reviewers.map((r) => ({ name: r.name, keys: r.keys })));
+  } catch (e) {
+    if (!(e instanceof SteleError)) throw e;
+    throw new SteleError(
+      "release.bad_config",
+      `${bundle.digest} cannot be released: its stele.yaml would leave no release after it approvable (${e.message})`,
+      {
+        hint: "fix the reviewer's key in stele.yaml (`stele check` shows where; `stele keygen` prints a good one), then build and approve again",
+      },
+    );
+  }
+}
+
 async function attemptRelease(
   store: Store,
   request: ReleaseRequest,
@@ -82,6 +98,10 @@ async function attemptRelease(
       `\`${request.env}\` already runs ${bundle.digest} (v${current.record.version})`,
       { hint: "nothing to release; build and approve a new bundle" },
     );
+  // the bundle's own config is the one in force after it: were a reviewer's key in it
+  // unreadable, no approval of the next release could be counted, and the env would be locked
+  // for good
+  readableReviewers(bundle);
   const currentBundle = current ? await storedBundle(store, current.record.bundle) : undefined;
   const diff = currentBundle ? diffSets(currentBundle.set, bundle.set) : undefined;
 

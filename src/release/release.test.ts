@@ -1,0 +1,45 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { buildBundle } from "../bundle/index.js";
+import { compile, readSources, Source } from "../language/index.js";
+import { openStore } from "../store/index.js";
+import { repoRoot, tempDir } from "../testing/index.js";
+import { generateKeyPair } from "../trust/index.js";
+import { release } from "./release.js";
+
+// a bundle made by a compiler that did not read reviewers' keys (an older stele, or by hand):
+// its config would be the one in force after it, and no approval could be counted against it
+test("a bundle whose stele.yaml holds a reviewer key no one can read is not released (the env would be locked for good)", async () => {
+  // a real key cut short, as a paste gone wrong leaves it
+  const key = generateKeyPair().sshPublicKey.slice(0, 40);
+  const sources = (await readSources(join(repoRoot, "examples", "api"))).map((s) =>
+    s.file === "stele.yaml"
+      ? new Source(
+          s.file,
+          s.text.replace("spec:\n", `spec:\n  reviewers:\n    - name: dev\n      key: ${key}\n`),
+        )
+      : s,
+  );
+  const compiled = compile(sources, { now: Date.now() });
+  assert.ok(compiled.ok, "without a key check it compiles");
+  const built = buildBundle(sources, compiled.set, { commit: "0".repeat(40), dirty: false });
+  const store = await openStore(`file:${tempDir()}`);
+  try {
+    await assert.rejects(
+      release(store, { bundle: built.bytes, env: "staging", releasedBy: "test", now: new Date() }),
+      (e: { code?: string; message?: string; hint?: string }) => {
+        assert.equal(e.code, "release.bad_config");
+        assert.match(
+          e.message ?? "",
+          /no release after it approvable .*malformed OpenSSH public key/,
+        );
+        assert.match(e.hint ?? "", /stele check/);
+        return true;
+      },
+    );
+    assert.equal(await store.ledgerSize(), 0, "nothing was written to the ledger");
+  } finally {
+    await store.close();
+  }
+});
