@@ -158,6 +158,31 @@ test("usage errors exit 2 and unknown commands say what exists", () => {
   assert.match(help.stdout, /check/);
 });
 
+test("usage errors come as JSON with --json, and name the command or option likeliest meant", () => {
+  const dir = tempDir();
+  const cases: [string[], RegExp, RegExp][] = [
+    [["relase", "--json"], /unknown command `relase`/, /did you mean `stele release`\?/],
+    [["release", "b.json", "--evn", "prod", "--json"], /unknown option `--evn`/, /`--env`/],
+    [["serve", "--port", "--json"], /--port/, /usage: stele serve/],
+    [["decisions", "verfy", "--json"], /unknown action `verfy`/, /`stele decisions verify`/],
+  ];
+  for (const [args, message, hint] of cases) {
+    const r = stele(dir, args);
+    assert.equal(r.code, 2, r.stderr);
+    const { error } = JSON.parse(r.stderr);
+    assert.equal(error.code, "cli.usage");
+    assert.match(error.message, message);
+    assert.match(error.hint, hint);
+  }
+  // and in words without it
+  const human = stele(dir, ["eval", "--inptu", "x"]);
+  assert.equal(human.code, 2);
+  assert.match(
+    human.stderr,
+    /^stele eval: unknown option `--inptu`\n {2}hint: did you mean `--input`\?/,
+  );
+});
+
 for (const example of ["api", "database", "kubernetes"]) {
   test(`the ${example} example passes check and its tests`, () => {
     const dir = join(repoRoot, "examples", example);

@@ -1,6 +1,7 @@
 import { parseArgs } from "node:util";
 import { COMPILER } from "../bundle/index.js";
 import { formatError, SteleError } from "../errors.js";
+import { didYouMean } from "../language/index.js";
 import { type Args, type Command, Exit, type ExitCode, type Io } from "./command.js";
 import { printable } from "./output.js";
 
@@ -46,11 +47,29 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
     io.out(`${COMPILER.name} ${COMPILER.version}`);
     return Exit.ok;
   }
+  // a usage error is told as any other error is: as JSON when --json was asked for, even where
+  // the arguments it came with could not be read
+  const usage = (e: SteleError, prefix: string): ExitCode => {
+    io.err(
+      rest.includes("--json")
+        ? JSON.stringify({ error: e }, null, 2)
+        : `${prefix}: ${formatError(e)}`,
+    );
+    return Exit.usage;
+  };
   const load = COMMANDS[name];
   if (!load) {
-    io.err(`stele: unknown command \`${name}\`; commands: ${Object.keys(COMMANDS).join(", ")}`);
-    io.err("run `stele --help` for what each does");
-    return Exit.usage;
+    const near = didYouMean(name, Object.keys(COMMANDS));
+    return usage(
+      new SteleError(
+        "cli.usage",
+        `unknown command \`${name}\`; commands: ${Object.keys(COMMANDS).join(", ")}`,
+        {
+          hint: near ? `did you mean \`stele ${near}\`?` : "run `stele --help` for what each does",
+        },
+      ),
+      "stele",
+    );
   }
   const command = await load();
   let args: Args;
@@ -62,9 +81,10 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
       strict: true,
     });
   } catch (e) {
-    io.err(`stele ${name}: ${e instanceof Error ? e.message : String(e)}`);
-    io.err(`usage: stele ${name} ${command.usage}`);
-    return Exit.usage;
+    return usage(
+      argumentError(e, { ...COMMON, ...command.options }, `stele ${name} ${command.usage}`),
+      `stele ${name}`,
+    );
   }
   if (args.values.help === true) {
     io.out(commandHelp(name, command));
@@ -84,6 +104,24 @@ export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
     io.err(json ? JSON.stringify({ error: e }, null, 2) : `stele ${name}: ${formatError(e)}`);
     return e.code === "cli.usage" ? Exit.usage : Exit.problems;
   }
+}
+
+// what parseArgs refused, in words: an unknown option with the likeliest meant, a value missing
+function argumentError(
+  e: unknown,
+  options: Record<string, { type: string }>,
+  usageLine: string,
+): SteleError {
+  const text = e instanceof Error ? e.message : String(e);
+  const code = (e as { code?: string }).code;
+  const unknown = /^Unknown option '(-{1,2}[^']*)'/.exec(text)?.[1];
+  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION" && unknown !== undefined) {
+    const near = didYouMean(unknown.replace(/^-+/, ""), Object.keys(options));
+    return new SteleError("cli.usage", `unknown option \`${unknown}\``, {
+      hint: `${near ? `did you mean \`--${near}\`? ` : ""}usage: ${usageLine}`,
+    });
+  }
+  return new SteleError("cli.usage", text, { hint: `usage: ${usageLine}` });
 }
 
 /** The Io of a real process: stdout, stderr, stdin. */

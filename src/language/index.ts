@@ -43,3 +43,4 @@ export type {
 export { DEFAULT_LIMITS } from "./plan.js";
 /** One source file: path and text; positions are computed from offsets when shown. */
 export { Source } from "./source.js";
+export { didYouMean } from "./suggest.js";

@@ -1,3 +1,4 @@
+import { didYouMean } from "../../language/index.js";
 import {
   type AuditProgress,
   type DecisionLogsReport,
@@ -37,6 +38,20 @@ export const decisions: Command<DecisionsResult> = {
           "a name is `pdp-<env>-<16 hex>`: `pdp` in its /v1/status, or its heartbeat's",
         );
     const trust = named.length > 0 ? named : undefined;
+    if (action === "replay" && !id)
+      throw usageError(
+        "replay needs the id of a logged decision",
+        "e.g. `stele decisions replay 6f1c…`, with the `id` of a decision's response",
+      );
+    if (action !== "verify" && action !== "replay") {
+      const near = action === undefined ? undefined : didYouMean(action, ["verify", "replay"]);
+      throw usageError(
+        action === undefined
+          ? "say `verify` or `replay ID`"
+          : `unknown action \`${action}\`: say \`verify\` or \`replay ID\``,
+        near ? `did you mean \`stele decisions ${near}\`?` : "e.g. `stele decisions verify`",
+      );
+    }
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
     // a long log: a line every few seconds on standard error
     const report = progress(io);
