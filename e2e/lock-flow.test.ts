@@ -70,6 +70,38 @@ test("approvals written to files are taken by release --approval", () => {
   assert.deepEqual(r.approvers, ["carol"]);
 });
 
+test("release --approval takes a list of files, and a second bundle without it is refused, not ignored", () => {
+  const repo = makeRepo({ staging: { quorum: 2, weakeningQuorum: 2 } });
+  repo.build();
+  for (const who of ["alice", "bob"])
+    repo.ok(
+      "approve",
+      "bundle.json",
+      "--key",
+      repo.key(who),
+      "--env",
+      "staging",
+      "-o",
+      `${who}.json`,
+    );
+  const stray = repo.run("release", "bundle.json", "alice.json", "--env", "staging");
+  assert.equal(stray.code, 2, stray.stderr);
+  assert.match(stray.stderr, /one bundle at a time: what is `alice\.json`\?/);
+  const r = JSON.parse(
+    repo.ok(
+      "release",
+      "bundle.json",
+      "--env",
+      "staging",
+      "--approval",
+      "alice.json",
+      "bob.json",
+      "--json",
+    ),
+  );
+  assert.deepEqual(r.approvers, ["alice", "bob"]);
+});
+
 test("a weakening release with the weakening quorum and a justification is recorded as such", () => {
   const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum: 2 } });
   repo.build("v1.json");
@@ -93,6 +125,46 @@ test("a weakening release with the weakening quorum and a justification is recor
   );
   assert.equal(r.class, "weakening");
   assert.equal(r.justification, "TRUNCATE is needed for the nightly job");
+  assert.match(repo.ok("verify"), /^ok: /);
+});
+
+test("a weakening release takes its justification from the approvals when the release gives none", () => {
+  const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum: 2 } });
+  repo.build("v1.json");
+  repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
+  repo.ok("release", "v1.json", "--env", "staging");
+  repo.edit("policies/db-guardrails.yaml", weaken);
+  repo.commit("weaker");
+  repo.build("v2.json");
+  const why = "INC-4821: the nightly job truncates its scratch table";
+  // approvals without a reason: the release is refused, saying where a reason can go
+  repo.ok("approve", "v2.json", "--key", repo.key("alice"), "--env", "staging");
+  repo.ok("approve", "v2.json", "--key", repo.key("bob"), "--env", "staging");
+  const bare = repo.run("release", "v2.json", "--env", "staging");
+  assert.equal(bare.code, 1, bare.stderr);
+  assert.match(bare.stderr, /has no justification[\s\S]*stele approve --justification/);
+  // approvals that give one (a reviewer's first approval of a digest is the one that counts: a
+  // new digest, approved with a reason)
+  repo.edit(
+    "policies/db-guardrails.yaml",
+    (t) => `${t}\n# the same weakening, approved with a reason\n`,
+  );
+  repo.commit("weaker, again");
+  repo.build("v3.json");
+  for (const who of ["alice", "bob"])
+    repo.ok(
+      "approve",
+      "v3.json",
+      "--key",
+      repo.key(who),
+      "--env",
+      "staging",
+      "--justification",
+      why,
+    );
+  const r = JSON.parse(repo.ok("release", "v3.json", "--env", "staging", "--json"));
+  assert.equal(r.class, "weakening");
+  assert.equal(r.justification, why);
   assert.match(repo.ok("verify"), /^ok: /);
 });
 

@@ -107,7 +107,7 @@ export async function checkReleaseGates(
     const names = counted.map((a) => `\`${a.reviewer}\``).sort();
     throw new SteleError(
       weakening ? "release.weakening_quorum_not_met" : "trust.quorum_not_met",
-      `${weakening ? "weakening " : ""}release of ${record.bundle} to \`${record.env}\` needs ${need} approvals from reviewers in the config in force, found ${counted.length}${names.length > 0 ? ` (${names.join(", ")})` : ""}`,
+      `${weakening ? "weakening " : ""}release of ${record.bundle} to \`${record.env}\` needs ${need} approval${need === 1 ? "" : "s"} from reviewers in the config in force, found ${counted.length}${names.length > 0 ? ` (${names.join(", ")})` : ""}`,
       {
         hint: `${need - counted.length} more reviewer(s) must run \`stele approve BUNDLE --env ${record.env} --key FILE\``,
       },
@@ -118,7 +118,7 @@ export async function checkReleaseGates(
       "release.justification_required",
       `release to \`${record.env}\` weakens policy and has no justification`,
       {
-        hint: "say why with `--justification TEXT`; the record keeps it forever",
+        hint: "say why with `stele release --justification TEXT`, or in the approvals (`stele approve --justification TEXT`); the record keeps it forever",
       },
     );
   // by name: the order approvals were handed in, or stored in, means nothing

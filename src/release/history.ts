@@ -1,5 +1,6 @@
+import { SteleError } from "../errors.js";
 import { type IndexedRecord, latestRelease } from "../ledger/index.js";
-import { readView, requireCheckpointMatches, type Store } from "../store/index.js";
+import { readView, requireCheckpointMatches, type Store, storedBundle } from "../store/index.js";
 
 /** The release history as `stele log` shows it. */
 export interface History {
@@ -20,6 +21,18 @@ export async function history(store: Store, env?: string): Promise<History> {
   await requireCheckpointMatches(store, view);
   const covered = Math.min(view.size, (await store.latestCheckpoint())?.size ?? 0);
   const envs = [...new Set(view.releases.map((r) => r.record.env))];
+  // an env asked for that nothing released and the newest config does not declare: a typo,
+  // not an env with no releases yet
+  const newest = view.releases.at(-1);
+  if (env !== undefined && newest && !envs.includes(env)) {
+    const declared = (
+      await storedBundle(store, newest.record.bundle).catch(() => undefined)
+    )?.set.project.environments.map((e) => e.name);
+    if (declared && !declared.includes(env))
+      throw new SteleError("release.unknown_env", `no environment \`${env}\``, {
+        hint: `environments: ${declared.join(", ") || "none"}`,
+      });
+  }
   const current = Object.fromEntries(
     envs.flatMap((e) => {
       const r = latestRelease(view, e, covered)?.record;

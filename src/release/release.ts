@@ -19,7 +19,13 @@ import {
   type Store,
   storedBundle,
 } from "../store/index.js";
-import { countedApprovals, type Envelope, toEnvelope, toReviewers } from "../trust/index.js";
+import {
+  type CountedApproval,
+  countedApprovals,
+  type Envelope,
+  toEnvelope,
+  toReviewers,
+} from "../trust/index.js";
 import { checkRecordedRelease } from "./verify.js";
 
 /** What to release, where, and on whose word. */
@@ -64,6 +70,18 @@ export async function release(store: Store, request: ReleaseRequest): Promise<Re
       if (!(e instanceof SteleError) || e.code !== "store.conflict" || attempt >= ATTEMPTS) throw e;
     }
   }
+}
+
+// the reasons the counted approvals give (`stele approve --justification`), where the release
+// gives none of its own: one text when they agree, else each with its reviewer
+function approversJustification(counted: readonly CountedApproval[]): string | undefined {
+  const given = counted.flatMap((c) => {
+    const text = c.verified.approval.justification?.trim();
+    return text ? [{ reviewer: c.reviewer, text }] : [];
+  });
+  const texts = new Set(given.map((g) => g.text));
+  if (texts.size <= 1) return [...texts][0];
+  return given.map((g) => `${g.reviewer}: ${g.text}`).join("; ");
 }
 
 // refuses a bundle whose config lists a reviewer key that cannot be read
@@ -146,7 +164,7 @@ async function attemptRelease(
           description: c.description,
         }))
       : [],
-    justification: request.justification?.trim() || null,
+    justification: request.justification?.trim() || approversJustification(counted) || null,
     git: bundle.doc.git,
     promotedFrom: request.promotedFrom ?? null,
     time: request.now.toISOString(),

@@ -11,7 +11,7 @@ import {
   parseSigner,
   toReviewers,
 } from "../../trust/index.js";
-import { type Command, Exit, stringOpt, usageError } from "../command.js";
+import { type Command, Exit, stringOpt, usageError, whyUnreadable } from "../command.js";
 import { readBundleFile } from "../files.js";
 
 interface ApproveResult {
@@ -59,8 +59,10 @@ export const approve: Command<ApproveResult> = {
         },
       );
     const signer = parseSigner(
-      await readFile(keyPath, "utf8").catch(() => {
-        throw new SteleError("cli.io", `cannot read key \`${keyPath}\``);
+      await readFile(keyPath, "utf8").catch((e) => {
+        throw new SteleError("cli.io", `cannot read key \`${keyPath}\`: ${whyUnreadable(e)}`, {
+          hint: "your private key: `stele keygen --name NAME --out keys` makes keys/NAME.key, or give your SSH key (~/.ssh/id_ed25519)",
+        });
       }),
       keyPath,
     );

@@ -29,13 +29,22 @@ export const releaseCommand: Command<ReleaseOutcome> = {
         "BUNDLE and --env are required",
         "e.g. `stele release build/acme.bundle.json --env staging`",
       );
+    // `--approval a.json b.json`: the files after the bundle are approvals too, where
+    // --approval was given; otherwise a second file is a mistake, never silently ignored
+    const approvals = listOpt(args, "approval");
+    const extra = args.positionals.slice(1);
+    if (extra.length > 0 && approvals.length === 0)
+      throw usageError(
+        `one bundle at a time: what is \`${extra[0]}\`?`,
+        "approval files go after --approval: `stele release BUNDLE --env ENV --approval FILE…`",
+      );
     const version = parseVersion(stringOpt(args, "version"));
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
     try {
       return await release(store, {
         bundle: await readBundleFile(path),
         env,
-        approvals: await Promise.all(listOpt(args, "approval").map(readEnvelopeFile)),
+        approvals: await Promise.all([...approvals, ...extra].map(readEnvelopeFile)),
         justification: stringOpt(args, "justification"),
         version,
         releasedBy: await whoAmI(process.cwd()),

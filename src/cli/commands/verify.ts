@@ -5,6 +5,7 @@ import { dirname, join, resolve } from "node:path";
 import { type VerifyReport, verifyLedger } from "../../release/index.js";
 import { openStore } from "../../store/index.js";
 import { type Command, Exit, stringOpt } from "../command.js";
+import { plural } from "../output.js";
 
 /** `stele verify`: the whole ledger, every bundle, every approval. */
 export const verify: Command<VerifyReport> = {
@@ -34,7 +35,7 @@ export const verify: Command<VerifyReport> = {
   exit: (r) => (r.ok ? Exit.ok : Exit.problems),
   human: (r) =>
     r.ok
-      ? `ok: ${r.size} ledger entries (${r.releases} releases, ${r.approvals} approvals), ${r.checkpoints} checkpoints verified${r.uncovered > 0 ? `; ${r.uncovered} entries after the last checkpoint (an interrupted write; the next release signs them)` : ""}`
+      ? `ok: ${plural(r.size, "ledger entry")} (${plural(r.releases, "release")}, ${plural(r.approvals, "approval")}), ${plural(r.checkpoints, "checkpoint")} verified${r.uncovered > 0 ? `; ${plural(r.uncovered, "entry")} after the last checkpoint (an interrupted write; the next release signs them)` : ""}`
       : `TAMPERED: ${r.problem?.message} [${r.problem?.code}]${r.problem?.hint ? `\n  hint: ${r.problem.hint}` : ""}`,
 };
 
