@@ -95,6 +95,9 @@ test("a live decision point, its heartbeat and the working tree that match the l
         ],
       },
     ],
+    // run in the repository, the working tree is compared too (DESIGN: `stele drift` compares
+    // "the working tree with the released source")
+    source: { env: "staging", bundle: v1, files: [] },
   });
   // by signed heartbeat alone, and with the source tree
   assert.equal((await drift()).code, 0);
@@ -130,7 +133,7 @@ test("a decision point nobody answers at is silent drift: exit 4", async () => {
   assert.equal(silent.status, "silent");
   assert.match(silent.detail, /^no answer/);
   assert.equal(entry(report, a.url).status, "in-sync");
-  assert.match(repo.run("drift", "--pdp", closed).stdout, /silent .*\ndrift found\n?$/);
+  assert.match(repo.run("drift", "--pdp", closed).stdout, /silent .*\n[\s\S]*drift found\n?$/);
   // even where the ledger has nothing yet, a decision point that does not answer is reported
   const prod = await drift("--env", "prod", "--pdp", closed);
   assert.equal(prod.code, 4);
@@ -174,6 +177,14 @@ test("a working tree edited since the release is source drift: exit 4", async ()
     });
     assert.equal(entry(report, a.url).status, "in-sync");
     assert.match(repo.run("drift", ".").stdout, /^ {2}modified {2}policies\/db-guardrails\.yaml$/m);
+    // DESIGN: `stele drift` compares the working tree with no directory named, in the repository
+    const bare = repo.run("drift", "--pdp", a.url);
+    assert.equal(bare.code, 4, bare.stdout);
+    assert.match(bare.stdout, /^ {2}added {5}policies\/extra\.yaml$/m);
+    // and several decision points after one --pdp are each asked
+    const both = await drift("--pdp", a.url, "http://127.0.0.1:9");
+    assert.equal(entry(both.report, a.url).status, "in-sync");
+    assert.equal(entry(both.report, "http://127.0.0.1:9").status, "silent");
   } finally {
     writeFileSync(policy, original);
     rmSync(join(repo.dir, "policies", "extra.yaml"));
@@ -227,6 +238,8 @@ test("a decision point that reports tampering with what it runs is drift: exit 4
     const tampered = entry(report, a.url);
     assert.deepEqual([tampered.status, tampered.bundle], ["tampered", digest]);
     assert.equal(tampered.detail, "the decision point reports tampering");
+    // the released sources cannot be read back either: reported, not a failed command
+    assert.equal(report.source.problem.code, "store.corrupt");
     // and by its signed heartbeat alone
     const beats = await until("a heartbeat that says so", async () => {
       const r = await drift();

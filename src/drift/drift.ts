@@ -39,6 +39,8 @@ export interface DriftReport {
     readonly env: string;
     readonly bundle: string;
     readonly files: readonly SourceDrift[];
+    /** Why the released sources could not be read (the bundle tampered with in the store). */
+    readonly problem?: { readonly code: string; readonly message: string };
   };
 }
 
@@ -94,12 +96,9 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
       const liveOne = live.find((l) => l.pdp === b.pdp || (b.url !== null && l.url === b.url));
       pdps.push(classify(view, env, b, liveOne, now, silentAfter));
     }
-    for (const l of live.filter(
-      (x) => (x.env === env || x.env === undefined) && !pdps.some((p) => p.pdp === x.pdp),
-    )) {
-      if (l.env === undefined && options.env !== undefined && env !== options.env) continue;
+    // those that answered, under their own env (one that did not is placed once, below)
+    for (const l of live.filter((x) => x.env === env && !pdps.some((p) => p.pdp === x.pdp)))
       pdps.push(classifyLive(view, env, l));
-    }
     envs.push({ env, version: latest?.version ?? null, bundle: latest?.bundle ?? null, pdps });
   }
   // a PDP given by URL that did not answer belongs to no environment: report it where asked,
@@ -115,9 +114,17 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
   }
   let source: DriftReport["source"];
   if (options.sources)
-    source = await sourceDrift(store, view, options.sources, options.env ?? envs[0]?.env);
+    // the tree against the env named, else the one released to last (where work goes first)
+    source = await sourceDrift(
+      store,
+      view,
+      options.sources,
+      options.env ?? view.releases.at(-1)?.record.env ?? envs[0]?.env,
+    );
   const drift =
-    envs.some((e) => e.pdps.some((p) => p.status !== "in-sync")) || (source?.files.length ?? 0) > 0;
+    envs.some((e) => e.pdps.some((p) => p.status !== "in-sync")) ||
+    (source?.files.length ?? 0) > 0 ||
+    source?.problem !== undefined;
   return { drift, envs, ...(source && { source }) };
 }
 
@@ -220,7 +227,14 @@ async function sourceDrift(
   if (env === undefined) return undefined;
   const latest = latestRelease(view, env)?.record;
   if (!latest) return undefined;
-  const bundle = await storedBundle(store, latest.bundle);
+  let bundle: Awaited<ReturnType<typeof storedBundle>>;
+  try {
+    bundle = await storedBundle(store, latest.bundle);
+  } catch (e) {
+    // a released bundle the store no longer holds intact is drift too, not a failed comparison
+    if (!(e instanceof SteleError)) throw e;
+    return { env, bundle: latest.bundle, files: [], problem: { code: e.code, message: e.message } };
+  }
   const released = new Map(bundle.doc.sources.map((s) => [s.path, s.digest]));
   const files: SourceDrift[] = [];
   for (const [path, text] of sources) {

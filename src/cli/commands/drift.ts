@@ -3,7 +3,7 @@ import { type DriftReport, detectDrift } from "../../drift/index.js";
 import { SteleError } from "../../errors.js";
 import { readSources } from "../../language/index.js";
 import { openStore } from "../../store/index.js";
-import { type Command, Exit, listOpt, stringOpt } from "../command.js";
+import { type Command, Exit, listOpt, stringOpt, usageError } from "../command.js";
 
 /** `stele drift [--env ENV] [--pdp URL…] [dir]`: the ledger against enforcement points and source. */
 export const drift: Command<DriftReport> = {
@@ -17,7 +17,18 @@ export const drift: Command<DriftReport> = {
   async run(args) {
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
     try {
-      const dir = args.positionals[0];
+      // `--pdp URL1 URL2`: an address among the arguments is a decision point too
+      const isUrl = (x: string) => /^https?:\/\//i.test(x);
+      const dirs = args.positionals.filter((p) => !isUrl(p));
+      if (dirs.length > 1)
+        throw usageError(
+          `one policy directory at a time: \`${dirs[0]}\` and \`${dirs[1]}\``,
+          "decision points go after --pdp, as http:// or https:// addresses",
+        );
+      // the working tree is compared with what was released: the one named, else this one
+      // when it is a policy repository
+      const dir =
+        dirs[0] ?? ((await stat("stele.yaml").catch(() => undefined))?.isFile() ? "." : undefined);
       let sources: Map<string, string> | undefined;
       if (dir !== undefined) {
         if (!(await stat(dir).catch(() => undefined))?.isDirectory())
@@ -28,7 +39,7 @@ export const drift: Command<DriftReport> = {
       }
       return await detectDrift(store, {
         env: stringOpt(args, "env"),
-        pdpUrls: listOpt(args, "pdp"),
+        pdpUrls: [...listOpt(args, "pdp"), ...args.positionals.filter(isUrl)],
         ...(sources && { sources }),
       });
     } finally {
@@ -44,11 +55,17 @@ export const drift: Command<DriftReport> = {
       );
       if (e.pdps.length === 0) lines.push("  no enforcement point reported");
       for (const p of e.pdps)
-        lines.push(`  ${p.status.padEnd(10)} ${p.pdp}${p.url ? ` (${p.url})` : ""}: ${p.detail}`);
+        lines.push(
+          `  ${p.status.padEnd(10)} ${p.pdp}${p.url && p.url !== p.pdp ? ` (${p.url})` : ""}: ${p.detail}`,
+        );
     }
+    if (!r.source)
+      lines.push("source: not compared (no stele.yaml here; pass the policy directory)");
     if (r.source) {
       lines.push(`source vs ${r.source.env} (${r.source.bundle}):`);
-      if (r.source.files.length === 0) lines.push("  no differences");
+      if (r.source.problem)
+        lines.push(`  cannot compare: ${r.source.problem.message} [${r.source.problem.code}]`);
+      else if (r.source.files.length === 0) lines.push("  no differences");
       for (const f of r.source.files) lines.push(`  ${f.change.padEnd(9)} ${f.path}`);
     }
     lines.push(r.drift ? "drift found" : "no drift");
