@@ -120,6 +120,18 @@ test("before any release the decision point is not ready and denies; after one i
   assert.equal((await pdp.status()).ready, false);
 
   release("v1.json");
+  // one started for an env the released config does not have (a mistyped --env) says so
+  const typo = await serve({ env: "stagign" });
+  const why = await until("the typo to be named", async () => {
+    const r = await typo.get("/readyz");
+    return (
+      /no environment `stagign` in the released config \(staging, prod\): check --env/.test(
+        r.json.reason,
+      ) && r
+    );
+  });
+  assert.equal(why.status, 503);
+  await typo.stop();
   await until("/readyz to say ready", async () => (await pdp.get("/readyz")).status === 200);
   const denied = await pdp.post("/v1/decide", { input: drop });
   assert.equal(denied.status, 200);
@@ -137,6 +149,9 @@ test("before any release the decision point is not ready and denies; after one i
   assert.equal(status.state, "ok");
   assert.equal(status.env, "staging");
   assert.equal(status.bundle, v1);
+  // DESIGN: the status says its drift, in `stele drift`'s words
+  assert.equal(status.drift.status, "in-sync");
+  assert.match(status.drift.detail, /runs v1/);
   await pdp.stop();
   snapshot("v1");
 });
@@ -214,6 +229,8 @@ test("a store rolled back under a running decision point is refused; the last ve
       status.reason,
       "ledger.rollback: checkpoint tree size `2` is older than `4` already seen",
     );
+    assert.equal(status.drift.status, "stale");
+    assert.match(status.drift.detail, /runs v2; it refused .*ledger\.rollback/);
     assert.equal(status.version, 2);
     assert.equal(status.bundle, v2);
     const d = await pdp.post("/v1/decide", { input: audit });
@@ -343,6 +360,7 @@ test("a forked ledger under a running decision point is refused; the last verifi
     });
     assert.equal(status.state, "tampered");
     assert.equal(status.reason, "ledger.fork: two different root hashes for tree size `4`");
+    assert.equal(status.drift.status, "tampered");
     assert.equal(status.version, 2);
     assert.equal(status.bundle, v2);
     const d = await pdp.post("/v1/decide", { input: audit });
@@ -451,20 +469,23 @@ test("each kind of bad input gets a 4xx with a code and a message, never an allo
   await refused({ input: audit, extra: 1 }, 400, "server.bad_request");
   await refused([1, 2], 400, "server.bad_request");
 
-  // nesting past the project's depth limit is judged a deny that says why
+  // nesting past the project's depth limit is bad input too: a 400 naming the limit, never a
+  // decision (nothing is logged)
   let deep: unknown = audit;
   for (let i = 0; i < 100; i++) deep = { nested: deep };
-  const tooDeep = await pdp.post("/v1/decide", { input: deep });
-  assert.equal(tooDeep.status, 200);
-  assert.equal(tooDeep.json.decision, "deny");
-  assert.equal(tooDeep.json.errors[0].code, "engine.input_too_deep");
+  const tooDeep = await refused({ input: deep }, 400, "engine.input_too_deep");
+  assert.match(tooDeep.message, /deeper than \d+ levels/);
+  assert.match(tooDeep.hint, /maxInputDepth/);
   // and nesting far deeper, within the body limit, is never an allow and never a crash
   const n = 200_000;
-  const abyss = await pdp.post("/v1/decide", `{"input":${"[".repeat(n)}${"]".repeat(n)}}`);
-  assert.equal(abyss.status, 200, abyss.text);
-  assert.equal(abyss.json.decision, "deny");
-  assert.equal(abyss.json.errors[0].code, "engine.input_too_deep");
-  // and logged like any other: the log holds the request's own text, never re-serialized
+  await refused(`{"input":${"[".repeat(n)}${"]".repeat(n)}}`, 400, "engine.input_too_deep");
+  // in a batch, the request past the limit is answered for itself
+  const mixed = await pdp.post("/v1/decide/batch", {
+    requests: [{ input: deep }, { input: drop }],
+  });
+  assert.equal(mixed.status, 200, mixed.text);
+  assert.equal(mixed.json.results[0].error.code, "engine.input_too_deep");
+  assert.equal(mixed.json.results[1].decision, "deny");
   assert.equal(sample(await metrics(pdp), "stele_decision_log_dropped_total"), 0);
   assert.equal((await pdp.get("/healthz")).status, 200);
 
@@ -475,8 +496,11 @@ test("each kind of bad input gets a 4xx with a code and a message, never an allo
   assert.equal(batch.json.results[0].decision, "deny");
   assert.equal(batch.json.results[1].error.code, "server.bad_request");
   const route = await pdp.get("/v1/policies");
-  assert.equal(route.status, 400);
-  assert.equal(route.json.error.code, "server.bad_request");
+  assert.equal(route.status, 404);
+  assert.equal(route.json.error.code, "server.no_route");
+  const method = await pdp.get("/v1/decide");
+  assert.equal(method.status, 405);
+  assert.equal(method.json.error.code, "server.method_not_allowed");
   await pdp.stop();
 });
 

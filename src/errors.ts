@@ -88,6 +88,8 @@ export const CODES = {
   // server
   "server.body_too_large": "invalid",
   "server.bad_request": "invalid",
+  "server.no_route": "invalid",
+  "server.method_not_allowed": "invalid",
   "server.unsupported_media_type": "invalid",
   "server.not_ready": "unavailable",
   "server.stale": "unavailable",

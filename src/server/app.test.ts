@@ -180,12 +180,15 @@ test("each kind of bad input gets a 4xx with a code and a reason, never a decisi
   }
 });
 
-test("input nested past the limit is denied with a reason", async () => {
+test("input nested past the limit is bad input: a 400 naming the limit, never a decision", async () => {
   let deep: unknown = {};
   for (let i = 0; i < 40; i++) deep = { a: deep };
-  const d = await json(await request(ready(), "/v1/decide", post("", { input: deep })));
-  assert.equal(d.decision, "deny");
-  assert.equal(d.errors[0].code, "engine.input_too_deep");
+  const res = await request(ready(), "/v1/decide", post("", { input: deep }));
+  assert.equal(res.status, 400);
+  const body = await json(res);
+  assert.equal(body.decision, undefined);
+  assert.equal(body.error.code, "engine.input_too_deep");
+  assert.match(body.error.hint, /maxInputDepth/);
 });
 
 test("until a release verifies, readyz is 503 and every decision is a deny with a reason", async () => {
@@ -363,13 +366,20 @@ test("the size limit holds to the byte, declared or not, and a refused body clos
   });
 });
 
-test("a route nobody serves gets a 400 with a code, for any method", async () => {
+test("a route nobody serves gets a 404, and a route asked with the wrong method a 405 naming the right one", async () => {
   const app = ready();
   for (const init of [undefined, post("", {})]) {
     const res = await request(app, "/v1/nope", init);
-    assert.equal(res.status, 400);
-    assert.equal((await json(res)).error.code, "server.bad_request");
+    assert.equal(res.status, 404);
+    assert.equal((await json(res)).error.code, "server.no_route");
   }
+  const get = await request(app, "/v1/decide");
+  assert.equal(get.status, 405);
+  assert.equal(get.headers.get("allow"), "POST");
+  assert.equal((await json(get)).error.code, "server.method_not_allowed");
+  const postStatus = await request(app, "/v1/status", post("", {}));
+  assert.equal(postStatus.status, 405);
+  assert.equal(postStatus.headers.get("allow"), "GET");
 });
 
 test("a decision's text is JSON.stringify of the response, whether its decision is shared or not", async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type Context, Hono } from "hono";
 import { type Decision, type DecisionRequest, decide } from "../engine/index.js";
-import { type ErrorJson, SteleError } from "../errors.js";
+import { type Code, type ErrorJson, SteleError } from "../errors.js";
 import { toAdmissionInput, toAdmissionReview } from "./admission.js";
 import { createMetrics, type Metrics } from "./metrics.js";
 import type { Active, Runtime } from "./runtime.js";
@@ -88,12 +88,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
   const app = new Hono();
   const failure = (e: SteleError): Reply => {
     metrics.requestErrors.inc({ code: e.code });
-    const status =
-      e.code === "server.body_too_large"
-        ? 413
-        : e.code === "server.unsupported_media_type"
-          ? 415
-          : e.status;
+    const status = HTTP_STATUS[e.code] ?? e.status;
     return reply(status, { error: e.toJSON() });
   };
   const tooLarge = (): Reply => ({
@@ -137,10 +132,18 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     active: Active,
     request: DecisionRequest,
     requestBody?: string | Uint8Array,
+    refuseOverLimits = true,
   ): { response: DecisionResponse; text: string | undefined } => {
     // never before the latest time this decision point trusted (a clock turned back)
     const now = Math.max(clock(), runtime.trustedTime);
     const d = denyIfStale(decide(active.set, request, { now, bundle: active.digest }));
+    // an input past the project's limits was refused before any policy ran: bad input, a 4xx
+    // with the limit it broke, not a decision (an admission review is answered with a denial)
+    const [problem] = d.errors;
+    if (refuseOverLimits && d.policies.length === 0 && problem && OVER_LIMITS.has(problem.code))
+      throw new SteleError(problem.code, problem.message, {
+        hint: "the project's `limits` in stele.yaml (`maxInputDepth`, `maxInputBytes`) bound every input",
+      });
     const response: DecisionResponse = {
       decision: d.decision,
       policies: d.policies,
@@ -243,7 +246,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
       ...(policies.length > 0 && { policies }),
       ...(subject !== undefined && { subject }),
     };
-    const response = active ? judge(active, request).response : undefined;
+    const response = active ? judge(active, request, undefined, false).response : undefined;
     metrics.observeLatency("admission", (performance.now() - started) / 1000);
     return reply(200, toAdmissionReview(uid, response));
   };
@@ -279,6 +282,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
         behindSeconds: runtime.clockBehindMs / 1000,
         trustedTime: runtime.trustedTime > 0 ? new Date(runtime.trustedTime).toISOString() : null,
       },
+      drift: ownDrift(runtime),
     };
     return c.json({ ...status, ...options.status?.() });
   });
@@ -288,18 +292,38 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     return c.body(await metrics.registry.metrics());
   });
   app.get("/healthz", (c) => c.json({ ok: true }));
-  app.get("/readyz", (c) =>
-    runtime.active
-      ? c.json({ ready: true })
-      : c.json({ ready: false, reason: runtime.reason ?? "no verified release yet" }, 503),
-  );
+  // DESIGN promise 6: a view of the ledger older than its freshness is no ground to serve on
+  app.get("/readyz", (c) => {
+    if (!runtime.active)
+      return c.json({ ready: false, reason: runtime.reason ?? "no verified release yet" }, 503);
+    if (runtime.health === "stale")
+      return c.json(
+        {
+          ready: false,
+          reason: `its view of the ledger is older than its freshness limit (--max-staleness)${runtime.reason ? `: ${runtime.reason}` : ""}`,
+        },
+        503,
+      );
+    return c.json({ ready: true });
+  });
 
-  app.notFound((c) =>
-    send(
-      c,
-      failure(new SteleError("server.bad_request", `no route \`${c.req.method} ${c.req.path}\``)),
-    ),
-  );
+  // a path it serves asked with another method: 405, naming the one it takes; else 404
+  const gets = new Set(["/v1/status", "/metrics", "/healthz", "/readyz"]);
+  app.notFound((c) => {
+    const allow = routes.has(c.req.path) ? "POST" : gets.has(c.req.path) ? "GET" : undefined;
+    const asked = `\`${c.req.method} ${c.req.path}\``;
+    const r = failure(
+      allow
+        ? new SteleError("server.method_not_allowed", `${asked}: ${c.req.path} takes ${allow}`, {
+            hint: `send ${allow} ${c.req.path}`,
+          })
+        : new SteleError("server.no_route", `no route ${asked}`, {
+            hint: "routes: POST /v1/decide, /v1/decide/batch, /v1/admission; GET /v1/status, /metrics, /healthz, /readyz",
+          }),
+    );
+    if (allow) c.header("Allow", allow);
+    return send(c, r);
+  });
   app.onError((e, c) => send(c, e instanceof SteleError ? failure(e) : internal(e)));
   return {
     app,
@@ -311,6 +335,52 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
   };
 }
 
+// what a decision point can tell of its own drift (DESIGN promise 7): what it runs against the
+// latest release of its env it read, and the health of that view
+function ownDrift(runtime: Runtime): Status["drift"] {
+  const a = runtime.active;
+  const why = runtime.reason ? `: ${runtime.reason}` : "";
+  switch (runtime.health) {
+    case "tampered":
+      return { status: "tampered", detail: `it found tampering${why}` };
+    case "starting":
+      return { status: "stale", detail: `serves no release yet${why}` };
+    case "refusing":
+      return a
+        ? {
+            status: "stale",
+            detail: `runs v${a.version}; it refused what the ledger has since${why}`,
+          }
+        : { status: "stale", detail: `serves no release; it refused the ledger's${why}` };
+    case "stale":
+      return {
+        status: "stale",
+        detail: "its view of the ledger is older than its freshness limit",
+      };
+    case "ok":
+      return a
+        ? {
+            status: "in-sync",
+            detail: `runs v${a.version}, the latest release of \`${a.env}\` it read from the ledger`,
+          }
+        : { status: "stale", detail: "serves no release" };
+  }
+}
+
+// the problems of an input past the project's limits (language/input-limits.ts)
+const OVER_LIMITS: ReadonlySet<string> = new Set([
+  "engine.input_too_deep",
+  "engine.input_too_large",
+]);
+
+// errors whose HTTP status says more than their kind's 400
+const HTTP_STATUS: Partial<Record<Code, number>> = {
+  "server.no_route": 404,
+  "server.method_not_allowed": 405,
+  "server.body_too_large": 413,
+  "server.unsupported_media_type": 415,
+};
+
 function send(c: Context, r: Reply) {
   return c.body(r.body, r.status as 200, { "Content-Type": "application/json" });
 }
@@ -320,6 +390,9 @@ function parseJson({ body, contentType: type }: PostRequest): unknown {
     throw new SteleError(
       "server.unsupported_media_type",
       `content type must be application/json, found \`${type || "none"}\``,
+      {
+        hint: "send the header `Content-Type: application/json` (curl: -H 'content-type: application/json')",
+      },
     );
   try {
     return JSON.parse(body);

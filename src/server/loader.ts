@@ -38,6 +38,21 @@ export class Loader {
     private readonly clock: () => number = Date.now,
   ) {}
 
+  // why there is nothing to serve: nothing released to this env yet, or (a mistyped --env) no
+  // such env in the newest released config
+  async #noRelease(view: Awaited<ReturnType<typeof readView>>, covered: number): Promise<string> {
+    const env = this.runtime.env;
+    const newest = view.releases.filter((r) => r.index < covered).at(-1);
+    const declared =
+      newest &&
+      (
+        await storedBundle(this.store, newest.record.bundle).catch(() => undefined)
+      )?.set.project.environments.map((e) => e.name);
+    return declared && !declared.includes(env)
+      ? `no environment \`${env}\` in the released config (${declared.join(", ")}): check --env`
+      : `no release of \`${env}\` yet`;
+  }
+
   async refresh(): Promise<LoadEvent> {
     const now = this.clock();
     this.runtime.lastCheck = now;
@@ -48,7 +63,8 @@ export class Loader {
       // until a newly verified release replaces it
       if (this.runtime.health !== "tampered" || event.outcome === "loaded") {
         this.runtime.health = this.runtime.active ? "ok" : "starting";
-        this.runtime.reason = undefined;
+        // with nothing to serve, why (the ledger empty, nothing released to this env)
+        this.runtime.reason = this.runtime.active ? undefined : event.message;
       }
       return event;
     } catch (e) {
@@ -124,7 +140,7 @@ export class Loader {
     const found = latestRelease(view, this.runtime.env, checkpoint.size);
     if (!found) {
       await this.#save(state, verifier.vkey, latest.note);
-      return { outcome: "unchanged", message: `no release of \`${this.runtime.env}\` yet` };
+      return { outcome: "unchanged", message: await this.#noRelease(view, checkpoint.size) };
     }
     const { record, index } = found;
     // DESIGN promise 6: never below what this PDP ran, even across restarts

@@ -65,6 +65,11 @@ export interface Status {
   readonly lastCheck: string | null;
   readonly reason: string | null;
   readonly clock: { readonly behindSeconds: number; readonly trustedTime: string | null };
+  /**
+   * Whether it runs what the ledger says its env runs, as far as it can tell: `stele drift`'s
+   * words for a decision point (`unreleased` and `silent` only others can see).
+   */
+  readonly drift: { readonly status: "in-sync" | "stale" | "tampered"; readonly detail: string };
 }
 
 /** What `stele serve` adds to the status: its ledger view, its name, its decision log. */
