@@ -86,4 +86,6 @@ server.stderr?.on("data", async (chunk: Buffer) => {
   } else console.log("stop with Ctrl-C");
 });
 server.on("exit", (code) => process.exit(code ?? 0));
-process.on("SIGINT", () => server.kill("SIGTERM"));
+// stopped by Ctrl-C or by a signal from elsewhere: the decision point stops with it
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const)
+  process.on(signal, () => server.kill("SIGTERM"));

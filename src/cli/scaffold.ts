@@ -21,7 +21,7 @@ spec:
     - name: staging
       quorum: 1
     - name: prod
-      quorum: 1              # raise to 2 once you have two reviewers
+      quorum: 1              # raise to 2 once you have two reviewers (and weakeningQuorum)
       weakeningQuorum: 1     # approvals needed for a change that allows more
       promoteFrom: staging   # prod only runs what ran in staging
   exceptions:
