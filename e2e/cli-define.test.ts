@@ -216,3 +216,28 @@ test("stele check and build name the line of a reviewer key that cannot be read 
   const fixed = stele(dir, ["check"]);
   assert.equal(fixed.code, 0, fixed.stdout + fixed.stderr);
 });
+
+test("check says what is wrong in the words a user needs: a folder that is not there, a subject's likeliest schema, an effect's values", () => {
+  const missing = stele(tempDir(), ["check", "nodir", "--json"]);
+  assert.equal(missing.code, 1);
+  const error = JSON.parse(missing.stderr).error;
+  assert.deepEqual([error.code, error.message], ["cli.io", "no policy directory `nodir`"]);
+  const dir = initRepo();
+  const file = join(dir, "policies", "db-guardrails.yaml");
+  const text = readFileSync(file, "utf8");
+  const subject = /subject: (\S+)/.exec(text)?.[1] ?? "";
+  assert.ok(subject, text);
+  writeFileSync(file, text.replace(`subject: ${subject}`, `subject: ${subject.slice(0, -1)}`));
+  const typo = JSON.parse(stele(dir, ["check", "--json"]).stdout);
+  const unknown = typo.diagnostics.find(
+    (d: { code: string }) => d.code === "language.unknown_reference",
+  );
+  assert.match(unknown.hint, new RegExp(`did you mean \`${subject}\`\\?`));
+  writeFileSync(file, text.replace(/^( *)effect: deny\n/m, ""));
+  const noEffect = JSON.parse(stele(dir, ["check", "--json"]).stdout);
+  const effect = noEffect.diagnostics.find((d: { message: string }) =>
+    /missing `effect`/.test(d.message),
+  );
+  assert.ok(effect, JSON.stringify(noEffect));
+  assert.equal(effect.hint, "add `effect:` with `allow` or `deny`");
+});

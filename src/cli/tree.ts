@@ -39,6 +39,10 @@ export interface Tree {
 
 /** Reads and compiles a policy directory; `now` bounds exception expiries. */
 export async function compileTree(dir: string, now: number): Promise<Tree> {
+  if (!(await stat(dir).catch(() => undefined))?.isDirectory())
+    throw new SteleError("cli.io", `no policy directory \`${dir}\``, {
+      hint: "name a policy repository (a folder with stele.yaml), or make one with `stele init DIR`",
+    });
   const sources = await readSources(dir);
   return { dir, sources, result: compile(sources, { now, checkKey }) };
 }

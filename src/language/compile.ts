@@ -15,6 +15,7 @@ import { type Condition, DEFAULT_LIMITS, type PolicySet, type ProjectPlan } from
 import { type At, type ReadContext, report } from "./reader.js";
 import { scalarOffsets } from "./scalar-map.js";
 import type { Source } from "./source.js";
+import { didYouMean } from "./suggest.js";
 import { parseYaml } from "./yaml.js";
 
 /** The result of compiling a repository: a policy set, or every problem (warnings either way). */
@@ -177,7 +178,7 @@ function resolveNames(unit: Unit, out: Diagnostics, options: CompileOptions): vo
         p.subject.node,
         "language.unknown_reference",
         `no schema for subject \`${p.subject.value}\``,
-        `add schemas/${p.subject.value}.json (a JSON Schema of the input)`,
+        subjectHint(p.subject.value, [...unit.schemas.keys()]),
       );
   }
   const byName = new Map(policies.map((p) => [p.name.value, p]));
@@ -216,6 +217,14 @@ function resolveNames(unit: Unit, out: Diagnostics, options: CompileOptions): vo
   for (const t of tests) checkTest(t, unit, byName, exceptions, out);
   const project = unit.project;
   if (project) checkProject(project, out, options.checkKey);
+}
+
+// a subject's likeliest meant among the schemas there are, else how to add its schema
+function subjectHint(subject: string, schemas: readonly string[]): string {
+  const near = didYouMean(subject, schemas);
+  return near
+    ? `did you mean \`${near}\`? (schemas/${near}.json)`
+    : `add schemas/${subject}.json (a JSON Schema of the input)`;
 }
 
 function hintNames(names: Iterable<string>): string {

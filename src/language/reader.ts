@@ -128,6 +128,10 @@ export class MapReader {
 
   /** A string from a fixed set. */
   oneOf<T extends string>(key: string, values: readonly T[], required: boolean): At<T> | undefined {
+    if (required && !this.get(key)) {
+      this.missing(key, values.map((v) => `\`${v}\``).join(" or "));
+      return undefined;
+    }
     const s = this.str(key, required as true);
     if (!s) return undefined;
     if (!(values as readonly string[]).includes(s.value)) {
