@@ -123,10 +123,42 @@ test("a changed allow condition is weakening unless it provably narrows", () => 
     diffSets(base, set(allow("a", "(input.x == 1 || input.y == 1) && input.z == 1"))).class,
     "strengthening",
   );
-  // `&&` binds tighter than `||`: `x || y && z` is not narrower than `x || y`
+  // `&&` binds tighter than `||`: `x || (y && z)` matches only where `x || y` did
   assert.equal(
     diffSets(base, set(allow("a", "input.x == 1 || input.y == 1 && input.z == 1"))).class,
+    "strengthening",
+  );
+  // but `(x || y) || z` matches more
+  assert.equal(
+    diffSets(base, set(allow("a", "input.x == 1 || input.y == 1 || input.z == 1"))).class,
     "weakening",
+  );
+});
+
+test("a deny list or bound widened is strengthening, narrowed is weakening, rewritten is neutral", () => {
+  const cls = (a: string, b: string) => diffSets(set(deny("d", a)), set(deny("d", b))).class;
+  const kind = "input.statement.kind";
+  assert.equal(cls(`${kind} in ['DROP']`, `${kind} in ['DROP', 'TRUNCATE']`), "strengthening");
+  assert.equal(cls(`${kind} in ['DROP', 'TRUNCATE']`, `${kind} in ['DROP']`), "weakening");
+  assert.equal(cls(`${kind} == 'DROP'`, `${kind} in ['TRUNCATE', 'DROP']`), "strengthening");
+  assert.equal(cls("input.rows > 1000", "input.rows > 100"), "strengthening");
+  assert.equal(cls("input.rows > 1000", "input.rows >= 1000"), "strengthening");
+  assert.equal(cls("input.rows >= 1000", "input.rows > 1000"), "weakening");
+  assert.equal(cls("1000 < input.rows", "input.rows > 999"), "strengthening");
+  assert.equal(cls("input.rows < 10", "input.rows < 100"), "strengthening");
+  assert.equal(cls("input.rows < 10", "input.other < 100"), "weakening");
+  // a condition of the same parts in another order matches the same inputs
+  assert.equal(
+    cls(`${kind} == 'DROP' && input.env == 'prod'`, `input.env == 'prod'  &&  ${kind} == 'DROP'`),
+    "equivalent",
+  );
+  // the parts are the same, but one side was widened: a deny that matches more
+  assert.equal(
+    cls(
+      `input.env == 'prod' && ${kind} in ['DROP']`,
+      `input.env == 'prod' && ${kind} in ['DROP', 'TRUNCATE']`,
+    ),
+    "strengthening",
   );
 });
 

@@ -1,9 +1,10 @@
-import type {
-  ExceptionPlan,
-  PolicyPlan,
-  PolicySet,
-  ProjectPlan,
-  RulePlan,
+import {
+  conditionImplies,
+  type ExceptionPlan,
+  type PolicyPlan,
+  type PolicySet,
+  type ProjectPlan,
+  type RulePlan,
 } from "../language/index.js";
 
 /**
@@ -150,27 +151,34 @@ function diffRules(policy: string, old: readonly RulePlan[], next: readonly Rule
 function conditionChange(subject: string, r: RulePlan, s: RulePlan): Change {
   if (r.enforcement === "warn")
     return { class: "neutral", subject, description: "warn rule condition changed" };
-  const a = normalise(r.when.source);
-  const b = normalise(s.when.source);
-  // provable cases: a deny that now also matches more (`old || x`), an allow that now needs more (`old && x`)
-  const widened = extends_(a, b, "||");
-  const narrowed = extends_(a, b, "&&");
+  const a = r.when.source;
+  const b = s.when.source;
+  // a deny holds where its condition is true or fails (a failure never allows), an allow where
+  // it is true: conditionImplies proves either
+  const widened = conditionImplies(a, b);
+  const narrowed = conditionImplies(b, a);
+  if (widened && narrowed)
+    return {
+      class: "neutral",
+      subject,
+      description: `${describe(r)} condition rewritten, matching the same inputs: \`${a}\` → \`${b}\``,
+    };
   if (r.effect === "deny" && widened)
     return {
       class: "strengthening",
       subject,
-      description: "deny condition widened (old condition || more)",
+      description: `deny condition widened: it matches every input it did, and more: \`${a}\` → \`${b}\``,
     };
   if (r.effect === "allow" && narrowed)
     return {
       class: "strengthening",
       subject,
-      description: "allow condition narrowed (old condition && more)",
+      description: `allow condition narrowed: it matches only inputs it did: \`${a}\` → \`${b}\``,
     };
   return {
     class: "weakening",
     subject,
-    description: `${describe(r)} condition changed and is not provably stronger: \`${r.when.source}\` → \`${s.when.source}\``,
+    description: `${describe(r)} condition changed and is not provably stronger: \`${a}\` → \`${b}\``,
   };
 }
 
@@ -209,15 +217,14 @@ function diffExceptions(old: readonly ExceptionPlan[], next: readonly ExceptionP
         subject,
         description: `exception shortened from ${e.expires} to ${f.expires}`,
       });
-    const a = normalise(e.when.source);
-    const b = normalise(f.when.source);
-    if (a !== b)
+    if (normalise(e.when.source) !== normalise(f.when.source))
       changes.push(
-        extends_(a, b, "&&")
+        // an exception applies where its condition is true (one that fails waives nothing)
+        conditionImplies(f.when.source, e.when.source)
           ? {
-              class: "strengthening",
+              class: conditionImplies(e.when.source, f.when.source) ? "neutral" : "strengthening",
               subject,
-              description: "exception scope narrowed (old condition && more)",
+              description: `exception scope narrowed or rewritten: it applies only where it did: \`${e.when.source}\` → \`${f.when.source}\``,
             }
           : {
               class: "weakening",
@@ -279,33 +286,4 @@ function describe(rule: RulePlan): string {
 
 function normalise(source: string): string {
   return source.replace(/\s+/g, " ").trim();
-}
-
-/**
- * Whether `b` is syntactically `a OP rest`, so that it provably matches a superset (`||`) or a
- * subset (`&&`) of `a`. Precedence matters: `?:` binds looser than both and `||` looser than
- * `&&`, so an unparenthesised side holding them proves nothing.
- */
-function extends_(a: string, b: string, op: "||" | "&&"): boolean {
-  const looser = op === "||" ? ["?"] : ["?", "||"];
-  const bare = (x: string) => !looser.some((t) => x.includes(t));
-  for (const [head, ok] of [
-    [`(${a}) ${op} `, true],
-    [`${a} ${op} `, bare(a)],
-  ] as const) {
-    if (!ok || !b.startsWith(head)) continue;
-    const rest = b.slice(head.length);
-    if (bare(rest) || (rest.startsWith("(") && rest.endsWith(")") && balanced(rest.slice(1, -1))))
-      return true;
-  }
-  return false;
-}
-
-function balanced(x: string): boolean {
-  let depth = 0;
-  for (const ch of x) {
-    if (ch === "(") depth++;
-    else if (ch === ")" && --depth < 0) return false;
-  }
-  return depth === 0;
 }

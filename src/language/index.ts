@@ -13,6 +13,7 @@ export { compile } from "./compile.js";
 export type { Diagnostic } from "./diagnostics.js";
 /** `file:line:col: message` with the source line and a caret, then the hint. */
 export { formatDiagnostic } from "./diagnostics.js";
+export { conditionImplies } from "./implies.js";
 /** Parses an input document given as JSON or YAML into a plain JSON value. */
 export { parseInputDocument } from "./input.js";
 export type { InputProblem } from "./input-limits.js";
