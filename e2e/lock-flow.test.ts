@@ -102,7 +102,8 @@ test("release --approval takes a list of files, and a second bundle without it i
   assert.deepEqual(r.approvers, ["alice", "bob"]);
 });
 
-test("a weakening release with the weakening quorum and a justification is recorded as such", () => {
+// staging runs v1 (one approval; two for a weakening), and v2.json weakens it
+function weakenedRepo() {
   const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum: 2 } });
   repo.build("v1.json");
   repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
@@ -110,6 +111,11 @@ test("a weakening release with the weakening quorum and a justification is recor
   repo.edit("policies/db-guardrails.yaml", weaken);
   repo.commit("weaker");
   repo.build("v2.json");
+  return repo;
+}
+
+test("a weakening release with the weakening quorum and a justification is recorded as such", () => {
+  const repo = weakenedRepo();
   repo.ok("approve", "v2.json", "--key", repo.key("alice"), "--env", "staging");
   repo.ok("approve", "v2.json", "--key", repo.key("bob"), "--env", "staging");
   const r = JSON.parse(
@@ -129,13 +135,7 @@ test("a weakening release with the weakening quorum and a justification is recor
 });
 
 test("a weakening release takes its justification from the approvals when the release gives none", () => {
-  const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum: 2 } });
-  repo.build("v1.json");
-  repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
-  repo.ok("release", "v1.json", "--env", "staging");
-  repo.edit("policies/db-guardrails.yaml", weaken);
-  repo.commit("weaker");
-  repo.build("v2.json");
+  const repo = weakenedRepo();
   const why = "INC-4821: the nightly job truncates its scratch table";
   // approvals without a reason: the release is refused, saying where a reason can go
   repo.ok("approve", "v2.json", "--key", repo.key("alice"), "--env", "staging");
