@@ -241,3 +241,31 @@ test("check says what is wrong in the words a user needs: a folder that is not t
   assert.ok(effect, JSON.stringify(noEffect));
   assert.equal(effect.hint, "add `effect:` with `allow` or `deny`");
 });
+
+test("stele diff shows a weakening by a test input it denied and now allows, and a widened deny list as strengthening", () => {
+  const old = initRepo();
+  const next = initRepo();
+  const policy = join(next, "policies", "db-guardrails.yaml");
+  const text = readFileSync(policy, "utf8");
+  const list = "input.statement.kind in ['DROP', 'TRUNCATE']";
+  assert.ok(text.includes(list), text);
+  writeFileSync(policy, text.replace(list, "input.statement.kind in ['TRUNCATE']"));
+  const weaker = stele(tempDir(), ["diff", old, next, "--json"]);
+  assert.equal(weaker.code, 3, weaker.stderr);
+  const [example] = JSON.parse(weaker.stdout).counterexamples;
+  assert.equal(example.input.statement.kind, "DROP");
+  assert.deepEqual(example.deniedBy, ["db-guardrails/no-drop-in-prod"]);
+  assert.match(
+    stele(tempDir(), ["diff", old, next]).stdout,
+    /^ {2}e\.g\. test .*: denied before \(db-guardrails\/no-drop-in-prod\), allowed now: \{"env":"prod"/m,
+  );
+  writeFileSync(
+    policy,
+    text.replace(list, "input.statement.kind in ['TRUNCATE', 'DROP', 'ALTER']"),
+  );
+  const stronger = stele(tempDir(), ["diff", old, next, "--json"]);
+  assert.equal(stronger.code, 0, stronger.stdout);
+  const out = JSON.parse(stronger.stdout);
+  assert.equal(out.class, "strengthening");
+  assert.equal(out.counterexamples, undefined);
+});
