@@ -35,7 +35,7 @@ export interface DiffResult {
  */
 export function diffSets(old: PolicySet, next: PolicySet): DiffResult {
   const changes: Change[] = [
-    ...diffPolicies(old.policies, next.policies),
+    ...diffPolicies(old.policies, next.policies, waivable(old, next)),
     ...diffExceptions(old.exceptions, next.exceptions),
     ...diffProject(old.project, next.project),
   ];
@@ -57,7 +57,18 @@ function byName<T extends { readonly name: string }>(items: readonly T[]): Map<s
   return new Map(items.map((i) => [i.name, i]));
 }
 
-function diffPolicies(old: readonly PolicyPlan[], next: readonly PolicyPlan[]): Change[] {
+// the rules (`policy/rule`) an exception of either version may waive
+function waivable(old: PolicySet, next: PolicySet): ReadonlySet<string> {
+  return new Set(
+    [...old.exceptions, ...next.exceptions].flatMap((e) => e.rules.map((r) => `${e.policy}/${r}`)),
+  );
+}
+
+function diffPolicies(
+  old: readonly PolicyPlan[],
+  next: readonly PolicyPlan[],
+  waived: ReadonlySet<string>,
+): Change[] {
   const changes: Change[] = [];
   const before = byName(old);
   const after = byName(next);
@@ -83,7 +94,7 @@ function diffPolicies(old: readonly PolicyPlan[], next: readonly PolicyPlan[]): 
         subject: `policy/${name}`,
         description: `default changed from ${p.default} to ${q.default}`,
       });
-    changes.push(...diffRules(name, p.rules, q.rules));
+    changes.push(...diffRules(name, p.rules, q.rules, waived));
   }
   for (const name of after.keys()) {
     if (!before.has(name))
@@ -103,7 +114,12 @@ function presenceClass(rule: RulePlan, added: boolean): ChangeClass {
   return restricts === added ? "strengthening" : "weakening";
 }
 
-function diffRules(policy: string, old: readonly RulePlan[], next: readonly RulePlan[]): Change[] {
+function diffRules(
+  policy: string,
+  old: readonly RulePlan[],
+  next: readonly RulePlan[],
+  waived: ReadonlySet<string>,
+): Change[] {
   const changes: Change[] = [];
   const before = byName(old);
   const after = byName(next);
@@ -132,7 +148,7 @@ function diffRules(policy: string, old: readonly RulePlan[], next: readonly Rule
         description: `changed from ${describe(r)} to ${describe(s)}`,
       });
     } else if (normalise(r.when.source) !== normalise(s.when.source)) {
-      changes.push(conditionChange(subject, r, s));
+      changes.push(conditionChange(subject, r, s, waived.has(`${policy}/${name}`)));
     } else if (r.message !== s.message) {
       changes.push({ class: "neutral", subject, description: "message changed" });
     }
@@ -148,15 +164,17 @@ function diffRules(policy: string, old: readonly RulePlan[], next: readonly Rule
   return changes;
 }
 
-function conditionChange(subject: string, r: RulePlan, s: RulePlan): Change {
+function conditionChange(subject: string, r: RulePlan, s: RulePlan, waivable: boolean): Change {
   if (r.enforcement === "warn")
     return { class: "neutral", subject, description: "warn rule condition changed" };
   const a = r.when.source;
   const b = s.when.source;
   // a deny holds where its condition is true or fails (a failure never allows), an allow where
-  // it is true: conditionImplies proves either
-  const widened = conditionImplies(a, b);
-  const narrowed = conditionImplies(b, a);
+  // it is true: conditionImplies proves either. A deny an exception may waive must also fail
+  // wherever it failed: a failing deny is never waived, a matching one may be
+  const exact = r.effect === "deny" && waivable;
+  const widened = conditionImplies(a, b, { exact });
+  const narrowed = conditionImplies(b, a, { exact });
   if (widened && narrowed)
     return {
       class: "neutral",
