@@ -38,7 +38,9 @@ const COMMON_HELP = {
 
 /** Runs one `stele` invocation; returns the exit code. */
 export async function main(argv: readonly string[], io: Io): Promise<ExitCode> {
-  const [name = "", ...rest] = argv;
+  // `stele --json CMD …` is `stele CMD … --json`
+  const args0 = argv[0] === "--json" ? [...argv.slice(1), "--json"] : argv;
+  const [name = "", ...rest] = args0;
   if (name === "" || name === "--help" || name === "-h" || name === "help") {
     io.out(await topHelp());
     return name === "" ? Exit.usage : Exit.ok;

@@ -173,6 +173,35 @@ test("an exception added or extended is weakening; removed or shortened is stren
   assert.equal(diffSets(short, none).class, "strengthening");
 });
 
+test("a deny an exception may waive is stronger only if it still fails wherever it failed (a failing deny is never waived)", () => {
+  const waiver = exception("2026-12-01T00:00:00Z");
+  const cls = (a: string, b: string) =>
+    diffSets(set(deny("d", a), waiver), set(deny("d", b), waiver)).class;
+  // a review's case: the old condition failed on `roles: []` (denied, unwaivable); the new one is
+  // true there, and the exception waives it
+  assert.equal(
+    cls("input.kind == 'DROP' && input.roles[0] != 'owner'", "input.kind == 'DROP'"),
+    "weakening",
+  );
+  assert.equal(cls("input.x == 1", "input.x == 1 || input.y == 1"), "weakening");
+  // a list widened beside a condition kept fails where it failed: still strengthening
+  assert.equal(
+    cls(
+      "input.env == 'prod' && input.kind in ['DROP']",
+      "input.env == 'prod' && input.kind in ['DROP', 'TRUNCATE']",
+    ),
+    "strengthening",
+  );
+  // without an exception, the first is a widened deny
+  assert.equal(
+    diffSets(
+      set(deny("d", "input.kind == 'DROP' && input.roles[0] != 'owner'")),
+      set(deny("d", "input.kind == 'DROP'")),
+    ).class,
+    "strengthening",
+  );
+});
+
 test("a message change is neutral", () => {
   const r = diffSets(
     set(deny("d", "input.x == 1", "      message: a\n")),

@@ -109,7 +109,8 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
       target = { env: options.env ?? "unknown", version: null, bundle: null, pdps: [] };
       envs.push(target);
     }
-    if (!target.pdps.some((p) => p.url === l.url))
+    // not where a heartbeat already put it, under any env
+    if (!envs.some((e) => e.pdps.some((p) => p.url === l.url)))
       (target.pdps as PdpDrift[]).push(classifyLive(view, target.env, l));
   }
   let source: DriftReport["source"];

@@ -347,6 +347,26 @@ function checkProject(
     "reviewer key",
     () => ctx,
   );
+  // a quorum more reviewers than there are could never be met: released, it would lock the env
+  // (`stele release` refuses it). A warning here: a project may be listing its reviewers
+  const people = project.reviewers.length;
+  for (const e of project.environments) {
+    const most = Math.max(e.quorum, e.weakeningQuorum);
+    const [start, end] = e.name.node.range ?? [0, 0];
+    // a project listing no one yet is a template: nothing can be released from it anyway
+    if (people > 0 && most > people)
+      out.at(
+        project.source,
+        start,
+        end,
+        "language.bad_value",
+        `environment \`${e.name.value}\` needs ${most} approval${most === 1 ? "" : "s"} (${most === e.quorum ? "`quorum`" : "`weakeningQuorum`"}) but stele.yaml lists ${people} reviewer${people === 1 ? "" : "s"}: no release to it could be approved`,
+        {
+          severity: "warning",
+          hint: "list more reviewers (`stele keygen --name NAME` makes a key), or lower the quorum",
+        },
+      );
+  }
   const envs = new Set(project.environments.map((e) => e.name.value));
   for (const e of project.environments) {
     if (!e.promoteFrom) continue;

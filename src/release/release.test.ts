@@ -43,3 +43,35 @@ test("a bundle whose stele.yaml holds a reviewer key no one can read is not rele
     await store.close();
   }
 });
+
+test("a bundle whose stele.yaml asks more approvals of an env than it lists reviewers is not released there", async () => {
+  // examples/api: prod needs 2 approvals, and 3 for a weakening; one reviewer listed
+  const key = generateKeyPair().sshPublicKey;
+  const sources = (await readSources(join(repoRoot, "examples", "api"))).map((s) =>
+    s.file === "stele.yaml"
+      ? new Source(
+          s.file,
+          s.text.replace("spec:\n", `spec:\n  reviewers:\n    - name: dev\n      key: ${key}\n`),
+        )
+      : s,
+  );
+  const compiled = compile(sources, { now: Date.now() });
+  assert.ok(compiled.ok, "check warns, and compiles");
+  assert.ok(
+    compiled.diagnostics.some((d) => /needs 3 approvals .* lists 1 reviewer/.test(d.message)),
+  );
+  const built = buildBundle(sources, compiled.set, { commit: "0".repeat(40), dirty: false });
+  const store = await openStore(`file:${tempDir()}`);
+  try {
+    await assert.rejects(
+      release(store, { bundle: built.bytes, env: "prod", releasedBy: "test", now: new Date() }),
+      (e: { code?: string; message?: string }) => {
+        assert.equal(e.code, "release.bad_config");
+        assert.match(e.message ?? "", /`prod` needs 3 approvals but the config lists 1 reviewer/);
+        return true;
+      },
+    );
+  } finally {
+    await store.close();
+  }
+});

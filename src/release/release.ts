@@ -84,17 +84,26 @@ function approversJustification(counted: readonly CountedApproval[]): string | u
   return given.map((g) => `${g.reviewer}: ${g.text}`).join("; ");
 }
 
-// refuses a bundle whose config lists a reviewer key that cannot be read
-function readableReviewers(bundle: LoadedBundle): void {
+// refuses a bundle whose config lists a reviewer key that cannot be read, or asks more approvals
+// of the env it goes to than it lists reviewers
+function readableReviewers(bundle: LoadedBundle, env: string): void {
   try {
-    toReviewers(bundle.set.project.reviewers.map((r) => ({ name: r.name, keys: r.keys })));
+    const { reviewers, environments } = bundle.set.project;
+    toReviewers(reviewers.map((r) => ({ name: r.name, keys: r.keys })));
+    // nor, for the env it goes to, a quorum more people than it lists could meet
+    for (const e of environments)
+      if (e.name === env && Math.max(e.quorum, e.weakeningQuorum) > reviewers.length)
+        throw new SteleError(
+          "trust.bad_key",
+          `environment \`${e.name}\` needs ${Math.max(e.quorum, e.weakeningQuorum)} approvals but the config lists ${reviewers.length} reviewer${reviewers.length === 1 ? "" : "s"}`,
+        );
   } catch (e) {
     if (!(e instanceof SteleError)) throw e;
     throw new SteleError(
       "release.bad_config",
       `${bundle.digest} cannot be released: its stele.yaml would leave no release after it approvable (${e.message})`,
       {
-        hint: "fix the reviewer's key in stele.yaml (`stele check` shows where; `stele keygen` prints a good one), then build and approve again",
+        hint: "fix stele.yaml (`stele check` shows where: a reviewer's key, or a quorum more than its reviewers), then build and approve again",
       },
     );
   }
@@ -119,7 +128,7 @@ async function attemptRelease(
   // the bundle's own config is the one in force after it: were a reviewer's key in it
   // unreadable, no approval of the next release could be counted, and the env would be locked
   // for good
-  readableReviewers(bundle);
+  readableReviewers(bundle, request.env);
   const currentBundle = current ? await storedBundle(store, current.record.bundle) : undefined;
   const diff = currentBundle ? diffSets(currentBundle.set, bundle.set) : undefined;
 
