@@ -162,6 +162,7 @@ test("usage errors come as JSON with --json, and name the command or option like
   const dir = tempDir();
   const cases: [string[], RegExp, RegExp][] = [
     [["relase", "--json"], /unknown command `relase`/, /did you mean `stele release`\?/],
+    [["--json", "relase"], /unknown command `relase`/, /did you mean `stele release`\?/],
     [["release", "b.json", "--evn", "prod", "--json"], /unknown option `--evn`/, /`--env`/],
     [["serve", "--port", "--json"], /--port/, /usage: stele serve/],
     [["decisions", "verfy", "--json"], /unknown action `verfy`/, /`stele decisions verify`/],
