@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { git, repoRoot, tempDir, tempGitRepo } from "../src/testing/index.js";
@@ -245,7 +245,9 @@ test("check says what is wrong in the words a user needs: a folder that is not t
 
 test("stele diff shows a weakening by a test input it denied and now allows, and a widened deny list as strengthening", () => {
   const old = initRepo();
-  const next = initRepo();
+  // a copy: two `stele init`s differ (their keys, and exception expiries a second apart)
+  const next = tempDir();
+  cpSync(old, next, { recursive: true });
   const policy = join(next, "policies", "db-guardrails.yaml");
   const text = readFileSync(policy, "utf8");
   const list = "input.statement.kind in ['DROP', 'TRUNCATE']";
