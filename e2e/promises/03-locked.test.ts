@@ -85,7 +85,20 @@ test("a bundle built from a tree with uncommitted changes is refused", () => {
   repo.edit(policy, (t) => t.replace("are blocked", "are not allowed"));
   const dirty = repo.build("dirty.json");
   repo.edit(policy, () => text);
-  repo.ok("approve", "dirty.json", "--key", repo.key("alice"), "--env", "staging");
+  // its approval is recorded (it is what was asked), with a note that no release may take it
+  const approved = repo.run(
+    "approve",
+    "dirty.json",
+    "--key",
+    repo.key("alice"),
+    "--env",
+    "staging",
+  );
+  assert.equal(approved.code, 0, approved.stderr);
+  assert.match(
+    approved.stderr,
+    /^note: sha256:\S+ was built from a tree with uncommitted changes: no release may take it/m,
+  );
   const error = refused(
     repo.run("release", "dirty.json", "--env", "staging", "--json"),
     "release.dirty_tree",

@@ -101,8 +101,19 @@ test("loading refuses a plan that does not match its sources", () => {
   const built = buildBundle(list, compiled(list), null);
   const doc = JSON.parse(built.bytes.toString("utf8"));
   doc.plan.policies[0].rules[0].effect = "allow";
+  assert.throws(
+    () => loadBundle(Buffer.from(canonicalJson(doc))),
+    (e: { code?: string; hint?: string }) => {
+      assert.equal(e.code, "bundle.plan_mismatch");
+      // the same compiler: the bundle was edited, not built by another version
+      assert.match(e.hint ?? "", /edited after it was built/);
+      return true;
+    },
+  );
+  // by another version, the hint says which
+  doc.compiler.version = "0.0.1";
   assert.throws(() => loadBundle(Buffer.from(canonicalJson(doc))), {
-    code: "bundle.plan_mismatch",
+    hint: /built by stele 0\.0\.1, this is stele /,
   });
 });
 

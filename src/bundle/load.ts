@@ -4,6 +4,7 @@ import type { BundleDoc, BundleSource, GitInfo } from "./build.js";
 import { canonicalJson } from "./canonical.js";
 import { type Digest, digestOf, isDigest } from "./digest.js";
 import { planJson } from "./plan-json.js";
+import { COMPILER } from "./version.js";
 
 /** A bundle that verified: its digest, its document, and the policy set it compiles to. */
 export interface LoadedBundle {
@@ -62,7 +63,10 @@ export function loadBundle(bytes: Uint8Array, expected?: Digest): LoadedBundle {
       "bundle.plan_mismatch",
       "bundle sources do not compile to the plan it records",
       {
-        hint: `the bundle was built by ${doc.compiler.name} ${doc.compiler.version}; rebuild it with this version`,
+        hint:
+          doc.compiler.name === COMPILER.name && doc.compiler.version === COMPILER.version
+            ? "the same compiler made a different plan: the bundle was edited after it was built; rebuild it from its commit with `stele build`"
+            : `the bundle was built by ${doc.compiler.name} ${doc.compiler.version}, this is ${COMPILER.name} ${COMPILER.version}; rebuild it with this version`,
       },
     );
   return { digest, doc, set: result.set, sources };

@@ -40,7 +40,7 @@ export const approve: Command<ApproveResult> = {
     output: "write the signed envelope to this file instead of recording it in the store",
     reviewer: "your reviewer name (default: the reviewer stele.yaml lists with this key)",
   },
-  async run(args) {
+  async run(args, io) {
     const bundlePath = args.positionals[0];
     const keyPath = stringOpt(args, "key");
     const env = stringOpt(args, "env");
@@ -50,6 +50,12 @@ export const approve: Command<ApproveResult> = {
         "e.g. `stele approve build/acme.bundle.json --key alice.key --env staging`",
       );
     const bundle = loadBundle(await readBundleFile(bundlePath));
+    // an approval of a bundle no release may take (DESIGN promise 3: only committed source)
+    // counts for nothing: said now, not only at release (still recorded: it is what was asked)
+    if ((!bundle.doc.git || bundle.doc.git.dirty) && args.values.json !== true)
+      io.err(
+        `note: ${bundle.digest} was ${bundle.doc.git ? "built from a tree with uncommitted changes" : "not built from a git commit"}: no release may take it; commit the policy sources, then \`stele build\` again and approve that bundle`,
+      );
     if (!bundle.set.project.environments.some((e) => e.name === env))
       throw new SteleError(
         "release.unknown_env",
