@@ -87,26 +87,26 @@ function approversJustification(counted: readonly CountedApproval[]): string | u
 // refuses a bundle whose config lists a reviewer key that cannot be read, or asks more approvals
 // of the env it goes to than it lists reviewers
 function readableReviewers(bundle: LoadedBundle, env: string): void {
+  const { reviewers, environments } = bundle.set.project;
+  let why: string | undefined;
   try {
-    const { reviewers, environments } = bundle.set.project;
     toReviewers(reviewers.map((r) => ({ name: r.name, keys: r.keys })));
-    // nor, for the env it goes to, a quorum more people than it lists could meet
-    for (const e of environments)
-      if (e.name === env && Math.max(e.quorum, e.weakeningQuorum) > reviewers.length)
-        throw new SteleError(
-          "trust.bad_key",
-          `environment \`${e.name}\` needs ${Math.max(e.quorum, e.weakeningQuorum)} approvals but the config lists ${reviewers.length} reviewer${reviewers.length === 1 ? "" : "s"}`,
-        );
   } catch (e) {
     if (!(e instanceof SteleError)) throw e;
+    why = e.message;
+  }
+  const target = environments.find((e) => e.name === env);
+  const most = target ? Math.max(target.quorum, target.weakeningQuorum) : 0;
+  if (why === undefined && most > reviewers.length)
+    why = `environment \`${env}\` needs ${most} approvals but the config lists ${reviewers.length} reviewer${reviewers.length === 1 ? "" : "s"}`;
+  if (why !== undefined)
     throw new SteleError(
       "release.bad_config",
-      `${bundle.digest} cannot be released: its stele.yaml would leave no release after it approvable (${e.message})`,
+      `${bundle.digest} cannot be released: its stele.yaml would leave no release after it approvable (${why})`,
       {
         hint: "fix stele.yaml (`stele check` shows where: a reviewer's key, or a quorum more than its reviewers), then build and approve again",
       },
     );
-  }
 }
 
 async function attemptRelease(

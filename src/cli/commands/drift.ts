@@ -60,8 +60,10 @@ export const drift: Command<DriftReport> = {
         );
     }
     if (!r.source)
-      lines.push("source: not compared (no stele.yaml here; pass the policy directory)");
-    if (r.source) {
+      lines.push(
+        "source: not compared (no stele.yaml here, nor a policy directory given; or nothing released to compare with)",
+      );
+    else {
       lines.push(`source vs ${r.source.env} (${r.source.bundle}):`);
       if (r.source.problem)
         lines.push(`  cannot compare: ${r.source.problem.message} [${r.source.problem.code}]`);
