@@ -2,7 +2,7 @@ import { digestOf } from "../bundle/index.js";
 import { SteleError } from "../errors.js";
 import { type LedgerView, latestRelease } from "../ledger/index.js";
 import { fetchJson, type Heartbeat, readHeartbeats, readStatus } from "../server/index.js";
-import { readView, type Store, storedBundle } from "../store/index.js";
+import { declaredEnvs, readView, type Store, storedBundle } from "../store/index.js";
 
 /** How an enforcement point stands against the ledger (DESIGN promise 7). */
 export type PdpStatus = "in-sync" | "stale" | "unreleased" | "tampered" | "silent";
@@ -80,7 +80,7 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
     options.env !== undefined &&
     !envNames.has(options.env) &&
     !live.some((l) => l.env === undefined) &&
-    !(await configuredEnvs(store, view)).has(options.env)
+    !(await declaredEnvs(store, view))?.includes(options.env)
   )
     throw new SteleError(
       "release.unknown_env",
@@ -127,15 +127,6 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
     (source?.files.length ?? 0) > 0 ||
     source?.problem !== undefined;
   return { drift, envs, ...(source && { source }) };
-}
-
-// the environments the project config of the newest release declares
-async function configuredEnvs(store: Store, view: LedgerView): Promise<Set<string>> {
-  const newest = view.releases.at(-1);
-  if (!newest) return new Set();
-  // a bundle missing from the store is `stele verify`'s to report; here it declares nothing
-  const bundle = await storedBundle(store, newest.record.bundle).catch(() => undefined);
-  return new Set(bundle?.set.project.environments.map((e) => e.name));
 }
 
 interface Live {
@@ -216,6 +207,12 @@ function judge(
     return { status: "stale", detail: `runs v${version}, the ledger has v${latest.version}` };
   if (state === "stale")
     return { status: "stale", detail: "its view of the ledger is older than its freshness limit" };
+  // it runs the latest release, but refuses what it now reads of the ledger: it cannot follow it
+  if (state === "refusing")
+    return {
+      status: "stale",
+      detail: "it refuses the ledger it reads (see its /v1/status reason)",
+    };
   return { status: "in-sync", detail: `runs v${version}` };
 }
 

@@ -1,6 +1,6 @@
 import { SteleError } from "../errors.js";
 import { type IndexedRecord, latestRelease } from "../ledger/index.js";
-import { readView, requireCheckpointMatches, type Store, storedBundle } from "../store/index.js";
+import { declaredEnvs, readView, requireCheckpointMatches, type Store } from "../store/index.js";
 
 /** The release history as `stele log` shows it. */
 export interface History {
@@ -23,11 +23,8 @@ export async function history(store: Store, env?: string): Promise<History> {
   const envs = [...new Set(view.releases.map((r) => r.record.env))];
   // an env asked for that nothing released and the newest config does not declare: a typo,
   // not an env with no releases yet
-  const newest = view.releases.at(-1);
-  if (env !== undefined && newest && !envs.includes(env)) {
-    const declared = (
-      await storedBundle(store, newest.record.bundle).catch(() => undefined)
-    )?.set.project.environments.map((e) => e.name);
+  if (env !== undefined && !envs.includes(env)) {
+    const declared = await declaredEnvs(store, view);
     if (declared && !declared.includes(env))
       throw new SteleError("release.unknown_env", `no environment \`${env}\``, {
         hint: `environments: ${declared.join(", ") || "none"}`,

@@ -12,7 +12,13 @@ import {
   verifyInclusion,
   verifyStoredCheckpoint,
 } from "../ledger/index.js";
-import { ledgerVerifier, readView, type Store, storedBundle } from "../store/index.js";
+import {
+  declaredEnvs,
+  ledgerVerifier,
+  readView,
+  type Store,
+  storedBundle,
+} from "../store/index.js";
 import type { Runtime } from "./runtime.js";
 import type { PdpState, StateFile } from "./state.js";
 
@@ -42,12 +48,7 @@ export class Loader {
   // such env in the newest released config
   async #noRelease(view: Awaited<ReturnType<typeof readView>>, covered: number): Promise<string> {
     const env = this.runtime.env;
-    const newest = view.releases.filter((r) => r.index < covered).at(-1);
-    const declared =
-      newest &&
-      (
-        await storedBundle(this.store, newest.record.bundle).catch(() => undefined)
-      )?.set.project.environments.map((e) => e.name);
+    const declared = await declaredEnvs(this.store, view, covered);
     return declared && !declared.includes(env)
       ? `no environment \`${env}\` in the released config (${declared.join(", ")}): check --env`
       : `no release of \`${env}\` yet`;

@@ -8,6 +8,7 @@
 export {
   appendEntries,
   coverTail,
+  declaredEnvs,
   ledgerKey,
   ledgerVerifier,
   readView,

@@ -96,6 +96,22 @@ export async function coverTail(store: Store, view: LedgerView): Promise<void> {
 // content-addressed: a digest always names the same bytes, so a verified load can be reused
 const loaded = new Map<string, LoadedBundle>();
 
+/**
+ * The environments the config of the newest release (among the ledger's first `covered` entries)
+ * declares; undefined with no release, or when its bundle cannot be read (`stele verify`'s to
+ * report: here it declares nothing).
+ */
+export async function declaredEnvs(
+  store: Store,
+  view: LedgerView,
+  covered = view.size,
+): Promise<string[] | undefined> {
+  const newest = view.releases.filter((r) => r.index < covered).at(-1);
+  if (!newest) return undefined;
+  const bundle = await storedBundle(store, newest.record.bundle).catch(() => undefined);
+  return bundle?.set.project.environments.map((e) => e.name);
+}
+
 /** A stored bundle by digest, fully verified; refuses a missing or altered one. */
 export async function storedBundle(store: Store, digest: string): Promise<LoadedBundle> {
   const cached = loaded.get(digest);
