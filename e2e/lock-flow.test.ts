@@ -141,6 +141,31 @@ test("a weakening release takes its justification from the approvals when the re
   assert.match(repo.ok("verify"), /^ok: /);
 });
 
+test("only a counted approval's reason justifies a weakening: one for another env does not", () => {
+  const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum: 1 } });
+  repo.build("v1.json");
+  repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
+  repo.ok("release", "v1.json", "--env", "staging");
+  repo.edit("policies/db-guardrails.yaml", weaken);
+  repo.commit("weaker");
+  repo.build("v2.json");
+  repo.ok("approve", "v2.json", "--key", repo.key("alice"), "--env", "staging");
+  // bob's reason is given for prod: it does not count for staging
+  repo.ok(
+    "approve",
+    "v2.json",
+    "--key",
+    repo.key("bob"),
+    "--env",
+    "prod",
+    "--justification",
+    "for prod",
+  );
+  const r = repo.run("release", "v2.json", "--env", "staging", "--json");
+  assert.equal(r.code, 1, r.stdout);
+  assert.equal(JSON.parse(r.stderr).error.code, "release.justification_required");
+});
+
 test("the same flow works on the shared postgres: store", {
   skip: process.env.STELE_TEST_POSTGRES ? false : "skipped: STELE_TEST_POSTGRES is not set",
 }, async () => {

@@ -2,12 +2,13 @@
 // by `stele diff` (exit 3), and released only with the environment's weakening quorum and a written
 // justification, which the record keeps; the class cannot be lied about afterwards.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { canonicalJson } from "../../src/bundle/index.js";
-import { tempDir } from "../../src/testing/index.js";
+import { tempDir, tempGitRepo } from "../../src/testing/index.js";
 import { makeRepo, strengthen, weaken } from "../fixture.js";
+import { stele } from "../run.js";
 import { entries, entryPath, refused, resignCheckpoints, storeKey, tampered } from "./attack.js";
 
 const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum: 2 } });
@@ -154,4 +155,49 @@ test("a weakening relabelled in the ledger, even re-signed with the store key, f
   resignCheckpoints(repo, storeKey(repo));
   const problem = tampered(repo, join(tempDir(), "witness"), "ledger.tampered", index);
   assert.match(problem.message, /records class `strengthening` but the change is `weakening`/);
+});
+
+// a weakening dressed as a widening: dropping a guard from a deny an exception may waive widens
+// what it matches, but where the guard failed the old deny could not be waived (a failing deny
+// never is), and the new one can. Found by a review of the condition proof; shown end to end.
+test("a deny that an exception may waive, widened where it used to fail, is a weakening, and shown to be one", () => {
+  const old = tempGitRepo();
+  assert.equal(stele(old, ["init"]).code, 0);
+  const rule = "input.env == 'prod' && input.statement.kind in ['DROP', 'TRUNCATE']";
+  const guarded = `${rule} && input.principal.roles[0] != 'owner'`;
+  const edit = (dir: string, from: string, to: string) => {
+    const file = join(dir, "policies", "db-guardrails.yaml");
+    const text = readFileSync(file, "utf8");
+    assert.ok(text.includes(from), text);
+    writeFileSync(file, text.replace(from, to));
+  };
+  edit(old, rule, guarded);
+  const next = tempDir();
+  cpSync(old, next, { recursive: true });
+  edit(next, guarded, rule);
+  const r = stele(tempDir(), ["diff", old, next, "--json"]);
+  assert.equal(r.code, 3, r.stdout + r.stderr);
+  const change = JSON.parse(r.stdout).changes.find(
+    (c: { subject: string }) => c.subject === "policy/db-guardrails/no-drop-in-prod",
+  );
+  assert.equal(change?.class, "weakening");
+  // the input that shows it: alice, with no roles, dropping the table her exception names
+  const input = join(tempDir(), "drop.json");
+  writeFileSync(
+    input,
+    JSON.stringify({
+      env: "prod",
+      principal: { id: "alice", roles: [] },
+      statement: { kind: "DROP", table: "tmp_import", hasWhere: false, rowsEstimate: 0 },
+    }),
+  );
+  const judged = (dir: string) =>
+    JSON.parse(stele(dir, ["eval", "--input", input]).stdout).decision;
+  assert.deepEqual([judged(old), judged(next)], ["deny", "allow"]);
+  // with no exception to waive it (nor the tests that name it), the same change only denies more
+  for (const dir of [old, next])
+    for (const folder of ["exceptions", "tests"]) rmSync(join(dir, folder), { recursive: true });
+  const without = stele(tempDir(), ["diff", old, next, "--json"]);
+  assert.equal(without.code, 0, without.stdout);
+  assert.equal(JSON.parse(without.stdout).class, "strengthening");
 });

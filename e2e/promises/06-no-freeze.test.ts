@@ -4,9 +4,10 @@
 // --fail-closed-when-stale it denies every request, and `stele drift` reports it; once it reads
 // the ledger again, it serves as before.
 import assert from "node:assert/strict";
-import { renameSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { tempDir } from "../../src/testing/index.js";
 import { makeRepo } from "../fixture.js";
 import { type Pdp, startPdp, until } from "../pdp.js";
 
@@ -16,6 +17,13 @@ repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
 repo.ok("release", "v1.json", "--env", "staging");
 const ledger = join(repo.dir, ".stele", "ledger");
 
+// a copy of the store, for a decision point to serve from while `stele drift` reads the original
+function storeCopy(): string {
+  const copy = join(tempDir(), "store");
+  cpSync(join(repo.dir, ".stele"), copy, { recursive: true });
+  return copy;
+}
+
 // a read the policy allows: only a stale decision point that fails closed denies it
 const audit = {
   env: "prod",
@@ -23,8 +31,8 @@ const audit = {
   statement: { kind: "SELECT", table: "audit", hasWhere: true, rowsEstimate: 1 },
 };
 
-// the ledger unreadable while `body` runs, put back after
-async function frozen(body: () => Promise<void>): Promise<void> {
+// the ledger (of the store at `ledger`) unreadable while `body` runs, put back after
+async function frozen(ledger: string, body: () => Promise<void>): Promise<void> {
   renameSync(ledger, `${ledger}.away`);
   writeFileSync(ledger, "not a folder");
   try {
@@ -42,14 +50,17 @@ const stale = (pdp: Pdp) =>
   });
 
 test("a decision point on a ledger view older than --max-staleness is stale and not ready, and fails closed when told to", async () => {
+  // its own copy of the store goes unreadable; `stele drift` reads the original, still whole
+  const copy = storeCopy();
   const pdp = await startPdp(repo.dir, {
+    store: `file:${copy}`,
     poll: "300ms",
     args: ["--max-staleness", "1s", "--fail-closed-when-stale"],
   });
   try {
     await until("v1 to be served", async () => (await pdp.status()).version === 1);
     assert.equal((await pdp.post("/v1/decide", { input: audit })).json.decision, "allow");
-    await frozen(async () => {
+    await frozen(join(copy, "ledger"), async () => {
       const status = await stale(pdp);
       assert.equal(status.drift.status, "stale");
       assert.match(status.drift.detail, /older than its freshness limit/);
@@ -65,9 +76,18 @@ test("a decision point on a ledger view older than --max-staleness is stale and 
         d.json.errors.some((e: { code: string }) => e.code === "server.stale"),
         JSON.stringify(d.json),
       );
-      // and `stele drift` names it
+      // and `stele drift` names it stale, for that reason
       const drift = repo.run("drift", "--pdp", pdp.url, "--json");
       assert.equal(drift.code, 4, drift.stdout + drift.stderr);
+      const entry = JSON.parse(drift.stdout)
+        .envs.flatMap((e: { pdps: { url: string }[] }) => e.pdps)
+        .find((p: { url: string }) => p.url === pdp.url);
+      // (between two reads of a ledger it cannot follow, it says it refuses it)
+      assert.equal(entry?.status, "stale", drift.stdout);
+      assert.match(
+        entry?.detail ?? "",
+        /older than its freshness limit|refuses the ledger it reads/,
+      );
     });
     // the ledger read again: fresh, ready, and deciding as before
     await until("the view to be fresh again", async () => (await pdp.status()).state === "ok");
@@ -82,7 +102,7 @@ test("without --fail-closed-when-stale a stale decision point still answers from
   const pdp = await startPdp(repo.dir, { poll: "300ms", args: ["--max-staleness", "1s"] });
   try {
     await until("v1 to be served", async () => (await pdp.status()).version === 1);
-    await frozen(async () => {
+    await frozen(ledger, async () => {
       await stale(pdp);
       assert.equal((await pdp.get("/readyz")).status, 503);
       const d = await pdp.post("/v1/decide", { input: audit });

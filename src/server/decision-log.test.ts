@@ -664,10 +664,14 @@ async function writeLog(store: Store, keyFile: string, lines: readonly string[])
   return identity.name;
 }
 
-// what `verify --pdp` says of one decision point whose /v1/status is `status`
+// `verify --pdp`'s report of the store and one decision point whose /v1/status is `status` (its
+// URL given with a trailing slash, which the report drops)
+const verifyWithPdp = (store: Store, status: () => Promise<unknown>) =>
+  verifyDecisionLogs(store, { pdps: ["http://pdp/"], fetchStatus: status });
+
+// what `verify --pdp` says of that decision point
 async function pdpsSay(store: Store, status: () => Promise<unknown>) {
-  const { pdps } = await verifyDecisionLogs(store, { pdps: ["http://pdp"], fetchStatus: status });
-  return pdps ?? [];
+  return (await verifyWithPdp(store, status)).pdps ?? [];
 }
 
 test("verify --pdp fails on the decision point's word alone: unreachable, a status not a decision point's, or a log that stopped writing", async () => {
@@ -677,8 +681,7 @@ test("verify --pdp fails on the decision point's word alone: unreachable, a stat
     await f.log.flush();
     const name = f.log.name;
     const checkpoint = f.log.checkpoint as string;
-    const verify = (status: () => Promise<unknown>) =>
-      verifyDecisionLogs(f.store, { pdps: ["http://pdp/"], fetchStatus: status });
+    const verify = (status: () => Promise<unknown>) => verifyWithPdp(f.store, status);
     // the store's logs all verify; the decision point holds them to its checkpoint
     const fine = await verify(async () => ({ pdp: name, decisionLog: { log: name, checkpoint } }));
     assert.deepEqual([fine.ok, fine.logs[0]?.ok, fine.pdps?.[0]?.ok], [true, true, true]);
