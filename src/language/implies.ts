@@ -17,7 +17,7 @@ export function conditionImplies(a: string, b: string, { exact = false } = {}): 
   } catch {
     return false;
   }
-  return implies(x, y, exact);
+  return new Prover(exact).implies(x, y);
 }
 
 // comparisons of one side against a number, with the side on the left; ints kept as bigints
@@ -28,34 +28,51 @@ type Bound = {
 };
 const FLIPPED = { "<": ">", "<=": ">=", ">": "<", ">=": "<=" } as const;
 
-function implies(a: ASTNode, b: ASTNode, exact: boolean): boolean {
-  if (same(a, b)) return true;
-  // `false` holds nowhere and never fails, so it implies anything; `true` holds everywhere (but
-  // where `a` fails, it is no failure)
-  if (a.op === "value" && a.args === false) return true;
-  if (!exact && b.op === "value" && b.args === true) return true;
-  // side by side: a1 && a2 ⇒ b1 && b2 when a1 ⇒ b1 and a2 ⇒ b2, in either order (what
-  // `exact` allows of && below needs a to imply each side whole)
-  if (a.op === "&&" && b.op === "&&") {
-    const [a1, a2] = a.args;
-    const [b1, b2] = b.args;
-    if (implies(a1, b1, exact) && implies(a2, b2, exact)) return true;
-    if (implies(a1, b2, exact) && implies(a2, b1, exact)) return true;
+// one proof's steps, each pair of nodes decided once: the steps try sides of && and || in several
+// ways, and a condition of n terms would otherwise take exponential time
+class Prover {
+  readonly #known = new Map<ASTNode, Map<ASTNode, boolean>>();
+
+  constructor(private readonly exact: boolean) {}
+
+  implies(a: ASTNode, b: ASTNode): boolean {
+    let row = this.#known.get(a);
+    if (!row) this.#known.set(a, (row = new Map()));
+    // each step goes to a smaller pair: no pair is asked again while it is being decided
+    let proven = row.get(b);
+    if (proven === undefined) row.set(b, (proven = this.#step(a, b)));
+    return proven;
   }
-  // a || … holds where either side does (fails where one fails and none holds): each side
-  // implying b is enough
-  if (a.op === "||" && implies(a.args[0], b, exact) && implies(a.args[1], b, exact)) return true;
-  // b && …: a implying each side is enough
-  if (b.op === "&&" && implies(a, b.args[0], exact) && implies(a, b.args[1], exact)) return true;
-  if (!exact) {
-    // b || …: a implying either side is enough (a failure of a may then be true in b)
-    if (b.op === "||" && (implies(a, b.args[0], exact) || implies(a, b.args[1], exact)))
-      return true;
-    // a && …: either side implying b is enough (where a holds or fails, neither side is false)
-    if (a.op === "&&" && (implies(a.args[0], b, exact) || implies(a.args[1], b, exact)))
-      return true;
+
+  #step(a: ASTNode, b: ASTNode): boolean {
+    const exact = this.exact;
+    const implies = (x: ASTNode, y: ASTNode) => this.implies(x, y);
+    if (same(a, b)) return true;
+    // `false` holds nowhere and never fails, so it implies anything; `true` holds everywhere (but
+    // where `a` fails, it is no failure)
+    if (a.op === "value" && a.args === false) return true;
+    if (!exact && b.op === "value" && b.args === true) return true;
+    // side by side: a1 && a2 ⇒ b1 && b2 when a1 ⇒ b1 and a2 ⇒ b2, in either order (what
+    // `exact` allows of && below needs a to imply each side whole)
+    if (a.op === "&&" && b.op === "&&") {
+      const [a1, a2] = a.args;
+      const [b1, b2] = b.args;
+      if (implies(a1, b1) && implies(a2, b2)) return true;
+      if (implies(a1, b2) && implies(a2, b1)) return true;
+    }
+    // a || … holds where either side does (fails where one fails and none holds): each side
+    // implying b is enough
+    if (a.op === "||" && implies(a.args[0], b) && implies(a.args[1], b)) return true;
+    // b && …: a implying each side is enough
+    if (b.op === "&&" && implies(a, b.args[0]) && implies(a, b.args[1])) return true;
+    if (!exact) {
+      // b || …: a implying either side is enough (a failure of a may then be true in b)
+      if (b.op === "||" && (implies(a, b.args[0]) || implies(a, b.args[1]))) return true;
+      // a && …: either side implying b is enough (where a holds or fails, neither side is false)
+      if (a.op === "&&" && (implies(a.args[0], b) || implies(a.args[1], b))) return true;
+    }
+    return atom(a, b);
   }
-  return atom(a, b);
 }
 
 // one comparison implying another of the same operand
