@@ -52,21 +52,6 @@ export function listOpt(args: Args, name: string): string[] {
 }
 
 /** A usage error: printed like any error, exit 2. */
-/** Why a file could not be read, in words: "no such file", "permission denied", … */
-export function whyUnreadable(e: unknown): string {
-  switch ((e as { code?: string }).code) {
-    case "ENOENT":
-      return "no such file";
-    case "EACCES":
-    case "EPERM":
-      return "permission denied";
-    case "EISDIR":
-      return "it is a folder";
-    default:
-      return e instanceof Error ? e.message : String(e);
-  }
-}
-
 export function usageError(message: string, hint?: string): SteleError {
   return new SteleError("cli.usage", message, { hint });
 }

@@ -30,7 +30,7 @@ export async function readEnvelopeFile(path: string): Promise<Envelope> {
   try {
     text = await readFile(path, "utf8");
   } catch (e) {
-    throw new SteleError("cli.io", `cannot read \`${path}\``, { cause: e });
+    throw new SteleError("cli.io", `cannot read \`${path}\`: ${whyUnreadable(e)}`, { cause: e });
   }
   try {
     return parseEnvelope(text);
@@ -40,5 +40,20 @@ export async function readEnvelopeFile(path: string): Promise<Envelope> {
       cause: e,
       hint: e.hint ?? "an approval file is what `stele approve -o FILE` wrote, unedited",
     });
+  }
+}
+
+/** Why a file could not be read, in words: "no such file", "permission denied", … */
+export function whyUnreadable(e: unknown): string {
+  switch ((e as { code?: string }).code) {
+    case "ENOENT":
+      return "no such file";
+    case "EACCES":
+    case "EPERM":
+      return "permission denied";
+    case "EISDIR":
+      return "it is a folder";
+    default:
+      return e instanceof Error ? e.message : String(e);
   }
 }

@@ -37,12 +37,17 @@ export interface Tree {
   readonly result: CompileResult;
 }
 
-/** Reads and compiles a policy directory; `now` bounds exception expiries. */
-export async function compileTree(dir: string, now: number): Promise<Tree> {
+/** Refuses a policy directory that is not there (or is no folder). */
+export async function requirePolicyDir(dir: string): Promise<void> {
   if (!(await stat(dir).catch(() => undefined))?.isDirectory())
     throw new SteleError("cli.io", `no policy directory \`${dir}\``, {
       hint: "name a policy repository (a folder with stele.yaml), or make one with `stele init DIR`",
     });
+}
+
+/** Reads and compiles a policy directory; `now` bounds exception expiries. */
+export async function compileTree(dir: string, now: number): Promise<Tree> {
+  await requirePolicyDir(dir);
   const sources = await readSources(dir);
   return { dir, sources, result: compile(sources, { now, checkKey }) };
 }

@@ -1,4 +1,5 @@
 import { type DecisionRequest, decide } from "../engine/index.js";
+import { SteleError } from "../errors.js";
 import type { PolicySet } from "../language/index.js";
 
 /** An input the old set denied and the new one allows: a weakening shown, not argued. */
@@ -34,7 +35,8 @@ export function counterexamples(
       const key = JSON.stringify(request);
       if (seen.has(key)) continue;
       seen.add(key);
-      const at = Date.parse(c.now ?? test.now ?? "") || now;
+      const time = c.now ?? test.now;
+      const at = time === undefined ? now : Date.parse(time);
       try {
         const before = decide(old, request, { now: at });
         if (before.decision !== "deny") continue;
@@ -46,8 +48,9 @@ export function counterexamples(
             .filter((p) => p.effect === "deny")
             .flatMap((p) => p.matched.map((r) => `${p.policy}/${r}`)),
         });
-      } catch {
+      } catch (e) {
         // a policy or subject one version does not have: no comparison on this case
+        if (!(e instanceof SteleError)) throw e;
       }
     }
   return found;

@@ -55,14 +55,11 @@ export async function checkReleaseGates(
 
   const bundle = await bundles(record.bundle);
   // DESIGN promise 3: a release is of reviewed source, so never of an uncommitted tree
-  if (!bundle.doc.git || bundle.doc.git.dirty)
-    throw new SteleError(
-      "release.dirty_tree",
-      bundle.doc.git
-        ? `bundle ${record.bundle} was built from a tree with uncommitted changes`
-        : `bundle ${record.bundle} was not built from a git commit`,
-      { hint: "commit the policy sources, then `stele build` again and approve that bundle" },
-    );
+  const unreviewed = unreviewedSource(bundle);
+  if (unreviewed)
+    throw new SteleError("release.dirty_tree", `bundle ${record.bundle} was ${unreviewed}`, {
+      hint: UNREVIEWED_HINT,
+    });
   const config = await configInForce(previous, bundle, bundles);
   const environment = config.environments.find((e) => e.name === record.env);
   if (!environment)
@@ -109,7 +106,7 @@ export async function checkReleaseGates(
       weakening ? "release.weakening_quorum_not_met" : "trust.quorum_not_met",
       `${weakening ? "weakening " : ""}release of ${record.bundle} to \`${record.env}\` needs ${need} approval${need === 1 ? "" : "s"} from reviewers in the config in force, found ${counted.length}${names.length > 0 ? ` (${names.join(", ")})` : ""}`,
       {
-        hint: `${need - counted.length} more reviewer(s) must run \`stele approve BUNDLE --env ${record.env} --key FILE\``,
+        hint: `${need - counted.length} more reviewer${need - counted.length === 1 ? "" : "s"} must run \`stele approve BUNDLE --env ${record.env} --key FILE\``,
       },
     );
   }
@@ -174,3 +171,17 @@ function approvalsFor(
   }
   return envelopes;
 }
+
+/**
+ * Why no release may take a bundle for its source (DESIGN promise 3: only committed source is
+ * reviewed), or undefined when it was built from a clean commit.
+ */
+export function unreviewedSource(bundle: LoadedBundle): string | undefined {
+  const { git } = bundle.doc;
+  if (!git) return "not built from a git commit";
+  return git.dirty ? "built from a tree with uncommitted changes" : undefined;
+}
+
+/** How to make a bundle whose source a release may take. */
+export const UNREVIEWED_HINT =
+  "commit the policy sources, then `stele build` again and approve that bundle";

@@ -18,7 +18,13 @@ export type { BundleSource, CheckedRelease } from "./gates.js";
 /** Checks one release record against the ledger before it: every release gate. */
 /** Approval digests already counted by earlier releases. */
 /** The config whose reviewers and quorums govern a release. */
-export { checkReleaseGates, configInForce, usedApprovals } from "./gates.js";
+export {
+  checkReleaseGates,
+  configInForce,
+  UNREVIEWED_HINT,
+  unreviewedSource,
+  usedApprovals,
+} from "./gates.js";
 export type { IndexedApproval, IndexedRecord, LedgerKey, LedgerView } from "./log.js";
 /** Reads entry bytes into a parsed view with its Merkle tree. */
 /** The latest release of an environment in a view. */

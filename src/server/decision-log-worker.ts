@@ -46,9 +46,8 @@ export interface WorkerData {
   readonly maxBatch: number;
 }
 
-const ring = (workerData as WorkerData | undefined)?.ring;
-const MAX_BATCH = (workerData as WorkerData).maxBatch;
-const reader = ring && new RingReader(ring);
+const { ring, maxBatch: MAX_BATCH } = workerData as WorkerData;
+const reader = new RingReader(ring);
 let frontier = new MerkleFrontier();
 
 // sealing is background work: this thread yields to the one answering requests. When woken to
@@ -107,7 +106,6 @@ function startGathering(read: number): Gathering {
 // copies and hashes the entries published after those gathered, up to `max` in the batch; the
 // batch gathered from `read` on (begun again when the last one gathered started elsewhere)
 function gather(read: number, max: number): Gathering {
-  if (!reader) throw new Error("the decision log worker has no ring");
   const g = gathering?.read === read && gathering.taken <= max ? gathering : startGathering(read);
   const from = (g.read + g.taken) >>> 0;
   const { taken, size } = reader.measure(from, max - g.taken);

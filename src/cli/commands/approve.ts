@@ -1,7 +1,12 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { loadBundle } from "../../bundle/index.js";
 import { SteleError } from "../../errors.js";
-import { approvalDigest, latestRelease } from "../../ledger/index.js";
+import {
+  approvalDigest,
+  latestRelease,
+  UNREVIEWED_HINT,
+  unreviewedSource,
+} from "../../ledger/index.js";
 import { openLedger, recordApproval } from "../../release/index.js";
 import { openStore, storedBundle } from "../../store/index.js";
 import {
@@ -11,8 +16,8 @@ import {
   parseSigner,
   toReviewers,
 } from "../../trust/index.js";
-import { type Command, Exit, stringOpt, usageError, whyUnreadable } from "../command.js";
-import { readBundleFile } from "../files.js";
+import { type Command, Exit, stringOpt, usageError } from "../command.js";
+import { readBundleFile, whyUnreadable } from "../files.js";
 
 interface ApproveResult {
   readonly digest: string;
@@ -52,9 +57,10 @@ export const approve: Command<ApproveResult> = {
     const bundle = loadBundle(await readBundleFile(bundlePath));
     // an approval of a bundle no release may take (DESIGN promise 3: only committed source)
     // counts for nothing: said now, not only at release (still recorded: it is what was asked)
-    if ((!bundle.doc.git || bundle.doc.git.dirty) && args.values.json !== true)
+    const unreviewed = unreviewedSource(bundle);
+    if (unreviewed && !io.json)
       io.err(
-        `note: ${bundle.digest} was ${bundle.doc.git ? "built from a tree with uncommitted changes" : "not built from a git commit"}: no release may take it; commit the policy sources, then \`stele build\` again and approve that bundle`,
+        `note: ${bundle.digest} was ${unreviewed}: no release may take it; ${UNREVIEWED_HINT}`,
       );
     if (!bundle.set.project.environments.some((e) => e.name === env))
       throw new SteleError(

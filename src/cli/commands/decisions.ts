@@ -38,11 +38,6 @@ export const decisions: Command<DecisionsResult> = {
           "a name is `pdp-<env>-<16 hex>`: `pdp` in its /v1/status, or its heartbeat's",
         );
     const trust = named.length > 0 ? named : undefined;
-    if (action === "replay" && !id)
-      throw usageError(
-        "replay needs the id of a logged decision",
-        "e.g. `stele decisions replay 6f1c…`, with the `id` of a decision's response",
-      );
     if (action !== "verify" && action !== "replay") {
       const near = action === undefined ? undefined : didYouMean(action, ["verify", "replay"]);
       throw usageError(
@@ -52,6 +47,11 @@ export const decisions: Command<DecisionsResult> = {
         near ? `did you mean \`stele decisions ${near}\`?` : "e.g. `stele decisions verify`",
       );
     }
+    if (action === "replay" && !id)
+      throw usageError(
+        "replay needs the id of a logged decision",
+        "e.g. `stele decisions replay 6f1c…`, with the `id` of a decision's response",
+      );
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
     // a long log: a line every few seconds on standard error
     const report = progress(io);
@@ -65,15 +65,11 @@ export const decisions: Command<DecisionsResult> = {
           ...(await verifyDecisionLogs(store, { pdps, onProgress, ...(trust && { trust }) })),
         };
       }
-      if (action === "replay" && id)
-        return {
-          action,
-          replay: await replayDecision(store, id, { onProgress, ...(trust && { trust }) }),
-        };
-      throw usageError(
-        "say `verify` or `replay ID`",
-        "e.g. `stele decisions replay 6f1c…` with an id from a decision",
-      );
+      // invariant: a replay has its id (refused above without one)
+      return {
+        action,
+        replay: await replayDecision(store, id as string, { onProgress, ...(trust && { trust }) }),
+      };
     } finally {
       await store.close();
     }

@@ -1,9 +1,9 @@
 import { stat } from "node:fs/promises";
 import { type DriftReport, detectDrift } from "../../drift/index.js";
-import { SteleError } from "../../errors.js";
 import { readSources } from "../../language/index.js";
 import { openStore } from "../../store/index.js";
 import { type Command, Exit, listOpt, stringOpt, usageError } from "../command.js";
+import { requirePolicyDir } from "../tree.js";
 
 /** `stele drift [--env ENV] [--pdp URL…] [dir]`: the ledger against enforcement points and source. */
 export const drift: Command<DriftReport> = {
@@ -31,10 +31,7 @@ export const drift: Command<DriftReport> = {
         dirs[0] ?? ((await stat("stele.yaml").catch(() => undefined))?.isFile() ? "." : undefined);
       let sources: Map<string, string> | undefined;
       if (dir !== undefined) {
-        if (!(await stat(dir).catch(() => undefined))?.isDirectory())
-          throw new SteleError("cli.io", `no policy directory \`${dir}\``, {
-            hint: "pass the policy repository to compare with what was released",
-          });
+        await requirePolicyDir(dir);
         sources = new Map((await readSources(dir)).map((s) => [s.file, s.text]));
       }
       return await detectDrift(store, {

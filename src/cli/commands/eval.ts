@@ -2,15 +2,8 @@ import { readFile } from "node:fs/promises";
 import { type Decision, decide } from "../../engine/index.js";
 import { SteleError } from "../../errors.js";
 import { parseInputDocument } from "../../language/index.js";
-import {
-  type Command,
-  Exit,
-  listOpt,
-  parseNow,
-  stringOpt,
-  usageError,
-  whyUnreadable,
-} from "../command.js";
+import { type Command, Exit, listOpt, parseNow, stringOpt, usageError } from "../command.js";
+import { whyUnreadable } from "../files.js";
 import { openTarget } from "../tree.js";
 
 // an input file larger than this is refused before parsing (the engine bounds it again)
