@@ -131,8 +131,10 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
   const judge = (
     active: Active,
     request: DecisionRequest,
-    requestBody?: string | Uint8Array,
-    refuseOverLimits = true,
+    {
+      requestBody,
+      admission = false,
+    }: { requestBody?: string | Uint8Array; admission?: boolean } = {},
   ): { response: DecisionResponse; text: string | undefined } => {
     // never before the latest time this decision point trusted (a clock turned back)
     const now = Math.max(clock(), runtime.trustedTime);
@@ -140,7 +142,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     // an input past the project's limits was refused before any policy ran: bad input, a 4xx
     // with the limit it broke, not a decision (an admission review is answered with a denial)
     const [problem] = d.errors;
-    if (refuseOverLimits && d.policies.length === 0 && problem && OVER_LIMITS.has(problem.code))
+    if (!admission && d.policies.length === 0 && problem && OVER_LIMITS.has(problem.code))
       throw new SteleError(problem.code, problem.message, {
         hint: "the project's `limits` in stele.yaml (`maxInputDepth`, `maxInputBytes`) bound every input",
       });
@@ -202,7 +204,9 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     const body = parseJson(post);
     const active = runtime.active;
     if (!active) return notReady();
-    const { text } = judge(active, readDecisionRequest(body), post.bytes ?? post.body);
+    const { text } = judge(active, readDecisionRequest(body), {
+      requestBody: post.bytes ?? post.body,
+    });
     metrics.observeLatency("decide", (performance.now() - started) / 1000);
     return { status: 200, body: text as string };
   };
@@ -246,7 +250,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
       ...(policies.length > 0 && { policies }),
       ...(subject !== undefined && { subject }),
     };
-    const response = active ? judge(active, request, undefined, false).response : undefined;
+    const response = active ? judge(active, request, { admission: true }).response : undefined;
     metrics.observeLatency("admission", (performance.now() - started) / 1000);
     return reply(200, toAdmissionReview(uid, response));
   };
@@ -340,31 +344,20 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
 function ownDrift(runtime: Runtime): Status["drift"] {
   const a = runtime.active;
   const why = runtime.reason ? `: ${runtime.reason}` : "";
-  switch (runtime.health) {
-    case "tampered":
-      return { status: "tampered", detail: `it found tampering${why}` };
-    case "starting":
-      return { status: "stale", detail: `serves no release yet${why}` };
-    case "refusing":
-      return a
-        ? {
-            status: "stale",
-            detail: `runs v${a.version}; it refused what the ledger has since${why}`,
-          }
-        : { status: "stale", detail: `serves no release; it refused the ledger's${why}` };
-    case "stale":
-      return {
-        status: "stale",
-        detail: "its view of the ledger is older than its freshness limit",
-      };
-    case "ok":
-      return a
-        ? {
-            status: "in-sync",
-            detail: `runs v${a.version}, the latest release of \`${a.env}\` it read from the ledger`,
-          }
-        : { status: "stale", detail: "serves no release" };
-  }
+  if (runtime.health === "tampered")
+    return { status: "tampered", detail: `it found tampering${why}` };
+  if (runtime.health === "stale")
+    return { status: "stale", detail: "its view of the ledger is older than its freshness limit" };
+  if (!a) return { status: "stale", detail: `serves no release yet${why}` };
+  if (runtime.health === "refusing")
+    return {
+      status: "stale",
+      detail: `runs v${a.version}; it refused what the ledger has since${why}`,
+    };
+  return {
+    status: "in-sync",
+    detail: `runs v${a.version}, the latest release of \`${a.env}\` it read from the ledger`,
+  };
 }
 
 // the problems of an input past the project's limits (language/input-limits.ts)

@@ -353,15 +353,13 @@ async function checkPdpLog(
   const log = said.log;
   // it stopped writing: the store lost what it signed, and its decisions are being dropped
   if (said.problem)
-    return {
-      url,
-      ok: false,
-      log,
-      problem: {
+    return failed(
+      { url, log },
+      {
         code: said.problem.code,
         message: `its decision log stopped writing: ${said.problem.message}`,
       },
-    };
+    );
   if (said.checkpoint === undefined) return { url, ok: true, log, size: 0 };
   const held = await holds(store, log, said.checkpoint, "the decision point has");
   return held instanceof SteleError
