@@ -75,9 +75,9 @@ test("approvals written to files are taken by release --approval, as a list; a s
   assert.deepEqual(r.approvers, ["alice", "bob"]);
 });
 
-// staging runs v1 (one approval; two for a weakening), and v2.json weakens it
-function weakenedRepo() {
-  const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum: 2 } });
+// staging runs v1 (one approval; `weakeningQuorum` for a weakening), and v2.json weakens it
+function weakenedRepo(weakeningQuorum = 2) {
+  const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum } });
   repo.build("v1.json");
   repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
   repo.ok("release", "v1.json", "--env", "staging");
@@ -142,13 +142,7 @@ test("a weakening release takes its justification from the approvals when the re
 });
 
 test("only a counted approval's reason justifies a weakening: one for another env does not", () => {
-  const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum: 1 } });
-  repo.build("v1.json");
-  repo.ok("approve", "v1.json", "--key", repo.key("alice"), "--env", "staging");
-  repo.ok("release", "v1.json", "--env", "staging");
-  repo.edit("policies/db-guardrails.yaml", weaken);
-  repo.commit("weaker");
-  repo.build("v2.json");
+  const repo = weakenedRepo(1);
   repo.ok("approve", "v2.json", "--key", repo.key("alice"), "--env", "staging");
   // bob's reason is given for prod: it does not count for staging
   repo.ok(

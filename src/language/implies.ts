@@ -37,10 +37,16 @@ class Prover {
 
   implies(a: ASTNode, b: ASTNode): boolean {
     let row = this.#known.get(a);
-    if (!row) this.#known.set(a, (row = new Map()));
+    if (!row) {
+      row = new Map();
+      this.#known.set(a, row);
+    }
     // each step goes to a smaller pair: no pair is asked again while it is being decided
     let proven = row.get(b);
-    if (proven === undefined) row.set(b, (proven = this.#step(a, b)));
+    if (proven === undefined) {
+      proven = this.#step(a, b);
+      row.set(b, proven);
+    }
     return proven;
   }
 
