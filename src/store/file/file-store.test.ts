@@ -55,6 +55,32 @@ test("file: a log's checkpoints read back in order however many there are", asyn
   );
 });
 
+test("file: a folder that cannot be read is an error, never an empty ledger, log or listing", async () => {
+  const dir = tempDir();
+  const store = await openStore(`file:${dir}`);
+  await store.appendEntry(0, Buffer.from("e0"));
+  await store.putCheckpoint({ size: 1, note: "note" });
+  await store.writeDoc("heartbeats/a", Buffer.from("1"));
+  await store.appendLogBatch("pdp-x", 0, [Buffer.from("a0")]);
+  assert.equal(await store.ledgerSize(), 1);
+  // each folder replaced by a file: what a store half-restored, or a disk error, looks like
+  for (const folder of ["ledger", "docs", "logs"]) {
+    rmSync(join(dir, folder), { recursive: true });
+    writeFileSync(join(dir, folder), "not a folder");
+  }
+  const unreadable = { code: "store.unavailable", message: /cannot read/ };
+  await assert.rejects(store.ledgerSize(), unreadable);
+  await assert.rejects(store.latestCheckpoint(), unreadable);
+  await assert.rejects(store.listDocs("heartbeats"), unreadable);
+  await assert.rejects(store.logs(), unreadable);
+  await assert.rejects(store.logSize("pdp-x"), unreadable);
+  // what is simply not there yet is still empty
+  const fresh = await openStore(`file:${join(tempDir(), "none")}`);
+  assert.equal(await fresh.ledgerSize(), 0);
+  assert.deepEqual(await fresh.logs(), []);
+  assert.equal(await fresh.latestCheckpoint(), undefined);
+});
+
 test("file: a relative URL resolves against the working directory and file:/// is absolute", async () => {
   const dir = tempDir();
   const rel = await openStore("file:.stele", dir);

@@ -118,7 +118,7 @@ export class FileStore implements Store {
 
   async listDocs(folder: string): Promise<string[]> {
     const dir = this.#docPath(folder);
-    const names = await readdir(dir).catch(() => []);
+    const names = await listDir(dir);
     return names
       .filter((n) => DOC_NAME.test(n))
       .map((n) => `${folder}/${n}`)
@@ -198,7 +198,7 @@ export class FileStore implements Store {
   }
 
   async logs(): Promise<string[]> {
-    const names = await readdir(join(this.#root, "logs")).catch(() => []);
+    const names = await listDir(join(this.#root, "logs"));
     return names.filter((n) => DOC_NAME.test(n)).sort();
   }
 
@@ -215,7 +215,7 @@ export class FileStore implements Store {
 
   async logCheckpointSizes(log: string): Promise<number[]> {
     const dir = join(this.#logDir(log), "checkpoints");
-    return (await readdir(dir).catch(() => []))
+    return (await listDir(dir))
       .filter((n) => /^\d{20}$/.test(n))
       .sort()
       .map(Number);
@@ -256,7 +256,7 @@ export class FileStore implements Store {
   }
 
   async #batchNames(dir: string): Promise<string[]> {
-    const names = await readdir(join(dir, "batches")).catch(() => []);
+    const names = await listDir(join(dir, "batches"));
     return names.filter((n) => /^\d{20}(-\d{20})?$/.test(n)).sort();
   }
 
@@ -287,7 +287,7 @@ export class FileStore implements Store {
   }
 
   async #checkpointNames(): Promise<string[]> {
-    const names = await readdir(join(this.#root, "ledger", "checkpoints")).catch(() => []);
+    const names = await listDir(join(this.#root, "ledger", "checkpoints"));
     return names.filter((n) => /^\d{20}$/.test(n)).sort();
   }
 
@@ -303,12 +303,32 @@ function conflict(size: number): SteleError {
   });
 }
 
+// only a path that is not there is absent: one that cannot be read (a folder replaced by a file,
+// no permission, an I/O error) is an error, never an empty ledger or log
+function unreadable(path: string, e: unknown): SteleError {
+  return new SteleError("store.unavailable", `cannot read \`${path}\``, {
+    cause: e,
+    hint: `${(e as NodeJS.ErrnoException).code ?? "an error"}: check the store's files and their permissions`,
+  });
+}
+
 async function fileExists(path: string): Promise<boolean> {
   try {
     await stat(path);
     return true;
-  } catch {
-    return false;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw unreadable(path, e);
+  }
+}
+
+// a folder's names; none when it is not there
+async function listDir(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw unreadable(path, e);
   }
 }
 
@@ -317,7 +337,7 @@ async function readIfExists(path: string): Promise<Buffer | undefined> {
     return await readFile(path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new SteleError("store.unavailable", `cannot read \`${path}\``, { cause: e });
+    throw unreadable(path, e);
   }
 }
 

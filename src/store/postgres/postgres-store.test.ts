@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import net from "node:net";
 import { test } from "node:test";
 import pg from "pg";
 import { openStore } from "../open.js";
@@ -48,6 +49,59 @@ if (url) {
     const store = await openStore("postgres://nobody:x@127.0.0.1:1/none");
     await assert.rejects(store.ledgerSize(), { code: "store.unavailable" });
     await store.close();
+  });
+  test("postgres: a statement kept waiting (a table another session locked) is store.unavailable after the statement timeout, and the store goes on", async () => {
+    const schema = `t_${randomBytes(6).toString("hex")}`;
+    const store = await openStore(`${url}?schema=${schema}&statement_timeout=300`);
+    assert.equal(await store.ledgerSize(), 0);
+    const locker = new pg.Client({ connectionString: url });
+    await locker.connect();
+    try {
+      await locker.query("BEGIN");
+      await locker.query(`LOCK TABLE ${schema}.entries IN ACCESS EXCLUSIVE MODE`);
+      await assert.rejects(store.ledgerSize(), {
+        code: "store.unavailable",
+        message: /statement timeout/,
+      });
+      await locker.query("ROLLBACK");
+      assert.equal(await store.ledgerSize(), 0);
+    } finally {
+      await locker.end();
+      await store.close();
+    }
+  });
+  test("postgres: a database that stops answering mid-query is store.unavailable after the query timeout; the connection is dropped, not reused", async () => {
+    // a TCP relay to the real server that, once frozen, passes nothing on either way
+    const target = new URL(url);
+    let frozen = false;
+    const sockets: net.Socket[] = [];
+    const relay = net.createServer((client) => {
+      const server = net.connect(Number(target.port || 5432), target.hostname);
+      sockets.push(client, server);
+      client.on("data", (d) => frozen || server.write(d));
+      server.on("data", (d) => frozen || client.write(d));
+      client.on("error", () => server.destroy());
+      server.on("error", () => client.destroy());
+      client.on("close", () => server.destroy());
+      server.on("close", () => client.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, "127.0.0.1", resolve));
+    const relayed = new URL(url);
+    relayed.host = `127.0.0.1:${(relay.address() as net.AddressInfo).port}`;
+    const schema = `t_${randomBytes(6).toString("hex")}`;
+    const store = await openStore(`${relayed}?schema=${schema}&query_timeout=400`);
+    try {
+      assert.equal(await store.ledgerSize(), 0);
+      frozen = true;
+      await assert.rejects(store.ledgerSize(), { code: "store.unavailable", message: /timeout/i });
+      frozen = false;
+      // the silent connection was closed: the next query gets a live one
+      assert.equal(await store.ledgerSize(), 0);
+    } finally {
+      await store.close();
+      for (const s of sockets) s.destroy();
+      relay.close();
+    }
   });
 } else {
   test("postgres store contract", {

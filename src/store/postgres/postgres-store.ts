@@ -27,6 +27,9 @@ const LOG_PAGE = 2000;
 // every row, on every append); a row deleted inside the log is a gap `scanLog` reports
 const LOG_SIZE = "SELECT coalesce(max(idx) + 1, 0) AS n FROM log_entries WHERE log = $1";
 
+// how long the server lets one statement run (the longest is a decision log batch's insert)
+const STATEMENT_TIMEOUT_MS = 30_000;
+
 /**
  * The shared store for decision points on many machines: PostgreSQL. The same contract as the
  * file store: content-addressed objects, a ledger that only grows one compare-and-append at a
@@ -51,6 +54,14 @@ export class PostgresStore implements Store {
       connectionString: parsed.toString(),
       max: 4,
       connectionTimeoutMillis: 5_000,
+      // no command waits for ever on a database that stopped answering: the server cancels a
+      // statement past STATEMENT_TIMEOUT_MS, and the client gives up on an answer that never
+      // comes (a network gone quiet) a little later. A `statement_timeout` or `query_timeout`
+      // in the store URL overrides either (milliseconds).
+      statement_timeout: STATEMENT_TIMEOUT_MS,
+      query_timeout: STATEMENT_TIMEOUT_MS + 5_000,
+      idle_in_transaction_session_timeout: STATEMENT_TIMEOUT_MS,
+      keepAlive: true,
     });
     // an idle client's error must not crash the process; the next query reports it
     this.#pool.on("error", () => undefined);
@@ -289,11 +300,14 @@ export class PostgresStore implements Store {
   }
 
   async #connect(): Promise<pg.PoolClient> {
+    let client: pg.PoolClient | undefined;
     try {
-      const client = await this.#pool.connect();
+      client = await this.#pool.connect();
       await client.query(`SET search_path TO ${this.#schema}`);
       return client;
     } catch (e) {
+      // a connection that failed here goes back (or, in doubt, is closed): never held for ever
+      client?.release(lostConnection(e));
       throw translate(e);
     }
   }
@@ -304,29 +318,45 @@ export class PostgresStore implements Store {
   ): Promise<R[]> {
     await this.#setup();
     const client = await this.#connect();
+    let broken: Error | undefined;
     try {
       return (await client.query<R>(text, values)).rows;
     } catch (e) {
+      broken = lostConnection(e);
       throw translate(e);
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
 
   async #transaction(work: (client: pg.PoolClient) => Promise<void>): Promise<void> {
     await this.#setup();
     const client = await this.#connect();
+    let broken: Error | undefined;
     try {
       await client.query("BEGIN");
       await work(client);
       await client.query("COMMIT");
     } catch (e) {
-      await client.query("ROLLBACK").catch(() => undefined);
+      broken = lostConnection(e);
+      if (!broken) await client.query("ROLLBACK").catch(() => undefined);
       throw translate(e);
     } finally {
-      client.release();
+      client.release(broken);
     }
   }
+}
+
+// an error that leaves the connection in doubt (no answer in time, the socket gone), unlike one
+// the server answered with (a SQLSTATE code): such a connection is closed, not given back
+function lostConnection(e: unknown): Error | undefined {
+  if (e instanceof SteleError) return undefined;
+  if (
+    typeof (e as { code?: unknown }).code === "string" &&
+    /^[0-9A-Z]{5}$/.test((e as { code: string }).code)
+  )
+    return undefined;
+  return e instanceof Error ? e : new Error(String(e));
 }
 
 // drivers translate their errors: raw driver errors never cross the store boundary
