@@ -45,6 +45,27 @@ if (url) {
     assert.deepEqual((await readLog(store, "pdp-g", 3)).map(String), ["d", "e"]);
     await store.close();
   });
+  test("postgres: a ledger entry deleted in between is store.corrupt where it is missing; the ledger keeps its length", async () => {
+    const schema = `t_${randomBytes(6).toString("hex")}`;
+    const store = await openStore(`${url}?schema=${schema}`);
+    for (const [i, e] of ["a", "b", "c"].entries()) await store.appendEntry(i, Buffer.from(e));
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(`DELETE FROM ${schema}.entries WHERE idx = 1`);
+    } finally {
+      await client.end();
+    }
+    assert.equal(await store.ledgerSize(), 3);
+    await assert.rejects(store.readEntries(0, 3), {
+      code: "store.corrupt",
+      message: "ledger entry 1 is missing",
+    });
+    // the next append goes after the last entry, not into the hole (where it would hide it)
+    await store.appendEntry(3, Buffer.from("d"));
+    await assert.rejects(store.readEntries(0, 4), { message: "ledger entry 1 is missing" });
+    await store.close();
+  });
   test("postgres: an unreachable database is store.unavailable, never a crash", async () => {
     const store = await openStore("postgres://nobody:x@127.0.0.1:1/none");
     await assert.rejects(store.ledgerSize(), { code: "store.unavailable" });
