@@ -28,6 +28,8 @@ export interface PdpOptions {
   readonly store?: string;
   /** More `stele serve` flags. */
   readonly args?: readonly string[];
+  /** Exactly these arguments after `stele` (`--state` must still be one of them), nothing else. */
+  readonly argv?: readonly string[];
 }
 
 /** An HTTP answer, its body parsed as JSON when it is JSON. */
@@ -57,23 +59,25 @@ export interface Pdp {
 /** Starts `stele serve` in `dir` and resolves once it logs that it listens (at most 20 s). */
 export async function startPdp(dir: string, options: PdpOptions = {}): Promise<Pdp> {
   const state = options.state ?? freshState();
-  const args = [
-    cliPath,
-    "serve",
-    "--env",
-    options.env ?? "staging",
-    "--port",
-    "0",
-    "--store",
-    options.store ?? "file:.stele",
-    "--state",
-    state,
-    "--poll-interval",
-    options.poll ?? "200ms",
-    "--verify-interval",
-    options.verify ?? "200ms",
-    ...(options.args ?? []),
-  ];
+  const args = options.argv
+    ? [cliPath, ...options.argv]
+    : [
+        cliPath,
+        "serve",
+        "--env",
+        options.env ?? "staging",
+        "--port",
+        "0",
+        "--store",
+        options.store ?? "file:.stele",
+        "--state",
+        state,
+        "--poll-interval",
+        options.poll ?? "200ms",
+        "--verify-interval",
+        options.verify ?? "200ms",
+        ...(options.args ?? []),
+      ];
   const child = spawn(process.execPath, args, {
     cwd: dir,
     env: { ...process.env, NO_COLOR: "1", STELE_STATE_DIR: stateDir },

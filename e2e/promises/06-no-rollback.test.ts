@@ -1,13 +1,23 @@
 // DESIGN promise 6 under attack: versions per environment only go up; going back to an older
 // bundle is a new, approved, recorded weakening; and a store restored from an older copy (or
-// removed) is caught by the witness `stele verify` keeps outside it.
+// removed) is caught by the witness `stele verify` keeps outside it, and by a new decision point
+// given that witness.
 import assert from "node:assert/strict";
-import { cpSync, rmSync } from "node:fs";
+import { cpSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { test } from "node:test";
+import { after, test } from "node:test";
 import { tempDir } from "../../src/testing/index.js";
 import { makeRepo, strengthen } from "../fixture.js";
+import { type Pdp, type PdpOptions, startPdp, until } from "../pdp.js";
 import { refused } from "./attack.js";
+
+const pdps: Pdp[] = [];
+after(() => Promise.all(pdps.map((p) => p.stop())));
+async function serve(options: PdpOptions = {}): Promise<Pdp> {
+  const pdp = await startPdp(repo.dir, options);
+  pdps.push(pdp);
+  return pdp;
+}
 
 const repo = makeRepo({ staging: { quorum: 1, weakeningQuorum: 2 } });
 const store = join(repo.dir, ".stele");
@@ -73,6 +83,61 @@ test("going back to an older bundle is a weakening that needs fresh approvals an
   assert.equal(r.version, 7);
   assert.equal(r.class, "weakening");
   assert.equal(r.previous, v3);
+});
+
+test("a new decision point given a witness refuses a store rolled back or replaced below it; without one it has nothing to hold the store to", async () => {
+  const witness = join(tempDir("stele-06-"), "witness.note");
+  repo.ok("verify", "--witness", witness);
+  const latest = JSON.parse(repo.ok("log", "--json")).current.staging.version;
+  const old = join(tempDir("stele-06-"), "store");
+  cpSync(backup, old, { recursive: true });
+  const serving = async (pdp: Pdp, version: number) =>
+    until(`v${version} served`, async () => (await pdp.status()).version === version);
+  // a new decision point (a pod replaced, its state on a volume that went with it) trusts the
+  // first ledger it reads: the store as it was at v1
+  const trusting = await serve({ store: `file:${old}` });
+  await serving(trusting, 1);
+  // given the checkpoint `stele verify` kept, it holds the store to it from its first start
+  const held = await serve({ store: `file:${old}`, args: ["--witness", witness] });
+  const status = await until("the rolled-back store to be refused", async () => {
+    const s = await held.status();
+    return s.state === "refusing" && s;
+  });
+  assert.match(status.reason, /^ledger\.rollback: /);
+  assert.equal(status.version, null);
+  assert.equal((await held.get("/readyz")).status, 503);
+  const d = await held.post("/v1/decide", { input: {} });
+  assert.equal(d.json.decision, "deny");
+  // a store of another ledger altogether (its own key, its own reviewers): not the one the
+  // witness was taken from
+  const other = makeRepo();
+  other.build("v1.json");
+  other.ok("approve", "v1.json", "--key", other.key("alice"), "--env", "staging");
+  other.ok("release", "v1.json", "--env", "staging");
+  const impostor = await serve({
+    store: `file:${join(other.dir, ".stele")}`,
+    args: ["--witness", witness],
+  });
+  const replaced = await until("the other ledger to be refused as tampering", async () => {
+    const s = await impostor.status();
+    return s.state === "tampered" && s;
+  });
+  assert.equal(replaced.version, null);
+  assert.equal((await impostor.get("/readyz")).status, 503);
+  assert.match(
+    replaced.reason,
+    /^ledger\.fork: the --witness checkpoint is not signed by the store's ledger key/,
+  );
+  // on the store it was taken from, it serves the latest release
+  await serving(await serve({ args: ["--witness", witness] }), latest);
+  // a witness that is no checkpoint is refused before anything starts
+  const bad = join(tempDir("stele-06-"), "bad.note");
+  writeFileSync(bad, "not a checkpoint\n");
+  const r = repo.run("serve", "--env", "staging", "--witness", bad, "--json");
+  assert.equal(r.code, 1, r.stderr);
+  const error = JSON.parse(r.stderr).error;
+  assert.match(error.message, /the witness `.*bad\.note` is not a signed checkpoint/);
+  assert.match(error.hint, /stele verify --witness/);
 });
 
 test("a store restored from an older copy after verify is caught as a rollback", () => {

@@ -3,11 +3,12 @@
 // tree with the released source, and exits 4 on any difference: a stale, silent, tampered or
 // impostor decision point, or an edited policy file.
 import assert from "node:assert/strict";
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { tempDir } from "../../src/testing/index.js";
 import { makeRepo, strengthen } from "../fixture.js";
 import { type Pdp, startPdp, steleAsync, until } from "../pdp.js";
 
@@ -220,6 +221,59 @@ test("a decision point that has not picked up the latest release is stale drift:
   await serving(again, 2);
   assert.equal((await drift("--pdp", a.url, "--pdp", again.url)).code, 0);
   assert.equal((await drift()).code, 0);
+});
+
+test("a decision point stopped on purpose is listed as stopped, no drift; one killed without a word is silent", async () => {
+  const c = await serve();
+  const { pdp, version } = await serving(c, (await a.status()).version);
+  assert.equal((await drift()).code, 0);
+  // its last heartbeat, written as it stops, says so: a Deployment's pods come and go, and
+  // each that left must not be drift for ever after
+  assert.equal(await c.stop(), 0);
+  const { code, report } = await drift();
+  assert.equal(code, 0, JSON.stringify(report));
+  const gone = report.envs[0].pdps.find((p: PdpDrift) => p.pdp === pdp);
+  assert.deepEqual([gone.status, gone.url, gone.version], ["stopped", null, version]);
+  assert.match(gone.detail, new RegExp(`^stopped \\d+s ago, running v${version}$`));
+  assert.match(repo.run("drift").stdout, new RegExp(`^ {2}stopped {4}${pdp}: stopped`, "m"));
+  // started again with the same identity, it is itself again
+  const back = await serve({ state: c.state });
+  await serving(back, version);
+  const again = (await drift()).report.envs[0].pdps.find((p: PdpDrift) => p.pdp === pdp);
+  assert.equal(again.status, "in-sync");
+  // killed, it writes nothing more: asked, it is silent
+  back.child.kill("SIGKILL");
+  await new Promise((resolve) => back.child.once("exit", resolve));
+  const killed = await drift("--pdp", back.url);
+  assert.equal(killed.code, 4);
+  assert.equal(entry(killed.report, back.url).status, "silent");
+});
+
+test("asked about one environment, a decision point given by URL that serves another is drift", async () => {
+  // `a` serves staging; whoever runs this believes it is a prod decision point
+  const { code, report } = await drift("--env", "prod", "--pdp", a.url);
+  assert.equal(code, 4);
+  assert.deepEqual(
+    report.envs.map((e: { env: string }) => e.env),
+    ["prod"],
+  );
+  const wrong = entry(report, a.url);
+  assert.equal(wrong.status, "unreleased");
+  assert.equal(wrong.detail, "serves `staging`, not `prod`");
+  // asked about its own, it is in sync
+  assert.equal((await drift("--env", "staging", "--pdp", a.url)).code, 0);
+});
+
+test("a ledger that cannot be read is an error, never an empty ledger with nothing to drift from", () => {
+  const copy = join(tempDir("stele-drift-"), "store");
+  cpSync(join(repo.dir, ".stele"), copy, { recursive: true });
+  rmSync(join(copy, "ledger"), { recursive: true });
+  writeFileSync(join(copy, "ledger"), "not a folder");
+  const r = repo.run("drift", "--store", `file:${copy}`, "--json");
+  assert.equal(r.code, 1, r.stdout);
+  const error = JSON.parse(r.stderr).error;
+  assert.equal(error.code, "store.unavailable");
+  assert.match(error.message, /cannot read `.*ledger/);
 });
 
 test("a decision point that reports tampering with what it runs is drift: exit 4", async () => {

@@ -20,7 +20,6 @@ export async function readBundleFile(path: string): Promise<Buffer> {
   return readFile(path);
 }
 
-/** Reads and parses a JSON file, with a clear error naming it. */
 /**
  * An approval envelope file, parsed strictly (exact shape, no duplicate keys): what a reviewer
  * signed is read only one way.

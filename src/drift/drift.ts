@@ -4,8 +4,16 @@ import { type LedgerView, latestRelease } from "../ledger/index.js";
 import { fetchJson, type Heartbeat, readHeartbeats, readStatus } from "../server/index.js";
 import { declaredEnvs, readView, type Store, storedBundle } from "../store/index.js";
 
-/** How an enforcement point stands against the ledger (DESIGN promise 7). */
-export type PdpStatus = "in-sync" | "stale" | "unreleased" | "tampered" | "silent";
+/**
+ * How an enforcement point stands against the ledger (DESIGN promise 7). `stopped` (it said so
+ * in its last heartbeat, and serves nothing) is the one besides `in-sync` that is no drift.
+ */
+export type PdpStatus = "in-sync" | "stale" | "unreleased" | "tampered" | "silent" | "stopped";
+
+/** Whether an enforcement point in this state is drift. */
+export function isDrift(status: PdpStatus): boolean {
+  return status !== "in-sync" && status !== "stopped";
+}
 
 /** One enforcement point, by heartbeat and/or live status. */
 export interface PdpDrift {
@@ -87,6 +95,8 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
       `no environment \`${options.env}\` in the ledger, the released configs, the heartbeats or the decision points asked`,
       { hint: `known environments: ${[...envNames].sort().join(", ") || "none yet"}` },
     );
+  // the env asked about is reported even with nothing released to it and nothing serving it
+  if (options.env !== undefined) envNames.add(options.env);
   const envs: EnvDrift[] = [];
   for (const env of [...envNames].sort()) {
     if (options.env !== undefined && env !== options.env) continue;
@@ -99,6 +109,18 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
     // those that answered, under their own env (one that did not is placed once, below)
     for (const l of live.filter((x) => x.env === env && !pdps.some((p) => p.pdp === x.pdp)))
       pdps.push(classifyLive(view, env, l));
+    // asked about this env, a decision point given by URL that serves another is not one of
+    // its own: it enforces none of this env's releases, whatever it runs
+    if (env === options.env)
+      for (const l of live.filter((x) => x.ok && x.env !== undefined && x.env !== env))
+        pdps.push({
+          pdp: l.pdp ?? l.url,
+          url: l.url,
+          version: l.version ?? null,
+          bundle: l.bundle ?? null,
+          status: "unreleased",
+          detail: `serves \`${l.env}\`, not \`${env}\``,
+        });
     envs.push({ env, version: latest?.version ?? null, bundle: latest?.bundle ?? null, pdps });
   }
   // a PDP given by URL that did not answer belongs to no environment: report it where asked,
@@ -123,7 +145,7 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
       options.env ?? view.releases.at(-1)?.record.env ?? envs[0]?.env,
     );
   const drift =
-    envs.some((e) => e.pdps.some((p) => p.status !== "in-sync")) ||
+    envs.some((e) => e.pdps.some((p) => isDrift(p.status))) ||
     (source?.files.length ?? 0) > 0 ||
     source?.problem !== undefined;
   return { drift, envs, ...(source && { source }) };
@@ -168,9 +190,23 @@ function classify(
   const base = { pdp: b.pdp, url: b.url, version: b.version, bundle: b.bundle };
   if (l && !l.ok)
     return { ...base, status: "silent", detail: `no answer from ${l.url}: ${l.error}` };
-  if (age > silentAfter)
-    return { ...base, status: "silent", detail: `last heartbeat ${Math.round(age / 1000)}s ago` };
+  if (b.stopped === true)
+    return {
+      ...base,
+      status: "stopped",
+      detail: `stopped ${ago(age)}${b.version === null ? "" : `, running v${b.version}`}`,
+    };
+  if (age > silentAfter) return { ...base, status: "silent", detail: `last heartbeat ${ago(age)}` };
   return { ...base, ...judge(view, env, b.bundle, b.version, b.state) };
+}
+
+// how long ago, in the largest whole unit: "40s ago", "3m ago", "2h ago", "5d ago"
+function ago(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 120) return `${s}s ago`;
+  if (s < 2 * 3600) return `${Math.round(s / 60)}m ago`;
+  if (s < 2 * 86400) return `${Math.round(s / 3600)}h ago`;
+  return `${Math.round(s / 86400)}d ago`;
 }
 
 function classifyLive(view: LedgerView, env: string, l: Live): PdpDrift {

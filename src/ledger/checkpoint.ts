@@ -6,6 +6,7 @@ import {
   decodeBase64,
   hasControl,
   type NoteVerifier,
+  parseNote,
   parseVerifierKey,
   signNote,
   verifyNote,
@@ -78,6 +79,14 @@ export function parseCheckpoint(text: string): Checkpoint {
   requireTree(size, root);
   for (const line of extensions) requireLine(line, "extension line");
   return { origin, size, root, extensions };
+}
+
+/**
+ * A signed checkpoint's body, read without verifying its signature (untrusted until
+ * `verifyCheckpoint` checks it with a known key): to refuse early what is no checkpoint at all.
+ */
+export function readCheckpointNote(note: string): Checkpoint {
+  return parseCheckpoint(parseNote(note).text);
 }
 
 /** Signs a checkpoint as a C2SP signed note under key name `name`. */

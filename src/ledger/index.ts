@@ -5,9 +5,11 @@ export type { Checkpoint } from "./checkpoint.js";
 /** Refuses a newer checkpoint that shrank (`ledger.rollback`) or rewrote history (`ledger.fork`). */
 /** Signs a checkpoint as a C2SP signed note. */
 /** Returns a checkpoint only once its signature and origin verify; throws otherwise. */
+/** A signed checkpoint's body, its signature not verified (to refuse early what is none). */
 export {
   formatCheckpoint,
   parseCheckpoint,
+  readCheckpointNote,
   requireConsistent,
   signCheckpoint,
   verifyCheckpoint,

@@ -20,6 +20,12 @@ export interface Heartbeat {
    * this field have none): `stele decisions verify` holds the store to it.
    */
   readonly decisionLog?: { readonly log: string; readonly checkpoint: string } | null;
+  /**
+   * Its last heartbeat, written as it stopped on purpose (heartbeats before this field have
+   * none): it serves nothing any more, so it is not drift. One that dies without a word stays
+   * as it last said, and goes silent.
+   */
+  readonly stopped?: boolean;
 }
 
 /** The store document of a PDP's heartbeat. */
@@ -32,13 +38,17 @@ export function pdpOfHeartbeatDoc(doc: string): string | undefined {
   return /^heartbeats\/(.+)\.json$/.exec(doc)?.[1];
 }
 
-/** Writes a signed heartbeat of the runtime to the store. */
+/**
+ * Writes a signed heartbeat of the runtime to the store; `url` null once it no longer answers,
+ * `stopped` for the last one, written as it stops.
+ */
 export async function writeHeartbeat(
   store: Store,
   id: PdpIdentity,
   runtime: Runtime,
   url: string | null,
   decisionLog?: { readonly log: string; readonly checkpoint: string | undefined },
+  stopped = false,
 ): Promise<void> {
   const a = runtime.active;
   const beat: Heartbeat = {
@@ -55,6 +65,7 @@ export async function writeHeartbeat(
       decisionLog?.checkpoint !== undefined
         ? { log: decisionLog.log, checkpoint: decisionLog.checkpoint }
         : null,
+    stopped,
   };
   const payload = Buffer.from(JSON.stringify(beat), "utf8");
   const doc = {
@@ -124,6 +135,7 @@ function isHeartbeat(b: unknown): b is Heartbeat {
     orNull(h.bundle, "string") &&
     orNull(h.treeSize, "number") &&
     orNull(h.reason, "string") &&
+    (h.stopped === undefined || typeof h.stopped === "boolean") &&
     (log === undefined ||
       log === null ||
       (typeof log === "object" &&

@@ -42,6 +42,12 @@ export class Loader {
     private readonly runtime: Runtime,
     private readonly stateFile: StateFile,
     private readonly clock: () => number = Date.now,
+    /**
+     * A checkpoint note of this store's ledger verified elsewhere (`stele verify --witness`
+     * writes one): held to from the very first start, as one this decision point had seen.
+     * Without one, a new decision point trusts the ledger it first finds.
+     */
+    private readonly witness?: string,
   ) {}
 
   // why there is nothing to serve: nothing released to this env yet, or (a mistyped --env) no
@@ -111,8 +117,10 @@ export class Loader {
   async #refresh(now: number): Promise<LoadEvent> {
     const state = await this.stateFile.read();
     const verifier = await ledgerVerifier(this.store);
+    // what it has seen: the checkpoint it last trusted, and the one it was given to start from
+    const seenNotes = [state.checkpoint, this.witness].filter((n) => n !== undefined);
     if (!verifier) {
-      if (state.checkpoint) throw emptied();
+      if (seenNotes.length > 0) throw emptied();
       return { outcome: "unchanged", message: "the ledger is empty" };
     }
     // pin the ledger key on first use; a different key later is a different (forged) ledger
@@ -128,12 +136,16 @@ export class Loader {
     const latest = await this.store.latestCheckpoint();
     if (!latest) {
       // DESIGN promise 6: a ledger that lost what this PDP trusted is a rollback, not a fresh read
-      if (state.checkpoint) throw emptied();
+      if (seenNotes.length > 0) throw emptied();
       return { outcome: "unchanged", message: "no checkpoint yet" };
     }
     const checkpoint = verifyStoredCheckpoint(view, latest.note, verifier.vkey, verifier.origin);
     if (state.checkpoint) {
       const seen = verifyCheckpoint(state.checkpoint, verifier.vkey, verifier.origin);
+      requireConsistent(seen, checkpoint, proof(view, seen, checkpoint));
+    }
+    if (this.witness !== undefined) {
+      const seen = witnessed(this.witness, verifier);
       requireConsistent(seen, checkpoint, proof(view, seen, checkpoint));
     }
     this.#checkClock(state, view, checkpoint.size, now);
@@ -220,6 +232,23 @@ export class Loader {
       checkpoint,
       trustedTime: this.runtime.trustedTime,
     });
+  }
+}
+
+// the checkpoint given with --witness, verified with the store's ledger key: one signed by
+// another key is of another ledger, or of this one rewritten under a new key
+function witnessed(note: string, verifier: { vkey: string; origin: string }): Checkpoint {
+  try {
+    return verifyCheckpoint(note, verifier.vkey, verifier.origin);
+  } catch (e) {
+    throw new SteleError(
+      "ledger.fork",
+      "the --witness checkpoint is not signed by the store's ledger key: this store is not the ledger it was taken from",
+      {
+        hint: "the store was replaced or rewritten under a new key, or the witness is of another store; compare the store with its backups",
+        cause: e,
+      },
+    );
   }
 }
 

@@ -19,6 +19,12 @@ export interface ServeOptions {
   readonly port?: number;
   /** Where the PDP remembers its version floor and pinned ledger key (outside the store). */
   readonly statePath: string;
+  /**
+   * A checkpoint note of the store's ledger, verified elsewhere (`stele verify --witness`):
+   * held to from the first start, so a new decision point cannot be handed a ledger rolled back
+   * or rewritten below it.
+   */
+  readonly witness?: string;
   readonly pollIntervalMs?: number;
   readonly verifyIntervalMs?: number;
   /** Past this age of its ledger view the PDP is `stale`. */
@@ -55,7 +61,13 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     ((line) =>
       process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`));
   const runtime = new Runtime(options.env);
-  const loader = new Loader(options.store, runtime, stateFile(options.statePath));
+  const loader = new Loader(
+    options.store,
+    runtime,
+    stateFile(options.statePath),
+    Date.now,
+    options.witness,
+  );
   const maxStaleness = options.maxStalenessMs ?? 5 * 60_000;
   const identity = await pdpIdentity(`${options.statePath}.key`, options.env);
   let decisionLog: DecisionLog | undefined;
@@ -110,6 +122,17 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   }
   let url: string | null = null;
   let closing = false;
+  // heartbeats are written one after another, in the order they are made: a slow write under
+  // way as it stops cannot land after the last heartbeat and bring a stopped decision point back
+  let beats: Promise<void> = Promise.resolve();
+  const beat = (at: string | null, stopped = false): Promise<void> => {
+    beats = beats.then(() =>
+      writeHeartbeat(options.store, identity, runtime, at, logWord(), stopped).catch((e) =>
+        log({ level: "warn", msg: "cannot write heartbeat", error: String(e) }),
+      ),
+    );
+    return beats;
+  };
 
   let clockWarned = false;
   // said once: the decision log stopped because the store lost what it signed
@@ -149,10 +172,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
       });
     }
     // none before it listens (one whose port is taken writes no heartbeat), nor once it closes
-    if (url !== null && !closing)
-      await writeHeartbeat(options.store, identity, runtime, url, logWord()).catch((e) =>
-        log({ level: "warn", msg: "cannot write heartbeat", error: String(e) }),
-      );
+    if (url !== null && !closing) await beat(url);
   };
   const reverify = async () => {
     const event = await loader.reverify();
@@ -209,7 +229,7 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   }
   const address = server.address() as AddressInfo;
   url = `http://${host.includes(":") ? `[${host}]` : host}:${address.port}`;
-  await writeHeartbeat(options.store, identity, runtime, url, logWord()).catch(() => undefined);
+  await beat(url);
   log({
     level: "info",
     msg: "listening",
@@ -228,12 +248,10 @@ export async function startServer(options: ServeOptions): Promise<Server> {
       await Promise.all(tasks.map((t) => t.stop()));
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await decisionLog?.close();
-      // a last heartbeat names the last checkpoint it signed, and no URL (it no longer answers):
-      // decisions removed from the log's end while it is down show in `stele decisions verify`,
-      // not only at its next start
-      await writeHeartbeat(options.store, identity, runtime, null, logWord()).catch((e) =>
-        log({ level: "warn", msg: "cannot write heartbeat", error: String(e) }),
-      );
+      // a last heartbeat says it stopped (`stele drift` lists it, as no drift), with no URL (it
+      // no longer answers), and names the last checkpoint it signed: decisions removed from the
+      // log's end while it is down show in `stele decisions verify`, not only at its next start
+      await beat(null, true);
     },
   };
 }

@@ -5,6 +5,9 @@ import { openStore } from "../../store/index.js";
 import { type Command, Exit, listOpt, stringOpt, usageError } from "../command.js";
 import { requirePolicyDir } from "../tree.js";
 
+// stopped decision points listed one by one in the table, at most
+const MAX_STOPPED_SHOWN = 3;
+
 /** `stele drift [--env ENV] [--pdp URL…] [dir]`: the ledger against enforcement points and source. */
 export const drift: Command<DriftReport> = {
   summary: "compare the ledger with every enforcement point and the working tree; exit 4 on drift",
@@ -51,9 +54,18 @@ export const drift: Command<DriftReport> = {
         `${e.env}: ledger ${e.version === null ? "has no release" : `v${e.version} ${e.bundle}`}`,
       );
       if (e.pdps.length === 0) lines.push("  no enforcement point reported");
-      for (const p of e.pdps)
+      // decision points stopped on purpose pile up where they come and go (a Deployment's pods):
+      // past a few, one line says how many (--json lists each)
+      const stopped = e.pdps.filter((p) => p.status === "stopped");
+      const shown =
+        stopped.length > MAX_STOPPED_SHOWN ? e.pdps.filter((p) => !stopped.includes(p)) : e.pdps;
+      for (const p of shown)
         lines.push(
           `  ${p.status.padEnd(10)} ${p.pdp}${p.url && p.url !== p.pdp ? ` (${p.url})` : ""}: ${p.detail}`,
+        );
+      if (shown.length < e.pdps.length)
+        lines.push(
+          `  ${"stopped".padEnd(10)} ${stopped.length} decision points that stopped on purpose: no drift (--json lists them)`,
         );
     }
     if (!r.source)

@@ -1,15 +1,19 @@
 import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
+import { SteleError } from "../../errors.js";
+import { readCheckpointNote } from "../../ledger/index.js";
 import { startServer } from "../../server/index.js";
 import { openStore } from "../../store/index.js";
 import { type Command, Exit, stringOpt, usageError } from "../command.js";
+import { whyUnreadable } from "../files.js";
 
 /** `stele serve --env ENV`: run the decision point until stopped. */
 export const serve: Command<{ url: string }> = {
   summary: "run the decision point for an environment (only verified releases)",
   usage:
-    "--env ENV [--port N] [--host H] [--poll-interval 5s] [--verify-interval 30s] [--max-staleness 5m] [--fail-closed-when-stale] [--decision-log-sample F] [--decision-log-interval 250ms] [--state FILE]",
+    "--env ENV [--port N] [--host H] [--poll-interval 5s] [--verify-interval 30s] [--max-staleness 5m] [--fail-closed-when-stale] [--decision-log-sample F] [--decision-log-interval 250ms] [--state FILE] [--witness FILE]",
   options: {
     env: { type: "string" },
     port: { type: "string" },
@@ -21,6 +25,7 @@ export const serve: Command<{ url: string }> = {
     "decision-log-sample": { type: "string" },
     "decision-log-interval": { type: "string" },
     state: { type: "string" },
+    witness: { type: "string" },
   },
   help: {
     env: "the environment whose releases to serve",
@@ -36,6 +41,8 @@ export const serve: Command<{ url: string }> = {
       "how often the decision log writes a batch, 10ms–1m (default 250ms): at most this much is lost in a crash; each batch costs a file, its fsync and a signed checkpoint",
     state:
       "where to keep the version floor and pinned ledger key (default: ~/.local/state/stele/pdp-…)",
+    witness:
+      "a checkpoint of the ledger verified elsewhere (what `stele verify --witness FILE` writes): held to from the first start, so a new decision point is never handed a ledger rolled back or rewritten below it",
   },
   async run(args, io) {
     const env = stringOpt(args, "env");
@@ -57,6 +64,8 @@ export const serve: Command<{ url: string }> = {
         `--decision-log-interval must be from 10ms to 1m, found \`${intervalText}\``,
         "e.g. 100ms loses less in a crash, 1s costs less under load",
       );
+    const witnessPath = stringOpt(args, "witness");
+    const witness = witnessPath === undefined ? undefined : await readWitness(witnessPath);
     // everything checked before the store is opened; a decision point that refuses to start
     // closes it (a PostgreSQL pool's idle connections would keep the process alive)
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
@@ -74,6 +83,7 @@ export const serve: Command<{ url: string }> = {
         failClosedWhenStale: args.values["fail-closed-when-stale"] === true,
         ...(sample !== undefined && { decisionLogSample: sample }),
         ...(interval !== undefined && { decisionLogIntervalMs: interval }),
+        ...(witness !== undefined && { witness }),
       });
     } catch (e) {
       await store.close();
@@ -92,6 +102,35 @@ export const serve: Command<{ url: string }> = {
   exit: () => Exit.ok,
   human: () => "",
 };
+
+// the --witness file: a signed checkpoint (its signature is checked against the store's key
+// once the store is read); anything else is refused before the decision point starts
+async function readWitness(path: string): Promise<string> {
+  const how = "write one with `stele verify --witness FILE` where the store is trusted";
+  let note: string;
+  try {
+    note = await readFile(path, "utf8");
+  } catch (e) {
+    throw new SteleError("cli.io", `cannot read the witness \`${path}\`: ${whyUnreadable(e)}`, {
+      hint: how,
+      cause: e,
+    });
+  }
+  try {
+    readCheckpointNote(note);
+  } catch (e) {
+    if (!(e instanceof SteleError)) throw e;
+    throw new SteleError(
+      e.code,
+      `the witness \`${path}\` is not a signed checkpoint: ${e.message}`,
+      {
+        hint: how,
+        cause: e,
+      },
+    );
+  }
+  return note;
+}
 
 /** `5s`, `250ms`, `2m`, `1h` in milliseconds. */
 export function duration(text: string): number {
