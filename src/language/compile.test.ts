@@ -146,6 +146,29 @@ test("duplicate keys, duplicate names and YAML aliases are errors", () => {
   assert.ok(alias.diagnostics.some((d) => d.code === "language.yaml_alias"));
 });
 
+test("a YAML syntax error is said once per line, where to fix it, with what to do in a policy author's words", () => {
+  const at = (d: Diagnostic) => `${d.position.line}:${d.position.col}`;
+  const yaml = (text: string) =>
+    check({ "policies/p.yaml": text }).diagnostics.filter((d) => d.code === "language.yaml_syntax");
+  const tab = policy("true").replace("  default: allow", "\tdefault: allow");
+  const [tabbed] = yaml(tab);
+  assert.match(tabbed?.hint ?? "", /indent with spaces/);
+  // an unclosed quote is shown at the quote that opened it, not at the end of the file
+  const unclosed = `${policy("true")}    - name: q\n      effect: deny\n      when: "input.a\n`;
+  const [quote] = yaml(unclosed);
+  assert.equal(at(quote as Diagnostic), where(unclosed, '"input.a'));
+  assert.match(quote?.hint ?? "", /close the quote/);
+  // `key: a: b` trips the parser twice on one line: said once, with the fix
+  const colon = policy("true").replace("default: allow", "default: allow: no");
+  const colons = yaml(colon);
+  assert.equal(colons.length, 1, JSON.stringify(colons));
+  assert.match(colons[0]?.hint ?? "", /must be quoted/);
+  // a line indented too deep
+  const deep = policy("true").replace("  default: allow", "  default: allow\n    extra: 1");
+  const [indent] = yaml(deep);
+  assert.match(indent?.hint ?? "", /line it up with the keys beside it/);
+});
+
 test("an alias expansion bomb is refused without expanding it", () => {
   const lines = ["a: &a [x, x, x, x, x, x, x, x, x]"];
   for (let i = 1; i < 12; i++)

@@ -270,51 +270,58 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
     }
   };
 
-  app.get("/v1/status", (c) => {
-    const a = runtime.active;
-    const status: Status = {
-      env: runtime.env,
-      state: runtime.health,
-      ready: a !== undefined,
-      version: a?.version ?? null,
-      bundle: a?.digest ?? null,
-      treeSize: a?.treeSize ?? null,
-      verifiedAt: a ? new Date(a.verifiedAt).toISOString() : null,
-      lastCheck: runtime.lastCheck !== undefined ? new Date(runtime.lastCheck).toISOString() : null,
-      reason: runtime.reason ?? null,
-      clock: {
-        behindSeconds: runtime.clockBehindMs / 1000,
-        trustedTime: runtime.trustedTime > 0 ? new Date(runtime.trustedTime).toISOString() : null,
-      },
-      drift: ownDrift(runtime),
-    };
-    return c.json({ ...status, ...options.status?.() });
-  });
-
-  app.get("/metrics", async (c) => {
-    c.header("Content-Type", metrics.registry.contentType);
-    return c.body(await metrics.registry.metrics());
-  });
-  app.get("/healthz", (c) => c.json({ ok: true }));
-  // DESIGN promise 6: a view of the ledger older than its freshness is no ground to serve on
-  app.get("/readyz", (c) => {
-    if (!runtime.active)
-      return c.json({ ready: false, reason: runtime.reason ?? "no verified release yet" }, 503);
-    if (runtime.health === "stale")
-      return c.json(
-        {
-          ready: false,
-          reason: `its view of the ledger is older than its freshness limit (--max-staleness)${runtime.reason ? `: ${runtime.reason}` : ""}`,
+  // the routes read with GET (each is also named in the 405 and 404 answers below)
+  const gets: Record<string, (c: Context) => Response | Promise<Response>> = {
+    "/v1/status": (c) => {
+      const a = runtime.active;
+      const status: Status = {
+        env: runtime.env,
+        state: runtime.health,
+        ready: a !== undefined,
+        version: a?.version ?? null,
+        bundle: a?.digest ?? null,
+        treeSize: a?.treeSize ?? null,
+        verifiedAt: a ? new Date(a.verifiedAt).toISOString() : null,
+        lastCheck:
+          runtime.lastCheck !== undefined ? new Date(runtime.lastCheck).toISOString() : null,
+        reason: runtime.reason ?? null,
+        clock: {
+          behindSeconds: runtime.clockBehindMs / 1000,
+          trustedTime: runtime.trustedTime > 0 ? new Date(runtime.trustedTime).toISOString() : null,
         },
-        503,
-      );
-    return c.json({ ready: true });
-  });
+        drift: ownDrift(runtime),
+      };
+      return c.json({ ...status, ...options.status?.() });
+    },
+    "/metrics": async (c) => {
+      c.header("Content-Type", metrics.registry.contentType);
+      return c.body(await metrics.registry.metrics());
+    },
+    "/healthz": (c) => c.json({ ok: true }),
+    // DESIGN promise 6: a view of the ledger older than its freshness is no ground to serve on
+    "/readyz": (c) => {
+      if (!runtime.active)
+        return c.json({ ready: false, reason: runtime.reason ?? "no verified release yet" }, 503);
+      if (runtime.health === "stale")
+        return c.json(
+          {
+            ready: false,
+            reason: `its view of the ledger is older than its freshness limit (--max-staleness)${runtime.reason ? `: ${runtime.reason}` : ""}`,
+          },
+          503,
+        );
+      return c.json({ ready: true });
+    },
+  };
+  for (const [path, handler] of Object.entries(gets)) app.get(path, handler);
 
   // a path it serves asked with another method: 405, naming the one it takes; else 404
-  const gets = new Set(["/v1/status", "/metrics", "/healthz", "/readyz"]);
   app.notFound((c) => {
-    const allow = routes.has(c.req.path) ? "POST" : gets.has(c.req.path) ? "GET" : undefined;
+    const allow = routes.has(c.req.path)
+      ? "POST"
+      : Object.hasOwn(gets, c.req.path)
+        ? "GET"
+        : undefined;
     const asked = `\`${c.req.method} ${c.req.path}\``;
     const r = failure(
       allow
@@ -322,7 +329,7 @@ export function createApp(runtime: Runtime, options: AppOptions = {}): App {
             hint: `send ${allow} ${c.req.path}`,
           })
         : new SteleError("server.no_route", `no route ${asked}`, {
-            hint: "routes: POST /v1/decide, /v1/decide/batch, /v1/admission; GET /v1/status, /metrics, /healthz, /readyz",
+            hint: `routes: POST ${[...routes.keys()].join(", ")}; GET ${Object.keys(gets).join(", ")}`,
           }),
     );
     if (allow) c.header("Allow", allow);
