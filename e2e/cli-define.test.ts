@@ -121,6 +121,27 @@ test("stele build writes a bundle whose digest is stable and which eval and test
   );
   const e = stele(dir, ["eval", "a.json", "--input", "in.json"]);
   assert.equal(JSON.parse(e.stdout).bundle, digest);
+  // built from a committed tree, nothing to note
+  assert.doesNotMatch(a.stderr, /note:/);
+});
+
+test("stele build says at once that a bundle from uncommitted or non-git source can never be released", () => {
+  const dir = initRepo();
+  writeFileSync(join(dir, "policies", "new.yaml"), "");
+  const dirty = stele(dir, ["build", "-o", "a.json"]);
+  assert.equal(dirty.code, 0, dirty.stderr);
+  assert.match(
+    dirty.stderr,
+    /note: the tree has uncommitted changes, so `stele release` will refuse this bundle: commit the policy sources/,
+  );
+  const outside = tempDir();
+  assert.equal(stele(outside, ["init"]).code, 0);
+  const loose = stele(outside, ["build"]);
+  assert.equal(loose.code, 0, loose.stderr);
+  assert.match(
+    loose.stderr,
+    /note: this folder is not in a git repository, so `stele release` will refuse this bundle/,
+  );
 });
 
 test("stele build refuses a tree whose tests fail", () => {

@@ -3,6 +3,7 @@ import { dirname, join } from "node:path";
 import { buildBundle } from "../../bundle/index.js";
 import { runTests } from "../../engine/index.js";
 import { SteleError } from "../../errors.js";
+import { UNREVIEWED_HINT } from "../../ledger/index.js";
 import { type Command, Exit, parseNow, stringOpt } from "../command.js";
 import { plural, shownPath } from "../output.js";
 import { checkFailed, compileTree, gitInfo } from "../tree.js";
@@ -50,10 +51,14 @@ export const build: Command<BuildResult> = {
     await writeAtomically(path, built.bytes);
     if (!io.json) {
       io.err(`${plural(report.passed, "test case")} passed`);
-      if (git?.dirty)
-        io.err(
-          "note: the tree has uncommitted changes; this bundle cannot be released to an environment that needs approvals",
-        );
+      // said now, not first at `stele release` after every reviewer approved it
+      const why = !git
+        ? "this folder is not in a git repository"
+        : git.dirty
+          ? "the tree has uncommitted changes"
+          : undefined;
+      if (why)
+        io.err(`note: ${why}, so \`stele release\` will refuse this bundle: ${UNREVIEWED_HINT}`);
       io.err(`wrote ${path}`);
     }
     return { digest: built.digest, path, git, tests: report.passed };
