@@ -61,12 +61,18 @@ test("the StatefulSet's decision point starts from its own arguments and serves 
 
 test("the example's probes reach the decision point through the TLS proxy, and its state outlives the pod", () => {
   // stele listens on 127.0.0.1 only: a probe to the pod's own address must go through the proxy
-  const proxyPorts = container("tls-proxy").ports.map((p: { name: string }) => p.name);
+  const proxyPorts = container("tls-proxy").ports.map(
+    (p: { containerPort: number }) => p.containerPort,
+  );
   for (const probe of ["readinessProbe", "livenessProbe"]) {
     const get = container("stele")[probe].httpGet;
     assert.equal(get.scheme, "HTTPS", probe);
+    // by number: the kubelet looks a port name up among the probed container's own ports only,
+    // and this container declares none (a name would fail every probe, and no pod be ready)
+    assert.equal(typeof get.port, "number", `${probe}'s port is the proxy's, by number`);
     assert.ok(proxyPorts.includes(get.port), `${probe} goes to ${get.port}`);
   }
+  assert.equal(container("stele").ports, undefined, "stele listens on no port of the pod's");
   assert.equal(container("stele").readinessProbe.httpGet.path, "/readyz");
   // --state lies on a volume claimed per pod (not emptyDir): a replaced pod keeps its floor
   const mount = container("stele").volumeMounts.find((m: { mountPath: string }) =>
@@ -87,7 +93,7 @@ test("the example's probes reach the decision point through the TLS proxy, and i
   assert.equal(witnessVolume?.configMap?.name, "stele-witness");
   assert.match(
     readFileSync(join(folder, "README.md"), "utf8"),
-    /stele verify --witness checkpoint\.note && kubectl create configmap stele-witness .*--from-file=checkpoint\.note/,
+    /stele verify --store URL --witness checkpoint\.note && kubectl create configmap stele-witness .*--from-file=checkpoint\.note/,
   );
   assert.equal(value("--witness"), `${witnessMount.mountPath}/checkpoint.note`);
   // the Service the webhook calls, and the StatefulSet's own, select its pods

@@ -10,7 +10,7 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Loader, Runtime, stateFile } from "../src/server/index.js";
@@ -429,6 +429,32 @@ test("a running bundle tampered in the store is reported while decisions keep co
   } finally {
     writeFileSync(objectPath(v3), bytes);
   }
+  await pdp.stop();
+});
+
+test("a stored bundle that cannot be read for a moment is no tampering: the decision point says so and checks again", async () => {
+  const pdp = await serve();
+  await serving(pdp, 3);
+  // the folder holding the bundle made a file: reads fail (ENOTDIR), as a disk or a database
+  // that does not answer in time would; nothing says the bytes changed
+  const folder = dirname(objectPath(v3));
+  renameSync(folder, `${folder}.aside`);
+  writeFileSync(folder, "");
+  try {
+    await until("a re-verification that could not read the store", async () =>
+      pdp.logs().some((l) => l.outcome === "unavailable" && l.code === "store.unavailable"),
+    );
+    const status = await pdp.status();
+    assert.deepEqual([status.state, status.version], ["ok", 3]);
+  } finally {
+    rmSync(folder);
+    renameSync(`${folder}.aside`, folder);
+  }
+  const verified = (await pdp.status()).lastVerified;
+  await until("a re-verification after the store is back", async () => {
+    const s = await pdp.status();
+    return s.lastVerified !== verified && s.state === "ok";
+  });
   await pdp.stop();
 });
 

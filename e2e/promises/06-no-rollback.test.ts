@@ -126,8 +126,44 @@ test("a new decision point given a witness refuses a store rolled back or replac
   assert.equal((await impostor.get("/readyz")).status, 503);
   assert.match(
     replaced.reason,
-    /^ledger\.fork: the --witness checkpoint is not signed by the store's ledger key/,
+    /^ledger\.fork: the --witness checkpoint is not signed by the store's checkpoint key/,
   );
+  // the same ledger rewritten by whoever holds its key (the store holds it): the copy of v1's
+  // days grown to the witness's size by other releases; the sizes agree, the histories do not
+  const fork = join(tempDir("stele-06-"), "store");
+  cpSync(backup, fork, { recursive: true });
+  const onFork = (...args: string[]) => repo.ok(...args, "--store", `file:${fork}`);
+  for (const reviewer of ["alice", "bob"])
+    onFork("approve", "v1.json", "--key", repo.key(reviewer), "--env", "prod");
+  onFork("release", "v1.json", "--env", "prod");
+  for (const bundle of ["v2.json", "v3.json"]) {
+    onFork("approve", bundle, "--key", repo.key("alice"), "--env", "staging");
+    onFork("release", bundle, "--env", "staging");
+  }
+  const sizeOf = (store: string) =>
+    JSON.parse(
+      repo.ok("verify", "--json", "--store", `file:${store}`, "--witness", join(tempDir(), "w")),
+    ).size;
+  assert.equal(sizeOf(fork), sizeOf(join(repo.dir, ".stele")));
+  const rewritten = await serve({ store: `file:${fork}`, args: ["--witness", witness] });
+  const forked = await until("the rewritten ledger to be refused", async () => {
+    const s = await rewritten.status();
+    return s.state === "tampered" && s;
+  });
+  assert.match(forked.reason, /^ledger\.fork: two different root hashes for tree size/);
+  assert.equal(forked.version, null);
+  // an empty store (removed, or a new one in its place): nothing to hold it to is a rollback too
+  const empty = await serve({
+    store: `file:${join(tempDir("stele-06-"), "store")}`,
+    args: ["--witness", witness],
+  });
+  const emptied = await until("the empty store to be refused", async () => {
+    const s = await empty.status();
+    return s.state === "refusing" && s;
+  });
+  assert.match(emptied.reason, /^ledger\.rollback: the store has no signed checkpoint/);
+  // stopped before the next test removes the store they write their heartbeats to
+  await Promise.all(pdps.splice(0).map((p) => p.stop()));
   // on the store it was taken from, it serves the latest release
   await serving(await serve({ args: ["--witness", witness] }), latest);
   // a witness that is no checkpoint is refused before anything starts

@@ -236,6 +236,26 @@ test("a decision point stopped on purpose is listed as stopped, no drift; one ki
   assert.deepEqual([gone.status, gone.url, gone.version], ["stopped", null, version]);
   assert.match(gone.detail, new RegExp(`^stopped \\d+s ago, running v${version}$`));
   assert.match(repo.run("drift").stdout, new RegExp(`^ {2}stopped {4}${pdp}: stopped`, "m"));
+  // started again and failing to (its port taken), it is no longer a stop on purpose
+  const taken = createServer();
+  servers.push(taken);
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  const port = String((taken.address() as AddressInfo).port);
+  const failed = await steleAsync(repo.dir, [
+    "serve",
+    "--env",
+    "staging",
+    "--port",
+    port,
+    "--state",
+    c.state,
+  ]);
+  assert.equal(failed.code, 1, failed.stderr);
+  assert.match(failed.stderr, /server\.cannot_listen|cannot listen/);
+  const stuck = await drift();
+  assert.equal(stuck.code, 4);
+  const down = stuck.report.envs[0].pdps.find((p: PdpDrift) => p.pdp === pdp);
+  assert.deepEqual([down.status, down.detail], ["stale", "serves no release"]);
   // started again with the same identity, it is itself again
   const back = await serve({ state: c.state });
   await serving(back, version);

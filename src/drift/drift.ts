@@ -103,7 +103,12 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
     const latest = latestRelease(view, env)?.record;
     const pdps: PdpDrift[] = [];
     for (const b of beats.filter((x) => x.env === env)) {
-      const liveOne = live.find((l) => l.pdp === b.pdp || (b.url !== null && l.url === b.url));
+      // the live answer of this decision point: by name, or by URL only where none answered
+      // (every decision point may listen at one address, 127.0.0.1:8181 behind a port-forward:
+      // another's answer there says nothing of this one)
+      const liveOne = live.find((l) =>
+        l.pdp !== undefined ? l.pdp === b.pdp : b.url !== null && l.url === b.url,
+      );
       pdps.push(classify(view, env, b, liveOne, now, silentAfter));
     }
     // those that answered, under their own env (one that did not is placed once, below)

@@ -89,6 +89,28 @@ export function readCheckpointNote(note: string): Checkpoint {
   return parseCheckpoint(parseNote(note).text);
 }
 
+/**
+ * A checkpoint seen before and kept outside the store (a witness), verified with the store's
+ * checkpoint key: one that does not verify is of another ledger, or of this one rewritten under
+ * a new key (`ledger.fork`). `what` names it in the error.
+ */
+export function verifyWitness(
+  note: string,
+  verifier: { readonly vkey: string; readonly origin: string },
+  what: string,
+  hint: string,
+): Checkpoint {
+  try {
+    return verifyCheckpoint(note, verifier.vkey, verifier.origin);
+  } catch (e) {
+    throw new SteleError(
+      "ledger.fork",
+      `${what} is not signed by the store's checkpoint key: the store was replaced, or its key or origin`,
+      { hint, cause: e },
+    );
+  }
+}
+
 /** Signs a checkpoint as a C2SP signed note under key name `name`. */
 export function signCheckpoint(cp: Checkpoint, privateKey: KeyObject, name: string): string {
   return signNote(formatCheckpoint(cp), privateKey, name);

@@ -13,6 +13,7 @@ export {
   requireConsistent,
   signCheckpoint,
   verifyCheckpoint,
+  verifyWitness,
 } from "./checkpoint.js";
 /** The right edge of an append-only Merkle tree: appends and its root in O(log n) memory. */
 export { type FrontierState, MerkleFrontier } from "./frontier.js";

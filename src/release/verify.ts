@@ -9,8 +9,8 @@ import {
   type ReleaseRecord,
   readLedger,
   requireConsistent,
-  verifyCheckpoint,
   verifyStoredCheckpoint,
+  verifyWitness,
 } from "../ledger/index.js";
 import { ledgerVerifier, type Store, storedBundle } from "../store/index.js";
 import { toEnvelope } from "../trust/index.js";
@@ -226,19 +226,12 @@ function requireWitness(
   note: string,
   verifier: { origin: string; vkey: string },
 ): void {
-  let seen: Checkpoint;
-  try {
-    seen = verifyCheckpoint(note, verifier.vkey, verifier.origin);
-  } catch (e) {
-    throw new SteleError(
-      "ledger.fork",
-      "the checkpoint seen before is not signed by the store's checkpoint key: the key or origin was replaced",
-      {
-        hint: "the store was replaced or its history rewritten under a new key; compare it with its backups (if it was replaced deliberately, remove the witness `stele verify` keeps)",
-        cause: e,
-      },
-    );
-  }
+  const seen = verifyWitness(
+    note,
+    verifier,
+    "the checkpoint seen before",
+    "the store was replaced or its history rewritten under a new key; compare it with its backups (if it was replaced deliberately, remove the witness `stele verify` keeps)",
+  );
   if (seen.size > view.size)
     throw new SteleError(
       "ledger.rollback",

@@ -2,7 +2,7 @@ import { createPublicKey, sign, verify } from "node:crypto";
 import { SteleError } from "../errors.js";
 import type { Store } from "../store/index.js";
 import { isNameOf, type PdpIdentity } from "./identity.js";
-import type { Health, Runtime } from "./runtime.js";
+import { type Health, Runtime } from "./runtime.js";
 
 /** What a decision point says about itself: what it runs, how healthy, when. */
 export interface Heartbeat {
@@ -74,6 +74,17 @@ export async function writeHeartbeat(
     publicKey: id.publicKey.export({ format: "pem", type: "spki" }).toString(),
   };
   await store.writeDoc(heartbeatDoc(id.name), Buffer.from(JSON.stringify(doc)));
+}
+
+/**
+ * At a start: a last heartbeat of this decision point that says it stopped is replaced by one
+ * that serves nothing yet (no URL, the decision log's trace kept), so that a start that fails
+ * (its port taken, a crash) shows as drift (stale, then silent) instead of a stop on purpose.
+ */
+export async function unstop(store: Store, id: PdpIdentity, env: string): Promise<void> {
+  const last = await readHeartbeat(store, heartbeatDoc(id.name)).catch(() => undefined);
+  if (last?.stopped !== true) return;
+  await writeHeartbeat(store, id, new Runtime(env), null, last.decisionLog ?? undefined);
 }
 
 /** Every heartbeat in the store; one whose signature fails is refused. */

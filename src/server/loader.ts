@@ -11,6 +11,7 @@ import {
   verifyCheckpoint,
   verifyInclusion,
   verifyStoredCheckpoint,
+  verifyWitness,
 } from "../ledger/index.js";
 import {
   declaredEnvs,
@@ -107,6 +108,10 @@ export class Loader {
       return { outcome: "unchanged", message: `re-verified ${active.digest}` };
     } catch (e) {
       if (!(e instanceof SteleError)) throw e;
+      // a store that did not answer in time (or could not be read) says nothing of the bytes:
+      // checked again at the next round, as a refresh that cannot read the ledger is
+      if (e.kind === "unavailable")
+        return { outcome: "unavailable", message: e.message, code: e.code };
       // keep serving the verified in-memory bundle; never load the tampered one
       this.runtime.health = "tampered";
       this.runtime.reason = `${e.code}: ${e.message}`;
@@ -117,10 +122,10 @@ export class Loader {
   async #refresh(now: number): Promise<LoadEvent> {
     const state = await this.stateFile.read();
     const verifier = await ledgerVerifier(this.store);
-    // what it has seen: the checkpoint it last trusted, and the one it was given to start from
-    const seenNotes = [state.checkpoint, this.witness].filter((n) => n !== undefined);
+    // it has seen a checkpoint: the one it last trusted, or the one it was given to start from
+    const seenOne = state.checkpoint !== undefined || this.witness !== undefined;
     if (!verifier) {
-      if (seenNotes.length > 0) throw emptied();
+      if (seenOne) throw emptied();
       return { outcome: "unchanged", message: "the ledger is empty" };
     }
     // pin the ledger key on first use; a different key later is a different (forged) ledger
@@ -136,18 +141,27 @@ export class Loader {
     const latest = await this.store.latestCheckpoint();
     if (!latest) {
       // DESIGN promise 6: a ledger that lost what this PDP trusted is a rollback, not a fresh read
-      if (seenNotes.length > 0) throw emptied();
+      if (seenOne) throw emptied();
       return { outcome: "unchanged", message: "no checkpoint yet" };
     }
     const checkpoint = verifyStoredCheckpoint(view, latest.note, verifier.vkey, verifier.origin);
-    if (state.checkpoint) {
-      const seen = verifyCheckpoint(state.checkpoint, verifier.vkey, verifier.origin);
-      requireConsistent(seen, checkpoint, proof(view, seen, checkpoint));
-    }
-    if (this.witness !== undefined) {
-      const seen = witnessed(this.witness, verifier);
-      requireConsistent(seen, checkpoint, proof(view, seen, checkpoint));
-    }
+    // the ledger only grew since each: the one it last trusted, and the witness it was given
+    const seen = [
+      ...(state.checkpoint
+        ? [verifyCheckpoint(state.checkpoint, verifier.vkey, verifier.origin)]
+        : []),
+      ...(this.witness !== undefined
+        ? [
+            verifyWitness(
+              this.witness,
+              verifier,
+              "the --witness checkpoint",
+              "the store was replaced or rewritten under a new key, or the witness is of another store; compare the store with its backups",
+            ),
+          ]
+        : []),
+    ];
+    for (const s of seen) requireConsistent(s, checkpoint, proof(view, s, checkpoint));
     this.#checkClock(state, view, checkpoint.size, now);
     // only records a signed checkpoint covers can be proven included
     const found = latestRelease(view, this.runtime.env, checkpoint.size);
@@ -232,23 +246,6 @@ export class Loader {
       checkpoint,
       trustedTime: this.runtime.trustedTime,
     });
-  }
-}
-
-// the checkpoint given with --witness, verified with the store's ledger key: one signed by
-// another key is of another ledger, or of this one rewritten under a new key
-function witnessed(note: string, verifier: { vkey: string; origin: string }): Checkpoint {
-  try {
-    return verifyCheckpoint(note, verifier.vkey, verifier.origin);
-  } catch (e) {
-    throw new SteleError(
-      "ledger.fork",
-      "the --witness checkpoint is not signed by the store's ledger key: this store is not the ledger it was taken from",
-      {
-        hint: "the store was replaced or rewritten under a new key, or the witness is of another store; compare the store with its backups",
-        cause: e,
-      },
-    );
   }
 }
 

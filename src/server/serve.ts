@@ -4,7 +4,7 @@ import { SteleError } from "../errors.js";
 import type { Store } from "../store/index.js";
 import { createApp } from "./app.js";
 import { DecisionLog } from "./decision-log.js";
-import { writeHeartbeat } from "./heartbeat.js";
+import { unstop, writeHeartbeat } from "./heartbeat.js";
 import { createHttpServer } from "./http.js";
 import { pdpIdentity } from "./identity.js";
 import { Loader } from "./loader.js";
@@ -70,6 +70,8 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   );
   const maxStaleness = options.maxStalenessMs ?? 5 * 60_000;
   const identity = await pdpIdentity(`${options.statePath}.key`, options.env);
+  // from here on, a start that fails is not a stop on purpose
+  await unstop(options.store, identity, options.env).catch(() => undefined);
   let decisionLog: DecisionLog | undefined;
   // what a heartbeat says of the decision log: its last checkpoint the store took
   const logWord = () =>
@@ -176,6 +178,14 @@ export async function startServer(options: ServeOptions): Promise<Server> {
   };
   const reverify = async () => {
     const event = await loader.reverify();
+    if (event.outcome === "unavailable")
+      log({
+        level: "warn",
+        msg: `cannot re-verify what runs now (tried again in a moment): ${event.message}`,
+        outcome: "unavailable",
+        code: event.code,
+        env: options.env,
+      });
     if (event.outcome === "tampered") {
       log({
         level: "error",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { digestOf } from "../../bundle/index.js";
@@ -79,6 +79,27 @@ test("file: a folder that cannot be read is an error, never an empty ledger, log
   assert.equal(await fresh.ledgerSize(), 0);
   assert.deepEqual(await fresh.logs(), []);
   assert.equal(await fresh.latestCheckpoint(), undefined);
+});
+
+test("file: a file that cannot be read (a folder in its place) is store.unavailable, never a raw error", async () => {
+  const dir = tempDir();
+  const store = await openStore(`file:${dir}`);
+  await store.putCheckpoint({ size: 1, note: "note" });
+  await store.appendLogBatch("pdp-x", 0, [Buffer.from("a0")]);
+  await store.putLogCheckpoint("pdp-x", { size: 1, note: "n" });
+  const checkpoint = join(dir, "ledger", "checkpoints", "1".padStart(20, "0"));
+  const batch = join(dir, "logs", "pdp-x", "batches", "0".padStart(20, "0"));
+  const logCheckpoint = join(dir, "logs", "pdp-x", "checkpoints", "1".padStart(20, "0"));
+  for (const file of [checkpoint, batch, logCheckpoint]) {
+    rmSync(file);
+    mkdirSync(file);
+  }
+  const unreadable = { code: "store.unavailable", message: /cannot read/ };
+  await assert.rejects(store.latestCheckpoint(), unreadable);
+  await assert.rejects(readLog(store, "pdp-x"), unreadable);
+  await assert.rejects(store.logSize("pdp-x"), unreadable);
+  await assert.rejects(store.logCheckpoints("pdp-x"), unreadable);
+  await assert.rejects(store.putLogCheckpoint("pdp-x", { size: 1, note: "n" }), unreadable);
 });
 
 test("file: a relative URL resolves against the working directory and file:/// is absolute", async () => {

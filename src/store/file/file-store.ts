@@ -184,7 +184,7 @@ export class FileStore implements Store {
           `log \`${log}\` has a gap or overlap at entry ${next}`,
         );
       // the lines as stored, byte for byte (views of the file's bytes, not copies)
-      const lines = splitLines(await readFile(join(dir, "batches", name)));
+      const lines = splitLines(await readWhole(join(dir, "batches", name)));
       // `<first>-<count>` names (earlier stores) say how many entries they hold
       if (count !== undefined && lines.length !== count)
         throw new SteleError(
@@ -205,7 +205,7 @@ export class FileStore implements Store {
   async putLogCheckpoint(log: string, checkpoint: StoredCheckpoint): Promise<void> {
     const path = join(this.#logDir(log), "checkpoints", pad(checkpoint.size));
     if (await createOnce(this.#tmp, path, Buffer.from(checkpoint.note))) return;
-    if ((await readFile(path, "utf8")) !== checkpoint.note)
+    if ((await readWhole(path)).toString("utf8") !== checkpoint.note)
       throw new SteleError(
         "store.conflict",
         `another checkpoint is stored for size ${checkpoint.size}`,
@@ -236,11 +236,8 @@ export class FileStore implements Store {
       out.push(
         ...(await Promise.all(
           wanted.slice(i, i + 64).map(async (size) => {
-            const note = await readFile(join(dir, pad(size)), "utf8").catch((e) => {
-              if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-              throw e;
-            });
-            return note === undefined ? undefined : { size, note };
+            const note = await readIfExists(join(dir, pad(size)));
+            return note === undefined ? undefined : { size, note: note.toString("utf8") };
           }),
         )),
       );
@@ -265,7 +262,7 @@ export class FileStore implements Store {
     if (last === undefined) return 0;
     const [first, count] = last.split("-").map(Number);
     if (count !== undefined) return (first ?? 0) + count;
-    const text = await readFile(join(dir, "batches", last), "utf8");
+    const text = (await readWhole(join(dir, "batches", last))).toString("utf8");
     let lines = 1;
     for (let i = text.indexOf("\n"); i >= 0; i = text.indexOf("\n", i + 1)) lines++;
     return (first ?? 0) + lines;
@@ -292,7 +289,9 @@ export class FileStore implements Store {
   }
 
   async #readCheckpoint(name: string): Promise<StoredCheckpoint> {
-    const note = await readFile(join(this.#root, "ledger", "checkpoints", name), "utf8");
+    const note = (await readWhole(join(this.#root, "ledger", "checkpoints", name))).toString(
+      "utf8",
+    );
     return { size: Number(name), note };
   }
 }
@@ -318,6 +317,15 @@ async function fileExists(path: string): Promise<boolean> {
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return false;
+    throw unreadable(path, e);
+  }
+}
+
+// a file listed a moment ago, read whole: any error is the store's, never a crash
+async function readWhole(path: string): Promise<Buffer> {
+  try {
+    return await readFile(path);
+  } catch (e) {
     throw unreadable(path, e);
   }
 }

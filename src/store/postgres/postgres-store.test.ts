@@ -91,6 +91,19 @@ if (url) {
       await store.close();
     }
   });
+  test("postgres: a timeout in the store URL must be milliseconds", async () => {
+    for (const bad of ["statement_timeout=soon", "query_timeout=-1"])
+      await assert.rejects(openStore(`${url}?${bad}`), {
+        code: "store.bad_url",
+        message: /_timeout must be milliseconds/,
+      });
+    // 0 turns the statement timeout off, and the client's with it (a long statement is allowed)
+    const store = await openStore(
+      `${url}?schema=t_${randomBytes(6).toString("hex")}&statement_timeout=0`,
+    );
+    assert.equal(await store.ledgerSize(), 0);
+    await store.close();
+  });
   test("postgres: a database that stops answering mid-query is store.unavailable after the query timeout; the connection is dropped, not reused", async () => {
     // a TCP relay to the real server that, once frozen, passes nothing on either way
     const target = new URL(url);
@@ -113,11 +126,22 @@ if (url) {
     const store = await openStore(`${relayed}?schema=${schema}&query_timeout=400`);
     try {
       assert.equal(await store.ledgerSize(), 0);
+      // a query on a connection already set up (its schema and timeouts set once)
       frozen = true;
       await assert.rejects(store.ledgerSize(), { code: "store.unavailable", message: /timeout/i });
       frozen = false;
-      // the silent connection was closed: the next query gets a live one
+      // the silent connection was closed: the next query gets a live one (one given back to
+      // the pool would hold the lost answer's place, and every later query would wait on it)
       assert.equal(await store.ledgerSize(), 0);
+      await store.appendLogBatch("pdp-r", 0, [Buffer.from("a")]);
+      // and in a transaction (a decision log's batch)
+      frozen = true;
+      await assert.rejects(store.appendLogBatch("pdp-r", 1, [Buffer.from("b")]), {
+        code: "store.unavailable",
+      });
+      frozen = false;
+      await store.appendLogBatch("pdp-r", 1, [Buffer.from("b")]);
+      assert.deepEqual((await readLog(store, "pdp-r")).map(String), ["a", "b"]);
     } finally {
       await store.close();
       for (const s of sockets) s.destroy();

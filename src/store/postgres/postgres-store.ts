@@ -39,6 +39,9 @@ export class PostgresStore implements Store {
   readonly url: string;
   readonly #pool: pg.Pool;
   readonly #schema: string;
+  // what each connection is set to once, when first used: its schema and its timeouts
+  readonly #session: string;
+  readonly #prepared = new WeakSet<pg.PoolClient>();
   #ready: Promise<void> | undefined;
 
   constructor(url: string) {
@@ -50,17 +53,25 @@ export class PostgresStore implements Store {
         hint: "use lowercase letters, digits and `_`",
       });
     parsed.searchParams.delete("schema");
+    // no command waits for ever on a database that stopped answering: the server cancels a
+    // statement past the statement timeout, and the client gives up on an answer that never
+    // comes (a network gone quiet) a little later. Both are set per connection with SET, not
+    // as startup parameters (PgBouncer refuses those); `statement_timeout` and `query_timeout`
+    // in the store URL (milliseconds) override them.
+    const statementTimeout = timeoutParam(parsed, "statement_timeout") ?? STATEMENT_TIMEOUT_MS;
+    this.#session = [
+      `SET search_path TO ${this.#schema}`,
+      `SET statement_timeout = ${statementTimeout}`,
+      `SET idle_in_transaction_session_timeout = ${statementTimeout}`,
+    ].join("; ");
+    const queryTimeout =
+      timeoutParam(parsed, "query_timeout") ??
+      (statementTimeout > 0 ? statementTimeout + 5_000 : 0);
     this.#pool = new pg.Pool({
       connectionString: parsed.toString(),
       max: 4,
       connectionTimeoutMillis: 5_000,
-      // no command waits for ever on a database that stopped answering: the server cancels a
-      // statement past STATEMENT_TIMEOUT_MS, and the client gives up on an answer that never
-      // comes (a network gone quiet) a little later. A `statement_timeout` or `query_timeout`
-      // in the store URL overrides either (milliseconds).
-      statement_timeout: STATEMENT_TIMEOUT_MS,
-      query_timeout: STATEMENT_TIMEOUT_MS + 5_000,
-      idle_in_transaction_session_timeout: STATEMENT_TIMEOUT_MS,
+      ...(queryTimeout > 0 && { query_timeout: queryTimeout }),
       keepAlive: true,
     });
     // an idle client's error must not crash the process; the next query reports it
@@ -289,15 +300,16 @@ export class PostgresStore implements Store {
   async #setup(): Promise<void> {
     this.#ready ??= (async () => {
       const client = await this.#connect();
+      let broken: Error | undefined;
       try {
         await client.query(`CREATE SCHEMA IF NOT EXISTS ${this.#schema}`);
-        await client.query(`SET search_path TO ${this.#schema}`);
         await client.query(SCHEMA);
       } catch (e) {
         this.#ready = undefined;
+        broken = lostConnection(e);
         throw translate(e);
       } finally {
-        client.release();
+        client.release(broken);
       }
     })();
     return this.#ready;
@@ -307,7 +319,10 @@ export class PostgresStore implements Store {
     let client: pg.PoolClient | undefined;
     try {
       client = await this.#pool.connect();
-      await client.query(`SET search_path TO ${this.#schema}`);
+      if (!this.#prepared.has(client)) {
+        await client.query(this.#session);
+        this.#prepared.add(client);
+      }
       return client;
     } catch (e) {
       // a connection that failed here goes back (or, in doubt, is closed): never held for ever
@@ -354,13 +369,20 @@ export class PostgresStore implements Store {
 // an error that leaves the connection in doubt (no answer in time, the socket gone), unlike one
 // the server answered with (a SQLSTATE code): such a connection is closed, not given back
 function lostConnection(e: unknown): Error | undefined {
-  if (e instanceof SteleError) return undefined;
-  if (
-    typeof (e as { code?: unknown }).code === "string" &&
-    /^[0-9A-Z]{5}$/.test((e as { code: string }).code)
-  )
-    return undefined;
+  if (e instanceof SteleError || e instanceof pg.DatabaseError) return undefined;
   return e instanceof Error ? e : new Error(String(e));
+}
+
+// a timeout in the store URL (milliseconds; 0 turns it off), taken out of the connection string
+function timeoutParam(url: URL, name: string): number | undefined {
+  const text = url.searchParams.get(name);
+  if (text === null) return undefined;
+  url.searchParams.delete(name);
+  if (!/^\d{1,9}$/.test(text))
+    throw new SteleError("store.bad_url", `${name} must be milliseconds, found \`${text}\``, {
+      hint: `e.g. ?${name}=30000; 0 turns it off`,
+    });
+  return Number(text);
 }
 
 // drivers translate their errors: raw driver errors never cross the store boundary
