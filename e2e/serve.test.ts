@@ -328,7 +328,7 @@ test("a clock behind the releases' times is reported, yet decisions keep its own
     // a decision point whose clock reads a day earlier than the machines that released
     const runtime = new Runtime("staging");
     const yesterday = Date.now() - day;
-    const loaded = await new Loader(shared, runtime, state, () => yesterday).refresh();
+    const loaded = await new Loader(shared, runtime, state, { clock: () => yesterday }).refresh();
     assert.equal(loaded.outcome, "loaded", loaded.message);
     assert.ok(runtime.clockBehindMs > day - 600_000, String(runtime.clockBehindMs));
     // what it judges by is its own reading, not a release's time from another clock
@@ -336,7 +336,7 @@ test("a clock behind the releases' times is reported, yet decisions keep its own
     assert.equal((await state.read()).trustedTime, yesterday);
     // its own readings are remembered: turned back further still, it keeps the latest of them
     const again = new Runtime("staging");
-    await new Loader(shared, again, state, () => yesterday - day).refresh();
+    await new Loader(shared, again, state, { clock: () => yesterday - day }).refresh();
     assert.equal(again.trustedTime, yesterday);
     assert.ok(again.clockBehindMs >= 2 * day - 600_000);
   } finally {
@@ -432,8 +432,8 @@ test("a running bundle tampered in the store is reported while decisions keep co
   await pdp.stop();
 });
 
-test("a stored bundle that cannot be read for a moment is no tampering: the decision point says so and checks again", async () => {
-  const pdp = await serve();
+test("a stored bundle that cannot be read is no tampering, but not waited on for ever: past the freshness limit the decision point is stale", async () => {
+  const pdp = await serve({ args: ["--max-staleness", "3s"] });
   await serving(pdp, 3);
   // the folder holding the bundle made a file: reads fail (ENOTDIR), as a disk or a database
   // that does not answer in time would; nothing says the bytes changed
@@ -446,6 +446,18 @@ test("a stored bundle that cannot be read for a moment is no tampering: the deci
     );
     const status = await pdp.status();
     assert.deepEqual([status.state, status.version], ["ok", 3]);
+    // it stays unreadable (a folder where the bundle was, a table dropped, a grant revoked):
+    // what runs is no longer vouched for, and it is taken out of service
+    const stale = await until("the decision point to go stale", async () => {
+      const s = await pdp.status();
+      return s.state === "stale" && s;
+    });
+    assert.match(
+      stale.reason,
+      /^not re-verified for \d+ s, the store unreadable: store\.unavailable/,
+    );
+    assert.equal((await pdp.get("/readyz")).status, 503);
+    assert.equal(stale.drift.status, "stale");
   } finally {
     rmSync(folder);
     renameSync(`${folder}.aside`, folder);

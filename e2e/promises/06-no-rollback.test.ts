@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { tempDir } from "../../src/testing/index.js";
 import { makeRepo, strengthen } from "../fixture.js";
-import { type Pdp, type PdpOptions, startPdp, until } from "../pdp.js";
+import { freshState, type Pdp, type PdpOptions, startPdp, until } from "../pdp.js";
 import { refused } from "./attack.js";
 
 const pdps: Pdp[] = [];
@@ -162,18 +162,29 @@ test("a new decision point given a witness refuses a store rolled back or replac
     return s.state === "refusing" && s;
   });
   assert.match(emptied.reason, /^ledger\.rollback: the store has no signed checkpoint/);
-  // stopped before the next test removes the store they write their heartbeats to
-  await Promise.all(pdps.splice(0).map((p) => p.stop()));
   // on the store it was taken from, it serves the latest release
   await serving(await serve({ args: ["--witness", witness] }), latest);
-  // a witness that is no checkpoint is refused before anything starts
+  // a witness that is no checkpoint is refused, and the decision point does not start
   const bad = join(tempDir("stele-06-"), "bad.note");
   writeFileSync(bad, "not a checkpoint\n");
-  const r = repo.run("serve", "--env", "staging", "--witness", bad, "--json");
+  const r = repo.run(
+    "serve",
+    "--env",
+    "staging",
+    "--witness",
+    bad,
+    "--state",
+    freshState(),
+    "--port",
+    "0",
+    "--json",
+  );
   assert.equal(r.code, 1, r.stderr);
   const error = JSON.parse(r.stderr).error;
   assert.match(error.message, /the witness `.*bad\.note` is not a signed checkpoint/);
   assert.match(error.hint, /stele verify --witness/);
+  // stopped before the next test removes the store they write their heartbeats to
+  await Promise.all(pdps.splice(0).map((p) => p.stop()));
 });
 
 test("a store restored from an older copy after verify is caught as a rollback", () => {

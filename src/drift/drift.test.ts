@@ -36,18 +36,27 @@ test("a live answer at an address speaks for the decision point that gives its n
     assert.equal(status(dead.name), "silent");
     assert.equal(status(alive.name), "stale");
     assert.equal(pdps.length, 2, JSON.stringify(pdps));
-    // and one that does not answer at all is still matched by its address
+    // no answer there (a port-forward gone) is one silent address, not every decision point
+    // that once listened there: each is judged by its own heartbeat
     const unanswered = await detectDrift(store, {
-      pdpUrls: [address],
+      pdpUrls: [address, `${address}/`],
       fetchStatus: async () => {
         throw new Error("connection refused");
       },
     });
-    for (const p of unanswered.envs.flatMap((e) => e.pdps))
-      assert.deepEqual(
-        [p.status, p.detail],
-        ["silent", `no answer from ${address}: connection refused`],
-      );
+    assert.deepEqual(
+      unanswered.envs
+        .flatMap((e) => e.pdps)
+        .map((p) => `${p.pdp} ${p.status}`)
+        .sort(),
+      [`${address} silent`, `${alive.name} stale`, `${dead.name} stale`].sort(),
+    );
+    // an answer that names no decision point (an older one) is one entry, by its address
+    const anonymous = await detectDrift(store, {
+      pdpUrls: [address],
+      fetchStatus: async () => ({ env: "staging", state: "starting", version: null, bundle: null }),
+    });
+    assert.equal(anonymous.envs.flatMap((e) => e.pdps).length, 3);
   } finally {
     await store.close();
   }

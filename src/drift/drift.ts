@@ -76,9 +76,9 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
   const now = options.now ?? Date.now();
   const silentAfter = options.silentAfterMs ?? 60_000;
   const beats = await readHeartbeats(store);
-  const live = await Promise.all(
-    (options.pdpUrls ?? []).map((url) => liveStatus(url, options.fetchStatus)),
-  );
+  // each address asked once (`…:8181` and `…:8181/` are one)
+  const urls = [...new Set((options.pdpUrls ?? []).map((u) => u.replace(/\/+$/, "")))];
+  const live = await Promise.all(urls.map((url) => liveStatus(url, options.fetchStatus)));
   const envNames = new Set<string>([
     ...view.releases.map((r) => r.record.env),
     ...beats.map((b) => b.env),
@@ -103,17 +103,16 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
     const latest = latestRelease(view, env)?.record;
     const pdps: PdpDrift[] = [];
     for (const b of beats.filter((x) => x.env === env)) {
-      // the live answer of this decision point: by name, or by URL only where none answered
-      // (every decision point may listen at one address, 127.0.0.1:8181 behind a port-forward:
-      // another's answer there says nothing of this one)
-      const liveOne = live.find((l) =>
-        l.pdp !== undefined ? l.pdp === b.pdp : b.url !== null && l.url === b.url,
-      );
+      // its live answer is one that names it: every decision point may listen at one address
+      // (127.0.0.1:8181 behind a port-forward), so an answer there, or none, says nothing of
+      // the others that once listened there
+      const liveOne = live.find((l) => l.ok && l.pdp === b.pdp);
       pdps.push(classify(view, env, b, liveOne, now, silentAfter));
     }
-    // those that answered, under their own env (one that did not is placed once, below)
-    for (const l of live.filter((x) => x.env === env && !pdps.some((p) => p.pdp === x.pdp)))
-      pdps.push(classifyLive(view, env, l));
+    // those that answered, under their own env, each once (one that did not is placed below)
+    for (const l of live)
+      if (l.ok && l.env === env && !pdps.some((p) => p.pdp === (l.pdp ?? l.url)))
+        pdps.push(classifyLive(view, env, l));
     // asked about this env, a decision point given by URL that serves another is not one of
     // its own: it enforces none of this env's releases, whatever it runs
     if (env === options.env)
@@ -136,9 +135,7 @@ export async function detectDrift(store: Store, options: DriftOptions = {}): Pro
       target = { env: options.env ?? "unknown", version: null, bundle: null, pdps: [] };
       envs.push(target);
     }
-    // not where a heartbeat already put it, under any env
-    if (!envs.some((e) => e.pdps.some((p) => p.url === l.url)))
-      (target.pdps as PdpDrift[]).push(classifyLive(view, target.env, l));
+    (target.pdps as PdpDrift[]).push(classifyLive(view, target.env, l));
   }
   let source: DriftReport["source"];
   if (options.sources)
@@ -193,8 +190,6 @@ function classify(
   if (l?.ok) return classifyLive(view, env, { ...l, pdp: b.pdp });
   const age = now - Date.parse(b.time);
   const base = { pdp: b.pdp, url: b.url, version: b.version, bundle: b.bundle };
-  if (l && !l.ok)
-    return { ...base, status: "silent", detail: `no answer from ${l.url}: ${l.error}` };
   if (b.stopped === true)
     return {
       ...base,

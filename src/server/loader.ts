@@ -37,19 +37,36 @@ export interface LoadEvent {
  * digest, and a version never below the highest this PDP ever ran. A release that fails any of
  * these is refused and the last verified one keeps serving (DESIGN promises 3 and 6).
  */
+/** How a loader checks. */
+export interface LoaderOptions {
+  readonly clock?: () => number;
+  /**
+   * A checkpoint note of this store's ledger verified elsewhere (`stele verify --witness`
+   * writes one): held to from the very first start, as one this decision point had seen.
+   * Without one, a new decision point trusts the ledger it first finds.
+   */
+  readonly witness?: string;
+  /**
+   * How long what runs may go without a re-verification that could read the store before the
+   * decision point is `stale` (default: never): a store that stays unreadable is not waited on
+   * for ever, whatever made it so.
+   */
+  readonly maxUnverifiedMs?: number;
+}
+
 export class Loader {
+  private readonly clock: () => number;
+  // why what runs has not been re-verified for too long (the store unreadable), if so
+  #unverified: string | undefined;
+
   constructor(
     private readonly store: Store,
     private readonly runtime: Runtime,
     private readonly stateFile: StateFile,
-    private readonly clock: () => number = Date.now,
-    /**
-     * A checkpoint note of this store's ledger verified elsewhere (`stele verify --witness`
-     * writes one): held to from the very first start, as one this decision point had seen.
-     * Without one, a new decision point trusts the ledger it first finds.
-     */
-    private readonly witness?: string,
-  ) {}
+    private readonly options: LoaderOptions = {},
+  ) {
+    this.clock = options.clock ?? Date.now;
+  }
 
   // why there is nothing to serve: nothing released to this env yet, or (a mistyped --env) no
   // such env in the newest released config
@@ -70,9 +87,13 @@ export class Loader {
       // a refusal's reason lasts until the ledger verifies again; tampering with what runs lasts
       // until a newly verified release replaces it
       if (this.runtime.health !== "tampered" || event.outcome === "loaded") {
-        this.runtime.health = this.runtime.active ? "ok" : "starting";
+        this.runtime.health = !this.runtime.active
+          ? "starting"
+          : this.#unverified !== undefined
+            ? "stale"
+            : "ok";
         // with nothing to serve, why (the ledger empty, nothing released to this env)
-        this.runtime.reason = this.runtime.active ? undefined : event.message;
+        this.runtime.reason = this.runtime.active ? this.#unverified : event.message;
       }
       return event;
     } catch (e) {
@@ -105,13 +126,29 @@ export class Loader {
       if (!stored)
         throw new SteleError("store.corrupt", `bundle ${active.digest} disappeared from the store`);
       this.runtime.lastVerified = this.clock();
+      if (this.#unverified !== undefined && this.runtime.health === "stale") {
+        this.runtime.health = "ok";
+        this.runtime.reason = undefined;
+      }
+      this.#unverified = undefined;
       return { outcome: "unchanged", message: `re-verified ${active.digest}` };
     } catch (e) {
       if (!(e instanceof SteleError)) throw e;
       // a store that did not answer in time (or could not be read) says nothing of the bytes:
-      // checked again at the next round, as a refresh that cannot read the ledger is
-      if (e.kind === "unavailable")
+      // checked again at the next round, as a refresh that cannot read the ledger is; but not
+      // for ever: past the limit, what runs is no longer vouched for, and it is stale
+      if (e.kind === "unavailable") {
+        const since = this.runtime.lastVerified ?? active.verifiedAt;
+        const limit = this.options.maxUnverifiedMs;
+        if (limit !== undefined && this.clock() - since > limit) {
+          this.#unverified = `not re-verified for ${Math.round((this.clock() - since) / 1000)} s, the store unreadable: ${e.code}: ${e.message}`;
+          if (this.runtime.health === "ok") {
+            this.runtime.health = "stale";
+            this.runtime.reason = this.#unverified;
+          }
+        }
         return { outcome: "unavailable", message: e.message, code: e.code };
+      }
       // keep serving the verified in-memory bundle; never load the tampered one
       this.runtime.health = "tampered";
       this.runtime.reason = `${e.code}: ${e.message}`;
@@ -123,7 +160,7 @@ export class Loader {
     const state = await this.stateFile.read();
     const verifier = await ledgerVerifier(this.store);
     // it has seen a checkpoint: the one it last trusted, or the one it was given to start from
-    const seenOne = state.checkpoint !== undefined || this.witness !== undefined;
+    const seenOne = state.checkpoint !== undefined || this.options.witness !== undefined;
     if (!verifier) {
       if (seenOne) throw emptied();
       return { outcome: "unchanged", message: "the ledger is empty" };
@@ -150,10 +187,10 @@ export class Loader {
       ...(state.checkpoint
         ? [verifyCheckpoint(state.checkpoint, verifier.vkey, verifier.origin)]
         : []),
-      ...(this.witness !== undefined
+      ...(this.options.witness !== undefined
         ? [
             verifyWitness(
-              this.witness,
+              this.options.witness,
               verifier,
               "the --witness checkpoint",
               "the store was replaced or rewritten under a new key, or the witness is of another store; compare the store with its backups",

@@ -24,7 +24,7 @@ export interface ServeOptions {
    * held to from the first start, so a new decision point cannot be handed a ledger rolled back
    * or rewritten below it.
    */
-  readonly witness?: string;
+  readonly witness?: string | (() => Promise<string>);
   readonly pollIntervalMs?: number;
   readonly verifyIntervalMs?: number;
   /** Past this age of its ledger view the PDP is `stale`. */
@@ -61,17 +61,16 @@ export async function startServer(options: ServeOptions): Promise<Server> {
     ((line) =>
       process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...line })}\n`));
   const runtime = new Runtime(options.env);
-  const loader = new Loader(
-    options.store,
-    runtime,
-    stateFile(options.statePath),
-    Date.now,
-    options.witness,
-  );
   const maxStaleness = options.maxStalenessMs ?? 5 * 60_000;
   const identity = await pdpIdentity(`${options.statePath}.key`, options.env);
   // from here on, a start that fails is not a stop on purpose
   await unstop(options.store, identity, options.env).catch(() => undefined);
+  const witness = typeof options.witness === "function" ? await options.witness() : options.witness;
+  const loader = new Loader(options.store, runtime, stateFile(options.statePath), {
+    ...(witness !== undefined && { witness }),
+    // the same freshness for what runs as for the view of the ledger
+    maxUnverifiedMs: maxStaleness,
+  });
   let decisionLog: DecisionLog | undefined;
   // what a heartbeat says of the decision log: its last checkpoint the store took
   const logWord = () =>

@@ -65,8 +65,7 @@ export const serve: Command<{ url: string }> = {
         "e.g. 100ms loses less in a crash, 1s costs less under load",
       );
     const witnessPath = stringOpt(args, "witness");
-    const witness = witnessPath === undefined ? undefined : await readWitness(witnessPath);
-    // everything checked before the store is opened; a decision point that refuses to start
+    // everything else checked before the store is opened; a decision point that refuses to start
     // closes it (a PostgreSQL pool's idle connections would keep the process alive)
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");
     let server: Awaited<ReturnType<typeof startServer>>;
@@ -83,7 +82,9 @@ export const serve: Command<{ url: string }> = {
         failClosedWhenStale: args.values["fail-closed-when-stale"] === true,
         ...(sample !== undefined && { decisionLogSample: sample }),
         ...(interval !== undefined && { decisionLogIntervalMs: interval }),
-        ...(witness !== undefined && { witness }),
+        // read once the decision point's own `stopped` heartbeat is gone: a bad witness is a
+        // start that failed, which `stele drift` must see
+        ...(witnessPath !== undefined && { witness: () => readWitness(witnessPath) }),
       });
     } catch (e) {
       await store.close();

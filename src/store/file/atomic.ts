@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { link, mkdir, open, rename, unlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { SteleError } from "../../errors.js";
 
 // crash safety: a file is either absent or whole. Write a temp file, fsync it, then link (for
 // write-once, fails if the name exists) or rename (for replace) it into place, and fsync the
@@ -76,26 +77,45 @@ export async function createOnce(
   path: string,
   bytes: Uint8Array,
 ): Promise<boolean> {
-  const tmp = await writeTemp(tmpDir, bytes);
-  try {
-    await inFolder(dirname(path), () => link(tmp, path));
+  return writing(path, async () => {
+    const tmp = await writeTemp(tmpDir, bytes);
+    try {
+      await inFolder(dirname(path), () => link(tmp, path));
+      crashPoint();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+      throw e;
+    } finally {
+      await unlink(tmp).catch(() => undefined);
+    }
     crashPoint();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
-    throw e;
-  } finally {
-    await unlink(tmp).catch(() => undefined);
-  }
-  crashPoint();
-  await syncDir(dirname(path));
-  crashPoint();
-  return true;
+    await syncDir(dirname(path));
+    crashPoint();
+    return true;
+  });
 }
 
 /** Replaces `path` with `bytes` atomically: readers see the old or the new file, never half. */
 export async function replace(tmpDir: string, path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = await writeTemp(tmpDir, bytes);
-  await inFolder(dirname(path), () => rename(tmp, path));
-  crashPoint();
-  await syncDir(dirname(path));
+  await writing(path, async () => {
+    const tmp = await writeTemp(tmpDir, bytes);
+    await inFolder(dirname(path), () => rename(tmp, path));
+    crashPoint();
+    await syncDir(dirname(path));
+  });
+}
+
+// a write the file system refused (a folder where a file goes, a file where a folder goes, no
+// permission, a full disk) is the store's error, with the path, never a raw one
+async function writing<T>(path: string, write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (e) {
+    if (e instanceof SteleError) throw e;
+    const code = (e as NodeJS.ErrnoException).code ?? "an error";
+    throw new SteleError("store.unavailable", `cannot write \`${path}\` (${code})`, {
+      cause: e,
+      hint: "check the store's files, their permissions and the free space",
+    });
+  }
 }

@@ -74,6 +74,11 @@ test("file: a folder that cannot be read is an error, never an empty ledger, log
   await assert.rejects(store.listDocs("heartbeats"), unreadable);
   await assert.rejects(store.logs(), unreadable);
   await assert.rejects(store.logSize("pdp-x"), unreadable);
+  // and writes there are the store's errors too, with the path, never a raw one
+  writeFileSync(join(dir, "objects"), "not a folder");
+  const unwritable = { code: "store.unavailable", message: /cannot write `.*` \(ENOTDIR\)/ };
+  await assert.rejects(store.putObject(Buffer.from("bundle")), unwritable);
+  await assert.rejects(store.writeDoc("heartbeats/a", Buffer.from("2")), unwritable);
   // what is simply not there yet is still empty
   const fresh = await openStore(`file:${join(tempDir(), "none")}`);
   assert.equal(await fresh.ledgerSize(), 0);

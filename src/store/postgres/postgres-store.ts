@@ -358,7 +358,11 @@ export class PostgresStore implements Store {
       await client.query("COMMIT");
     } catch (e) {
       broken = lostConnection(e);
-      if (!broken) await client.query("ROLLBACK").catch(() => undefined);
+      // a ROLLBACK that gets no answer leaves the connection in doubt too
+      if (!broken)
+        await client.query("ROLLBACK").catch((r) => {
+          broken = lostConnection(r);
+        });
       throw translate(e);
     } finally {
       client.release(broken);
