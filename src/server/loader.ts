@@ -30,13 +30,6 @@ export interface LoadEvent {
   readonly code?: string;
 }
 
-/**
- * Resolves the environment's latest release from the ledger and verifies all of it before it is
- * served: the checkpoint's signature (by the key this PDP pinned), its consistency with the last
- * checkpoint this PDP trusted, the record's inclusion proof, every release gate, the bundle's
- * digest, and a version never below the highest this PDP ever ran. A release that fails any of
- * these is refused and the last verified one keeps serving (DESIGN promises 3 and 6).
- */
 /** How a loader checks. */
 export interface LoaderOptions {
   readonly clock?: () => number;
@@ -54,6 +47,13 @@ export interface LoaderOptions {
   readonly maxUnverifiedMs?: number;
 }
 
+/**
+ * Resolves the environment's latest release from the ledger and verifies all of it before it is
+ * served: the checkpoint's signature (by the key this PDP pinned), its consistency with the last
+ * checkpoint this PDP trusted, the record's inclusion proof, every release gate, the bundle's
+ * digest, and a version never below the highest this PDP ever ran. A release that fails any of
+ * these is refused and the last verified one keeps serving (DESIGN promises 3 and 6).
+ */
 export class Loader {
   private readonly clock: () => number;
   // why what runs has not been re-verified for too long (the store unreadable), if so
