@@ -205,3 +205,12 @@ test("a store removed after verify is caught as a rollback", () => {
   assert.equal(r.code, 1, r.stdout);
   assert.equal(JSON.parse(r.stdout).problem.code, "ledger.rollback");
 });
+
+test("a witness that cannot be read is an error, never taken for none (the store as it is would then pass)", () => {
+  const witness = tempDir("stele-06-");
+  const r = repo.run("verify", "--witness", witness, "--json");
+  assert.equal(r.code, 1, r.stdout);
+  const error = JSON.parse(r.stderr).error;
+  assert.equal(error.code, "cli.io");
+  assert.match(error.message, /^cannot read the witness `.*`: it is a folder$/);
+});

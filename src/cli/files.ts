@@ -25,12 +25,7 @@ export async function readBundleFile(path: string): Promise<Buffer> {
  * signed is read only one way.
  */
 export async function readEnvelopeFile(path: string): Promise<Envelope> {
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch (e) {
-    throw new SteleError("cli.io", `cannot read \`${path}\`: ${whyUnreadable(e)}`, { cause: e });
-  }
+  const text = await readTextFile(path, "");
   try {
     return parseEnvelope(text);
   } catch (e) {
@@ -40,6 +35,37 @@ export async function readEnvelopeFile(path: string): Promise<Envelope> {
       hint: e.hint ?? "an approval file is what `stele approve -o FILE` wrote, unedited",
     });
   }
+}
+
+/**
+ * A text file the user named, read whole; one that cannot be read is `cli.io`, saying which
+ * (`what`: "key ", "input ", …), why ("no such file", …), and `hint`, how to make one.
+ */
+export async function readTextFile(path: string, what: string, hint?: string): Promise<string> {
+  const text = await readTextFileIfAny(path, what, hint);
+  if (text === undefined) throw unreadable(path, what, { code: "ENOENT" }, hint);
+  return text;
+}
+
+/** As `readTextFile`, but a file that is not there is undefined (any other failure is not). */
+export async function readTextFileIfAny(
+  path: string,
+  what: string,
+  hint?: string,
+): Promise<string | undefined> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (e) {
+    if ((e as { code?: string }).code === "ENOENT") return undefined;
+    throw unreadable(path, what, e, hint);
+  }
+}
+
+function unreadable(path: string, what: string, e: unknown, hint?: string): SteleError {
+  return new SteleError("cli.io", `cannot read ${what}\`${path}\`: ${whyUnreadable(e)}`, {
+    cause: e,
+    ...(hint !== undefined && { hint }),
+  });
 }
 
 /** Why a file could not be read, in words: "no such file", "permission denied", … */

@@ -183,21 +183,13 @@ export class Loader {
     }
     const checkpoint = verifyStoredCheckpoint(view, latest.note, verifier.vkey, verifier.origin);
     // the ledger only grew since each: the one it last trusted, and the witness it was given
-    const seen = [
-      ...(state.checkpoint
-        ? [verifyCheckpoint(state.checkpoint, verifier.vkey, verifier.origin)]
-        : []),
-      ...(this.options.witness !== undefined
-        ? [
-            verifyWitness(
-              this.options.witness,
-              verifier,
-              "the --witness checkpoint",
-              "the store was replaced or rewritten under a new key, or the witness is of another store; compare the store with its backups",
-            ),
-          ]
-        : []),
-    ];
+    const seen: Checkpoint[] = [];
+    if (state.checkpoint)
+      seen.push(verifyCheckpoint(state.checkpoint, verifier.vkey, verifier.origin));
+    if (this.options.witness !== undefined)
+      seen.push(
+        verifyWitness(this.options.witness, verifier, "the --witness checkpoint", WITNESS_HINT),
+      );
     for (const s of seen) requireConsistent(s, checkpoint, proof(view, s, checkpoint));
     this.#checkClock(state, view, checkpoint.size, now);
     // only records a signed checkpoint covers can be proven included
@@ -285,6 +277,9 @@ export class Loader {
     });
   }
 }
+
+const WITNESS_HINT =
+  "the store was replaced or rewritten under a new key, or the witness is of another store; compare the store with its backups";
 
 function emptied(): SteleError {
   return new SteleError(

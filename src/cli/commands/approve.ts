@@ -17,7 +17,7 @@ import {
   toReviewers,
 } from "../../trust/index.js";
 import { type Command, Exit, stringOpt, usageError } from "../command.js";
-import { readBundleFile, whyUnreadable } from "../files.js";
+import { readBundleFile, readTextFile } from "../files.js";
 
 interface ApproveResult {
   readonly digest: string;
@@ -71,11 +71,11 @@ export const approve: Command<ApproveResult> = {
         },
       );
     const signer = parseSigner(
-      await readFile(keyPath, "utf8").catch((e) => {
-        throw new SteleError("cli.io", `cannot read key \`${keyPath}\`: ${whyUnreadable(e)}`, {
-          hint: "your private key: `stele keygen --name NAME --out keys` makes keys/NAME.key, or give your SSH key (~/.ssh/id_ed25519)",
-        });
-      }),
+      await readTextFile(
+        keyPath,
+        "key ",
+        "your private key: `stele keygen --name NAME --out keys` makes keys/NAME.key, or give your SSH key (~/.ssh/id_ed25519)",
+      ),
       keyPath,
     );
     const store = await openStore(stringOpt(args, "store") ?? "file:.stele");

@@ -1,9 +1,8 @@
-import { readFile } from "node:fs/promises";
 import { type Decision, decide } from "../../engine/index.js";
 import { SteleError } from "../../errors.js";
 import { parseInputDocument } from "../../language/index.js";
 import { type Command, Exit, listOpt, parseNow, stringOpt, usageError } from "../command.js";
-import { whyUnreadable } from "../files.js";
+import { readTextFile } from "../files.js";
 import { openTarget } from "../tree.js";
 
 // an input file larger than this is refused before parsing (the engine bounds it again)
@@ -56,13 +55,10 @@ export const evalCommand: Command<Decision> = {
   human: (d) => JSON.stringify(d, null, 2),
 };
 
-async function readInputFile(path: string): Promise<string> {
-  try {
-    return await readFile(path, "utf8");
-  } catch (e) {
-    throw new SteleError("cli.io", `cannot read input \`${path}\`: ${whyUnreadable(e)}`, {
-      cause: e,
-      hint: "give a JSON or YAML file of the input, or `-` to read it from standard input",
-    });
-  }
+function readInputFile(path: string): Promise<string> {
+  return readTextFile(
+    path,
+    "input ",
+    "give a JSON or YAML file of the input, or `-` to read it from standard input",
+  );
 }

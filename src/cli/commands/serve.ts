@@ -1,5 +1,4 @@
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { SteleError } from "../../errors.js";
@@ -7,7 +6,7 @@ import { readCheckpointNote } from "../../ledger/index.js";
 import { startServer } from "../../server/index.js";
 import { openStore } from "../../store/index.js";
 import { type Command, Exit, stringOpt, usageError } from "../command.js";
-import { whyUnreadable } from "../files.js";
+import { readTextFile } from "../files.js";
 
 /** `stele serve --env ENV`: run the decision point until stopped. */
 export const serve: Command<{ url: string }> = {
@@ -108,15 +107,7 @@ export const serve: Command<{ url: string }> = {
 // once the store is read); anything else is refused before the decision point starts
 async function readWitness(path: string): Promise<string> {
   const how = "write one with `stele verify --witness FILE` where the store is trusted";
-  let note: string;
-  try {
-    note = await readFile(path, "utf8");
-  } catch (e) {
-    throw new SteleError("cli.io", `cannot read the witness \`${path}\`: ${whyUnreadable(e)}`, {
-      hint: how,
-      cause: e,
-    });
-  }
+  const note = await readTextFile(path, "the witness ", how);
   try {
     readCheckpointNote(note);
   } catch (e) {

@@ -1,11 +1,15 @@
 import { createHash } from "node:crypto";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { type VerifyReport, verifyLedger } from "../../release/index.js";
 import { openStore } from "../../store/index.js";
 import { type Command, Exit, stringOpt } from "../command.js";
+import { readTextFileIfAny } from "../files.js";
 import { plural } from "../output.js";
+
+const WITNESS_HINT =
+  "restore it from a copy, or remove it knowingly (the next verify then trusts the store as it is)";
 
 /** `stele verify`: the whole ledger, every bundle, every approval. */
 export const verify: Command<VerifyReport> = {
@@ -21,7 +25,9 @@ export const verify: Command<VerifyReport> = {
     const store = await openStore(url);
     try {
       const path = stringOpt(args, "witness") ?? defaultWitness(url);
-      const witness = await readFile(path, "utf8").catch(() => undefined);
+      // only a witness not there yet is none: one that cannot be read is an error, never
+      // overwritten by whatever the store says now (a store rolled back would pass)
+      const witness = await readTextFileIfAny(path, "the witness ", WITNESS_HINT);
       const report = await verifyLedger(store, witness !== undefined ? { witness } : {});
       if (report.ok && report.checkpoint) {
         await mkdir(dirname(path), { recursive: true });
